@@ -1,0 +1,483 @@
+// Package natsstore is kam's event log on NATS JetStream: the stream KAM, its
+// subjects and headers, appends with deduplication, optimistic concurrency
+// and atomic batches, reads, and the embedded server. It is the only code of
+// kam that knows subjects and headers.
+package natsstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"kam/events"
+)
+
+// Header names kam sets on every message.
+const (
+	hdrMsgID            = "Nats-Msg-Id"
+	hdrExpectedSubjSeq  = "Nats-Expected-Last-Subject-Sequence"
+	hdrExpectedSubjFilt = "Nats-Expected-Last-Subject-Sequence-Subject"
+	hdrBatchID          = "Nats-Batch-Id"
+	hdrBatchSeq         = "Nats-Batch-Sequence"
+	hdrBatchCommit      = "Nats-Batch-Commit"
+
+	// JetStream error codes kam reacts to.
+	errWrongLastSeq         = 10071
+	errWrongLastSeqConstant = 10164
+	errBatchHasDuplicate    = 10201
+	errBatchTooManyInflight = 10210
+
+	// MaxBatch is the most events one atomic append may hold (the server's
+	// default limit of an atomic batch).
+	MaxBatch = 1000
+)
+
+// Config says which stream to use and how it must be set up.
+type Config struct {
+	Stream     string        // default "KAM"
+	Replicas   int           // default 1
+	Duplicates time.Duration // the deduplication window, default 24h
+	// SyncAlways asks the embedded server's file store to fsync every
+	// message; it is a server setting and only reported here.
+	Timeout time.Duration // per call when the context has no deadline, default 5s
+}
+
+func (c *Config) defaults() {
+	if c.Stream == "" {
+		c.Stream = "KAM"
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.Duplicates == 0 {
+		c.Duplicates = 24 * time.Hour
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+}
+
+// Store implements events.Store on a JetStream stream.
+type Store struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	cfg    Config
+	log    *slog.Logger
+}
+
+var _ events.Store = (*Store)(nil)
+
+// StreamConfig is the stream kam asks for.
+func StreamConfig(c Config) jetstream.StreamConfig {
+	c.defaults()
+	return jetstream.StreamConfig{
+		Name:               c.Stream,
+		Description:        "kam: the immutable event log of key accounts",
+		Subjects:           []string{AllAccounts, TickSubject},
+		Retention:          jetstream.LimitsPolicy,
+		Storage:            jetstream.FileStorage,
+		Replicas:           c.Replicas,
+		Duplicates:         c.Duplicates,
+		DenyDelete:         true,
+		DenyPurge:          true,
+		AllowDirect:        true,
+		AllowAtomicPublish: true,
+		MaxMsgs:            -1,
+		MaxBytes:           -1,
+		MaxAge:             0,
+		MaxMsgsPerSubject:  -1,
+		Discard:            jetstream.DiscardOld,
+	}
+}
+
+// Open connects the store to its stream, creating the stream when missing.
+// When the stream exists with settings kam did not ask for, Open returns an
+// error naming each difference and changes nothing.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger) (*Store, error) {
+	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(4096),
+		jetstream.WithPublishAsyncTimeout(cfg.Timeout))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	want := StreamConfig(cfg)
+	ctx, cancel := context.WithTimeout(ctx, 2*cfg.Timeout)
+	defer cancel()
+	stream, err := js.Stream(ctx, cfg.Stream)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		stream, err = js.CreateStream(ctx, want)
+		if err != nil {
+			return nil, fmt.Errorf("create stream %s: %w", cfg.Stream, err)
+		}
+		log.Info("stream created", "stream", cfg.Stream, "replicas", cfg.Replicas, "duplicates", cfg.Duplicates)
+	case err != nil:
+		return nil, fmt.Errorf("look up stream %s: %w", cfg.Stream, err)
+	default:
+		if diffs := ConfigDiff(want, stream.CachedInfo().Config); len(diffs) > 0 {
+			return nil, fmt.Errorf("stream %s exists with settings kam did not ask for (%s); kam changes nothing: fix the stream or the flags",
+				cfg.Stream, strings.Join(diffs, "; "))
+		}
+	}
+	return &Store{nc: nc, js: js, stream: stream, cfg: cfg, log: log}, nil
+}
+
+// ConfigDiff lists the settings in which have differs from want, among those
+// kam sets.
+func ConfigDiff(want, have jetstream.StreamConfig) []string {
+	var d []string
+	diff := func(name string, w, h any) {
+		if fmt.Sprint(w) != fmt.Sprint(h) {
+			d = append(d, fmt.Sprintf("%s is %v, kam asks for %v", name, h, w))
+		}
+	}
+	diff("subjects", want.Subjects, have.Subjects)
+	diff("retention", want.Retention, have.Retention)
+	diff("storage", want.Storage, have.Storage)
+	diff("replicas", want.Replicas, have.Replicas)
+	diff("duplicate window", want.Duplicates, have.Duplicates)
+	diff("deny_delete", want.DenyDelete, have.DenyDelete)
+	diff("deny_purge", want.DenyPurge, have.DenyPurge)
+	diff("allow_atomic", want.AllowAtomicPublish, have.AllowAtomicPublish)
+	diff("max_age", want.MaxAge, have.MaxAge)
+	diff("max_msgs", want.MaxMsgs, have.MaxMsgs)
+	diff("max_bytes", want.MaxBytes, have.MaxBytes)
+	diff("max_msgs_per_subject", want.MaxMsgsPerSubject, have.MaxMsgsPerSubject)
+	return d
+}
+
+// JetStream returns the JetStream context (for consumers and tools).
+func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// StreamName returns the stream's name.
+func (s *Store) StreamName() string { return s.cfg.Stream }
+
+// Message builds the NATS message of a valid event.
+func Message(e *events.Event) (*nats.Msg, error) {
+	data, err := e.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(SubjectFor(e.Subject, e.Type))
+	m.Data = data
+	m.Header.Set(hdrMsgID, e.ID)
+	return m, nil
+}
+
+func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.cfg.Timeout)
+}
+
+// Append stores evs in order, all or nothing. One event is one publish; more
+// are one JetStream atomic batch, so that the log holds all of them or none.
+// If the batch holds an event stored before (a client retrying), JetStream
+// refuses the batch; Append then stores the events one by one, reporting the
+// earlier ones as duplicates, which completes the retry without storing any
+// event twice.
+func (s *Store) Append(ctx context.Context, evs []*events.Event, opts events.AppendOptions) ([]events.AppendResult, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	if len(evs) > MaxBatch {
+		return nil, events.Errorf(events.ETooLarge, "at most %d events can be appended at once, got %d", MaxBatch, len(evs))
+	}
+	msgs := make([]*nats.Msg, len(evs))
+	for i, e := range evs {
+		m, err := Message(e)
+		if err != nil {
+			return nil, err
+		}
+		msgs[i] = m
+	}
+	if opts.ExpectedSeq != nil {
+		account := evs[0].Subject
+		for _, e := range evs {
+			if e.Subject != account || account == "" {
+				return nil, events.Errorf(events.EInvalid, "an expected sequence needs all events to be of one account")
+			}
+		}
+		msgs[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(*opts.ExpectedSeq, 10))
+		msgs[0].Header.Set(hdrExpectedSubjFilt, AccountFilter(account))
+	}
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+
+	if len(msgs) == 1 {
+		ack, err := s.js.PublishMsg(ctx, msgs[0])
+		if err != nil {
+			return nil, s.publishError(ctx, err, evs[0])
+		}
+		return []events.AppendResult{{ID: evs[0].ID, Seq: ack.Sequence, Duplicate: ack.Duplicate}}, nil
+	}
+	last, err := s.publishAtomic(ctx, msgs)
+	if err == nil {
+		res := make([]events.AppendResult, len(evs))
+		first := last - uint64(len(evs)) + 1
+		for i, e := range evs {
+			res[i] = events.AppendResult{ID: e.ID, Seq: first + uint64(i)}
+		}
+		return res, nil
+	}
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != errBatchHasDuplicate {
+		return nil, s.publishError(ctx, err, evs[0])
+	}
+	// A retry: store one by one, the duplicates answer with their first sequence.
+	res := make([]events.AppendResult, len(evs))
+	for i, m := range msgs {
+		m.Header.Del(hdrBatchID)
+		m.Header.Del(hdrBatchSeq)
+		m.Header.Del(hdrBatchCommit)
+		ack, err := s.js.PublishMsg(ctx, m)
+		if err != nil {
+			return nil, s.publishError(ctx, err, evs[i])
+		}
+		res[i] = events.AppendResult{ID: evs[i].ID, Seq: ack.Sequence, Duplicate: ack.Duplicate}
+	}
+	return res, nil
+}
+
+// publishAtomic sends msgs as one atomic batch and returns the sequence of
+// the last one. The messages before the commit go without a reply subject;
+// the server acknowledges the batch as a whole on the commit.
+func (s *Store) publishAtomic(ctx context.Context, msgs []*nats.Msg) (uint64, error) {
+	id := nuid.Next()
+	for i, m := range msgs {
+		m.Header.Set(hdrBatchID, id)
+		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if i < len(msgs)-1 {
+			if err := s.nc.PublishMsg(m); err != nil {
+				return 0, err
+			}
+		}
+	}
+	commit := msgs[len(msgs)-1]
+	commit.Header.Set(hdrBatchCommit, "1")
+	resp, err := s.nc.RequestMsgWithContext(ctx, commit)
+	if err != nil {
+		return 0, err
+	}
+	var ack struct {
+		jetstream.PubAck
+		Count uint64              `json:"count"`
+		Error *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return 0, fmt.Errorf("atomic batch ack: %w", err)
+	}
+	if ack.Error != nil {
+		return 0, ack.Error
+	}
+	if ack.Count != uint64(len(msgs)) {
+		return 0, fmt.Errorf("atomic batch ack counts %d messages, sent %d", ack.Count, len(msgs))
+	}
+	return ack.Sequence, nil
+}
+
+// publishError turns a failed publish into a kam error: a conflict with the
+// account's current sequence, or EUnavailable for anything that means the log
+// did not acknowledge (the client may retry: ids make retries safe).
+func (s *Store) publishError(ctx context.Context, err error, first *events.Event) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case errWrongLastSeq, errWrongLastSeqConstant:
+			cur, lerr := s.LastSeq(context.WithoutCancel(ctx), first.Subject)
+			if lerr != nil {
+				s.log.Warn("conflict: cannot read the account's last sequence", "account", first.Subject, "err", lerr)
+			}
+			return &events.Error{Code: events.EConflict, CurrentSequence: cur, Err: err,
+				Message: fmt.Sprintf("account %q has changed: its last sequence is %d", first.Subject, cur)}
+		case errBatchTooManyInflight:
+			return &events.Error{Code: events.EUnavailable, RetryAfter: 1, Err: err,
+				Message: "too many batches in flight; retry"}
+		}
+		if apiErr.Code >= 400 && apiErr.Code < 500 {
+			return &events.Error{Code: events.EInvalid, Err: err,
+				Message: "the event log refused the events: " + apiErr.Description}
+		}
+	}
+	return &events.Error{Code: events.EUnavailable, RetryAfter: 1, Err: err,
+		Message: "the event log did not acknowledge the events; nothing is known to be stored; retry with the same ids"}
+}
+
+// AppendEach stores each event on its own, with bounded in-flight
+// acknowledgements, and reports each one.
+func (s *Store) AppendEach(ctx context.Context, evs []*events.Event) ([]events.AppendResult, []error) {
+	res := make([]events.AppendResult, len(evs))
+	errs := make([]error, len(evs))
+	futures := make([]jetstream.PubAckFuture, len(evs))
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	for i, e := range evs {
+		res[i].ID = e.ID
+		m, err := Message(e)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		f, err := s.js.PublishMsgAsync(m, jetstream.WithStallWait(s.cfg.Timeout))
+		if err != nil {
+			errs[i] = s.publishError(ctx, err, e)
+			continue
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case ack := <-f.Ok():
+			res[i].Seq, res[i].Duplicate = ack.Sequence, ack.Duplicate
+		case err := <-f.Err():
+			errs[i] = s.publishError(ctx, err, evs[i])
+		case <-ctx.Done():
+			errs[i] = s.publishError(ctx, ctx.Err(), evs[i])
+		}
+	}
+	return res, errs
+}
+
+// LastSeq returns the sequence of the account's last event, 0 if it has none.
+func (s *Store) LastSeq(ctx context.Context, account string) (uint64, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	m, err := s.stream.GetLastMsgForSubject(ctx, AccountFilter(account))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return m.Sequence, nil
+}
+
+// ReadAccount returns up to limit events of one account after a sequence.
+func (s *Store) ReadAccount(ctx context.Context, account string, after uint64, limit int) ([]events.Stored, error) {
+	return s.read(ctx, AccountFilter(account), after, limit)
+}
+
+// Read returns up to limit events of any subject after a sequence.
+func (s *Store) Read(ctx context.Context, after uint64, limit int) ([]events.Stored, error) {
+	return s.read(ctx, "", after, limit)
+}
+
+func (s *Store) read(ctx context.Context, filter string, after uint64, limit int) ([]events.Stored, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	cfg := jetstream.ConsumerConfig{
+		AckPolicy:         jetstream.AckNonePolicy,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       after + 1,
+		FilterSubject:     filter,
+		InactiveThreshold: time.Minute,
+		MemoryStorage:     true,
+		Replicas:          1,
+	}
+	cons, err := s.stream.CreateConsumer(ctx, cfg)
+	if err != nil {
+		return nil, unavailable("read the event log", err)
+	}
+	defer func() {
+		_ = s.stream.DeleteConsumer(context.WithoutCancel(ctx), cons.CachedInfo().Name)
+	}()
+	n := int(min(cons.CachedInfo().NumPending, uint64(limit)))
+	out := make([]events.Stored, 0, n)
+	for len(out) < n {
+		batch, err := cons.Fetch(n-len(out), jetstream.FetchContext(ctx))
+		if err != nil {
+			return nil, unavailable("read the event log", err)
+		}
+		for m := range batch.Messages() {
+			st, err := storedOf(m)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, st)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return nil, unavailable("read the event log", err)
+		}
+	}
+	return out, nil
+}
+
+// ReadSeq returns the message stored at seq.
+func (s *Store) ReadSeq(ctx context.Context, seq uint64) (events.Stored, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	m, err := s.stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return events.Stored{}, events.Errorf(events.ENotFound, "no event at sequence %d", seq)
+	}
+	if err != nil {
+		return events.Stored{}, unavailable("read the event log", err)
+	}
+	return events.Stored{Seq: m.Sequence, Subject: m.Subject, Stored: m.Time.UTC(), Data: m.Data}, nil
+}
+
+func storedOf(m jetstream.Msg) (events.Stored, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return events.Stored{}, fmt.Errorf("message metadata: %w", err)
+	}
+	return events.Stored{Seq: md.Sequence.Stream, Subject: m.Subject(), Stored: md.Timestamp.UTC(), Data: m.Data()}, nil
+}
+
+func unavailable(what string, err error) error {
+	return &events.Error{Code: events.EUnavailable, RetryAfter: 1, Err: err,
+		Message: "cannot " + what + ": " + err.Error()}
+}
+
+// Status describes the stream for /v1/status and audits.
+type Status struct {
+	Name       string `json:"name"`
+	LastSeq    uint64 `json:"last_seq"`
+	Messages   uint64 `json:"messages"`
+	Bytes      uint64 `json:"bytes"`
+	DenyDelete bool   `json:"deny_delete"`
+	DenyPurge  bool   `json:"deny_purge"`
+	Replicas   int    `json:"replicas"`
+	Duplicates string `json:"duplicate_window"`
+	Leader     string `json:"leader,omitempty"`
+}
+
+// Status reads the stream's current state.
+func (s *Store) Status(ctx context.Context) (Status, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return Status{}, unavailable("read the stream's state", err)
+	}
+	st := Status{
+		Name: info.Config.Name, LastSeq: info.State.LastSeq, Messages: info.State.Msgs,
+		Bytes: info.State.Bytes, DenyDelete: info.Config.DenyDelete, DenyPurge: info.Config.DenyPurge,
+		Replicas: info.Config.Replicas, Duplicates: info.Config.Duplicates.String(),
+	}
+	if info.Cluster != nil {
+		st.Leader = info.Cluster.Leader
+	}
+	return st, nil
+}

@@ -1,0 +1,77 @@
+package natsstore
+
+import (
+	"encoding/base64"
+	"strings"
+)
+
+// Subjects of the stream: kam.acct.<token>.<type> for account events and
+// kam.clock.tick for ticks.
+const (
+	SubjectPrefix  = "kam."
+	accountPrefix  = "kam.acct."
+	TickSubject    = "kam.clock.tick"
+	AllAccounts    = "kam.acct.>"
+	encodedMarker  = "~"
+	maxPlainLength = 128
+)
+
+var b64 = base64.RawURLEncoding
+
+// Token maps an account id to a subject token that no other id shares.
+// Ids made only of ASCII letters, digits, '-' and '_' are their own token;
+// any other id (with '.', '*', '>', spaces, '~' or non-ASCII) becomes '~'
+// followed by the unpadded base64url of its bytes. Plain tokens never hold
+// '~', so the two kinds cannot collide, and base64 is one-to-one.
+func Token(account string) string {
+	if plain(account) {
+		return account
+	}
+	return encodedMarker + b64.EncodeToString([]byte(account))
+}
+
+// AccountOf inverts Token; ok is false for a string Token never returns.
+func AccountOf(token string) (string, bool) {
+	if rest, enc := strings.CutPrefix(token, encodedMarker); enc {
+		b, err := b64.DecodeString(rest)
+		if err != nil || plain(string(b)) {
+			return "", false
+		}
+		return string(b), true
+	}
+	if !plain(token) {
+		return "", false
+	}
+	return token, true
+}
+
+func plain(s string) bool {
+	if s == "" || len(s) > maxPlainLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// AccountSubject is the subject of an account's event of one type.
+func AccountSubject(account, eventType string) string {
+	return accountPrefix + Token(account) + "." + eventType
+}
+
+// AccountFilter matches every event of one account.
+func AccountFilter(account string) string {
+	return accountPrefix + Token(account) + ".>"
+}
+
+// SubjectFor returns the subject an event of eventType for account goes to.
+func SubjectFor(account, eventType string) string {
+	if eventType == "clock.tick" {
+		return TickSubject
+	}
+	return AccountSubject(account, eventType)
+}
