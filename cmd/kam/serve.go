@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"kam/events"
+	"kam/events/natsstore"
+	"kam/handlers"
+)
+
+func init() {
+	register(command{name: "serve", usage: "run kam: NATS (embedded or external), projectors and the HTTP API", run: (*Main).serve})
+}
+
+// natsFlags are the flags of every command that talks to NATS.
+type natsFlags struct {
+	url, creds, user, password, nkey string
+	tlsCA, tlsCert, tlsKey           string
+	stream                           string
+}
+
+func (f *natsFlags) register(fs interface {
+	StringVar(p *string, name, value, usage string)
+}) {
+	fs.StringVar(&f.url, "nats-url", "", "external NATS server or cluster URL(s), comma separated; none runs the embedded server")
+	fs.StringVar(&f.creds, "nats-creds", "", "NATS credentials file (JWT + nkey seed)")
+	fs.StringVar(&f.nkey, "nats-nkey", "", "NATS nkey seed file")
+	fs.StringVar(&f.user, "nats-user", "", "NATS user")
+	fs.StringVar(&f.password, "nats-password", "", "NATS password")
+	fs.StringVar(&f.tlsCA, "nats-tls-ca", "", "CA certificate file to verify the NATS server")
+	fs.StringVar(&f.tlsCert, "nats-tls-cert", "", "client certificate file for NATS mutual TLS")
+	fs.StringVar(&f.tlsKey, "nats-tls-key", "", "client key file for NATS mutual TLS")
+	fs.StringVar(&f.stream, "stream", "KAM", "JetStream stream name")
+}
+
+// connect opens a client connection with the flags' security settings.
+func (f *natsFlags) connect(url string, log *slog.Logger) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name("kam"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.Timeout(5 * time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
+	}
+	if f.creds != "" {
+		opts = append(opts, nats.UserCredentials(f.creds))
+	}
+	if f.nkey != "" {
+		o, err := nats.NkeyOptionFromSeed(f.nkey)
+		if err != nil {
+			return nil, fmt.Errorf("--nats-nkey: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if f.user != "" {
+		opts = append(opts, nats.UserInfo(f.user, f.password))
+	}
+	if f.tlsCA != "" {
+		opts = append(opts, nats.RootCAs(f.tlsCA))
+	}
+	if f.tlsCert != "" || f.tlsKey != "" {
+		opts = append(opts, nats.ClientCert(f.tlsCert, f.tlsKey))
+	}
+	if f.tlsCA != "" || f.tlsCert != "" {
+		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+type serveFlags struct {
+	nats        natsFlags
+	dataDir     string
+	natsListen  string
+	natsConfig  string
+	httpAddr    string
+	replicas    int
+	duplicates  time.Duration
+	syncAlways  bool
+	logLevel    string
+	logFormat   string
+	shutdownMax time.Duration
+}
+
+func (m *Main) serve(ctx context.Context, args []string) error {
+	var f serveFlags
+	fs := m.flagSet("serve")
+	f.nats.register(fs)
+	fs.StringVar(&f.dataDir, "data-dir", "./kam-data", "directory for the embedded JetStream store and the SQLite read model")
+	fs.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (loopback by default)")
+	fs.StringVar(&f.natsConfig, "nats-config", "", "nats-server configuration file for the embedded server")
+	fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "HTTP API address")
+	fs.IntVar(&f.replicas, "replicas", 1, "stream replicas (3 on a cluster)")
+	fs.DurationVar(&f.duplicates, "duplicates", 24*time.Hour, "JetStream deduplication window")
+	fs.BoolVar(&f.syncAlways, "sync-always", false, "embedded server: fsync every message before acknowledging it")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.DurationVar(&f.shutdownMax, "shutdown-timeout", 15*time.Second, "how long to wait for requests in flight on shutdown")
+	if err := m.parse(fs, args); err != nil {
+		return err
+	}
+	log, err := m.logger(f.logLevel, f.logFormat)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+
+	// Open in order; close in reverse order through the deferred closers.
+	var closers []func()
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}()
+
+	natsInfo := handlers.NATSInfo{Mode: "external", URL: f.nats.url}
+	url := f.nats.url
+	if url == "" {
+		ns, err := natsstore.RunEmbedded(natsstore.EmbeddedConfig{
+			Listen:     f.natsListen,
+			StoreDir:   filepath.Join(f.dataDir, "nats"),
+			ConfigFile: f.natsConfig,
+			SyncAlways: f.syncAlways,
+		}, log.With("component", "nats-server"))
+		if err != nil {
+			return err
+		}
+		closers = append(closers, func() {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			log.Info("nats server stopped")
+		})
+		url = ns.ClientURL()
+		natsInfo = handlers.NATSInfo{Mode: "embedded", URL: url}
+		log.Info("nats server embedded", "url", url, "store", filepath.Join(f.dataDir, "nats"), "sync_always", f.syncAlways)
+	}
+	nc, err := f.nats.connect(url, log.With("component", "nats"))
+	if err != nil {
+		return err
+	}
+	closers = append(closers, func() {
+		if err := nc.Drain(); err != nil {
+			nc.Close()
+		}
+		for nc.IsDraining() {
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	store, err := natsstore.Open(ctx, nc, natsstore.Config{
+		Stream: f.nats.stream, Replicas: f.replicas, Duplicates: f.duplicates,
+	}, log.With("component", "store"))
+	if err != nil {
+		return err
+	}
+	st, err := store.Status(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("stream ready", "stream", st.Name, "last_seq", st.LastSeq, "replicas", st.Replicas,
+		"deny_delete", st.DenyDelete, "deny_purge", st.DenyPurge, "duplicates", st.Duplicates)
+
+	api := &handlers.Server{
+		Log:    store,
+		Rules:  events.DefaultRules,
+		NATS:   natsInfo,
+		Now:    m.Now,
+		Logger: log.With("component", "http"),
+	}
+	ln, err := net.Listen("tcp", f.httpAddr)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("http api listening", "addr", ln.Addr().String())
+	if m.Ready != nil {
+		m.Ready(Addrs{HTTP: ln.Addr().String(), NATS: url})
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: no new requests, finishing those in flight")
+	case err := <-serveErr:
+		return fmt.Errorf("http: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.shutdownMax)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http serve", "err", err)
+	}
+	log.Info("http api stopped")
+	return nil
+}

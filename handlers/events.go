@@ -1,0 +1,290 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"kam/events"
+)
+
+// Request headers.
+const (
+	HeaderExpectedSequence = "Kam-Expected-Sequence"
+	// HeaderActor names the principal appending, until tokens exist.
+	HeaderActor = "Kam-Actor"
+)
+
+type appendResult struct {
+	Index     int        `json:"index"`
+	ID        string     `json:"id,omitempty"`
+	Seq       uint64     `json:"seq,omitempty"`
+	Duplicate bool       `json:"duplicate"`
+	Error     *errorBody `json:"error,omitempty"`
+}
+
+// handleEventsPost appends one event (a JSON object) or a batch (an array).
+// Everything is validated before anything is appended; an invalid event
+// refuses the whole request unless ?partial=true asks for per-event results.
+// The body decides what it is, not the Content-Type (curl's default is a form
+// type): a body that is not a JSON object or array gets 415.
+func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
+	partial := r.URL.Query().Get("partial") == "true"
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, r, s.Logger, events.Errorf(events.ETooLarge, "the body is over %d bytes", s.MaxBody))
+			return
+		}
+		writeError(w, r, s.Logger, events.Errorf(events.EInvalid, "cannot read the body: %v", err))
+		return
+	}
+	raws, err := splitBody(body, s.MaxBatch)
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+
+	evs := make([]*events.Event, len(raws))
+	var details []events.FieldError
+	refused := make([]error, len(raws))
+	actor := r.Header.Get(HeaderActor)
+	for i, raw := range raws {
+		e, err := s.decodeEvent(raw, actor)
+		if err != nil {
+			refused[i] = withIndex(err, i)
+			details = append(details, detailsOf(refused[i])...)
+			continue
+		}
+		evs[i] = e
+	}
+
+	var expected *uint64
+	if h := r.Header.Get(HeaderExpectedSequence); h != "" {
+		n, err := strconv.ParseUint(h, 10, 64)
+		if err != nil {
+			writeError(w, r, s.Logger, &events.Error{Code: events.EInvalid, Message: "invalid header",
+				Details: []events.FieldError{{Field: HeaderExpectedSequence, Problem: "must be a non-negative integer"}}})
+			return
+		}
+		if partial {
+			writeError(w, r, s.Logger, events.Errorf(events.EInvalid, "%s cannot be combined with partial=true", HeaderExpectedSequence))
+			return
+		}
+		expected = &n
+	}
+
+	if !partial {
+		if len(details) > 0 {
+			msg := "invalid event"
+			if len(raws) > 1 {
+				msg = fmt.Sprintf("%d of %d events are invalid; nothing was appended", countErrs(refused), len(raws))
+			}
+			writeError(w, r, s.Logger, &events.Error{Code: events.EInvalid, Message: msg, Details: details})
+			return
+		}
+		if expected != nil {
+			for _, e := range evs {
+				if e.Subject != evs[0].Subject || e.Subject == "" {
+					writeError(w, r, s.Logger, events.Errorf(events.EInvalid,
+						"%s needs every event of the request to be of one account", HeaderExpectedSequence))
+					return
+				}
+			}
+		}
+		res, err := s.Log.Append(r.Context(), evs, events.AppendOptions{ExpectedSeq: expected})
+		if err != nil {
+			writeError(w, r, s.Logger, err)
+			return
+		}
+		out := make([]appendResult, len(res))
+		for i, a := range res {
+			out[i] = appendResult{Index: i, ID: a.ID, Seq: a.Seq, Duplicate: a.Duplicate}
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{"results": out})
+		return
+	}
+
+	// partial: append the valid ones, report each.
+	var valid []*events.Event
+	var at []int
+	for i, e := range evs {
+		if e != nil {
+			valid = append(valid, e)
+			at = append(at, i)
+		}
+	}
+	res, errs := s.Log.AppendEach(r.Context(), valid)
+	for k, i := range at {
+		if errs[k] != nil {
+			refused[i] = errs[k]
+		}
+	}
+	out := make([]appendResult, len(raws))
+	status := http.StatusCreated
+	for i := range raws {
+		out[i].Index = i
+		if refused[i] != nil {
+			b := errorBodyOf(refused[i])
+			out[i].Error = &b
+			status = http.StatusMultiStatus
+		}
+	}
+	for k, i := range at {
+		if errs[k] == nil {
+			out[i].ID, out[i].Seq, out[i].Duplicate = res[k].ID, res[k].Seq, res[k].Duplicate
+		} else {
+			out[i].ID = valid[k].ID
+		}
+	}
+	writeJSON(w, status, map[string]any{"results": out, "appended": len(raws) - countErrs(refused), "refused": countErrs(refused)})
+}
+
+// decodeEvent decodes, fills and validates one event as the HTTP door does.
+func (s *Server) decodeEvent(raw json.RawMessage, actor string) (*events.Event, error) {
+	e, err := events.Decode(raw, true)
+	if err != nil {
+		return nil, err
+	}
+	e.Normalize(s.NewID)
+	if actor != "" {
+		e.Actor = actor
+	}
+	if _, err := events.Validate(e, s.Rules); err != nil {
+		return nil, err
+	}
+	if err := events.CheckNotFuture(e, s.Now(), s.FutureTolerance); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// splitBody returns the events of a body: one object, or an array of them.
+func splitBody(body []byte, maxBatch int) ([]json.RawMessage, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, events.Errorf(events.EInvalid, "the body is empty; send an event or an array of events")
+	}
+	switch body[0] {
+	case '{':
+		if !json.Valid(body) {
+			return nil, events.Errorf(events.EInvalid, "the body is not valid JSON")
+		}
+		return []json.RawMessage{body}, nil
+	case '[':
+		var arr []json.RawMessage
+		if err := json.Unmarshal(body, &arr); err != nil {
+			return nil, events.Errorf(events.EInvalid, "the body is not a valid JSON array: %v", err)
+		}
+		if len(arr) == 0 {
+			return nil, events.Errorf(events.EInvalid, "the batch is empty")
+		}
+		if len(arr) > maxBatch {
+			return nil, events.Errorf(events.ETooLarge, "a batch holds at most %d events, got %d", maxBatch, len(arr))
+		}
+		return arr, nil
+	}
+	return nil, events.Errorf(events.EUnsupported, "the body is not JSON: send an event object or an array of events")
+}
+
+func withIndex(err error, i int) error {
+	var e *events.Error
+	if errors.As(err, &e) {
+		c := *e
+		c.Details = make([]events.FieldError, len(e.Details))
+		for k, d := range e.Details {
+			d.Index = i
+			c.Details[k] = d
+		}
+		return &c
+	}
+	return err
+}
+
+func detailsOf(err error) []events.FieldError {
+	var e *events.Error
+	if errors.As(err, &e) {
+		return e.Details
+	}
+	return nil
+}
+
+func countErrs(errs []error) int {
+	n := 0
+	for _, e := range errs {
+		if e != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// handleEventsGet pages through the log, for one account or for all:
+// the authoritative history, read from the stream.
+func (s *Server) handleEventsGet(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after, err := uintParam(q.Get("after"), "after", 0)
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	limit, err := uintParam(q.Get("limit"), "limit", 100)
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	limit = min(max(limit, 1), 1000)
+	var stored []events.Stored
+	if acct := q.Get("account"); acct != "" {
+		stored, err = s.Log.ReadAccount(r.Context(), acct, after, int(limit))
+	} else {
+		stored, err = s.Log.Read(r.Context(), after, int(limit))
+	}
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	out := make([]json.RawMessage, len(stored))
+	next := after
+	for i, st := range stored {
+		out[i] = StoredJSON(st)
+		next = st.Seq
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": out, "next_after": next})
+}
+
+// StoredJSON is an event as stored, with its sequence and stored time in front:
+// {"seq":N,"stored_at":"...",<the event's attributes>}.
+func StoredJSON(st events.Stored) json.RawMessage {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"seq":%d,"stored_at":%q`, st.Seq, st.Stored.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"))
+	data := bytes.TrimSpace(st.Data)
+	if len(data) > 2 && data[0] == '{' && json.Valid(data) {
+		b.WriteByte(',')
+		b.Write(data[1:])
+	} else {
+		// Not an object (a poison message): keep it whole under "raw".
+		raw, _ := json.Marshal(string(st.Data))
+		b.WriteString(`,"raw":`)
+		b.Write(raw)
+		b.WriteByte('}')
+	}
+	return b.Bytes()
+}
+
+func uintParam(v, name string, def uint64) (uint64, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, &events.Error{Code: events.EInvalid, Message: "invalid query parameter",
+			Details: []events.FieldError{{Field: name, Problem: "must be a non-negative integer"}}}
+	}
+	return n, nil
+}

@@ -1,0 +1,86 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"kam/events"
+)
+
+// statusOf is the one table from error code to HTTP status.
+var statusOf = map[string]int{
+	events.EInvalid:     http.StatusBadRequest,
+	events.EConflict:    http.StatusConflict,
+	events.ENotFound:    http.StatusNotFound,
+	events.ETooLarge:    http.StatusRequestEntityTooLarge,
+	events.EUnsupported: http.StatusUnsupportedMediaType,
+	events.EUnavailable: http.StatusServiceUnavailable,
+	events.ETimeout:     http.StatusGatewayTimeout,
+	events.EInternal:    http.StatusInternalServerError,
+	eUnauthorized:       http.StatusUnauthorized,
+	eForbidden:          http.StatusForbidden,
+	eRateLimited:        http.StatusTooManyRequests,
+}
+
+const (
+	eUnauthorized = "unauthorized"
+	eForbidden    = "forbidden"
+	eRateLimited  = "rate_limited"
+)
+
+// writeJSON marshals v first, so that a marshalling failure still gets a
+// proper 500 instead of a half-written body.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+type errorBody struct {
+	Code            string              `json:"code"`
+	Message         string              `json:"message"`
+	Details         []events.FieldError `json:"details,omitempty"`
+	CurrentSequence *uint64             `json:"current_sequence,omitempty"`
+}
+
+func errorBodyOf(err error) errorBody {
+	code := events.ErrorCode(err)
+	body := errorBody{Code: code, Message: events.ErrorMessage(err)}
+	var e *events.Error
+	if errors.As(err, &e) {
+		body.Details = e.Details
+		if code == events.EConflict {
+			cur := e.CurrentSequence
+			body.CurrentSequence = &cur
+		}
+	}
+	return body
+}
+
+// writeError answers with err's code and message; only internal errors are
+// logged, since everything else is the client's to read.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code := events.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	}
+	var e *events.Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	} else if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, map[string]any{"error": errorBodyOf(err)})
+}

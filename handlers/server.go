@@ -1,0 +1,107 @@
+// Package handlers owns kam's HTTP API: routes, request decoding, the one
+// table from error code to status, and JSON answers. It reads and writes
+// through the event store and the read model and holds no state of its own.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"kam/events"
+	"kam/events/natsstore"
+)
+
+// EventLog is what the HTTP API needs of the event log.
+type EventLog interface {
+	events.Store
+	// Read pages through the whole log.
+	Read(ctx context.Context, after uint64, limit int) ([]events.Stored, error)
+	Status(ctx context.Context) (natsstore.Status, error)
+}
+
+// Limits of one request.
+const (
+	DefaultMaxBody  = 4 << 20
+	DefaultMaxBatch = 1000
+)
+
+// NATSInfo says how kam reaches NATS, for /v1/status.
+type NATSInfo struct {
+	Mode string `json:"mode"` // embedded or external
+	URL  string `json:"url"`
+}
+
+// Server holds the HTTP API's dependencies. Fill the fields, then call Handler.
+type Server struct {
+	Log   EventLog
+	Rules events.Rules
+	NATS  NATSInfo
+	// Now is the wall clock, injected so that tests can pin it.
+	Now func() time.Time
+	// FutureTolerance is how far after Now an event's time may lie.
+	FutureTolerance time.Duration
+	MaxBody         int64
+	MaxBatch        int
+	Logger          *slog.Logger
+	// NewID makes ids for events sent without one (UUIDv7 by default).
+	NewID func() string
+}
+
+func (s *Server) defaults() {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.FutureTolerance == 0 {
+		s.FutureTolerance = events.DefaultFutureTolerance
+	}
+	if s.MaxBody == 0 {
+		s.MaxBody = DefaultMaxBody
+	}
+	if s.MaxBatch == 0 {
+		s.MaxBatch = DefaultMaxBatch
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.NewID == nil {
+		s.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
+	}
+}
+
+// Handler returns the API's handler.
+func (s *Server) Handler() http.Handler {
+	s.defaults()
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return mux
+}
+
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/events", s.handleEventsPost)
+	mux.HandleFunc("GET /v1/events", s.handleEventsGet)
+	mux.HandleFunc("GET /v1/status", s.handleStatus)
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.Logger, events.Errorf(events.ENotFound, "no route %s %s", r.Method, r.URL.Path))
+	})
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.Log.Status(r.Context())
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"stream": st,
+		"nats":   s.NATS,
+	})
+}
