@@ -1,0 +1,321 @@
+package projections
+
+import (
+	"fmt"
+	"time"
+
+	"kam/events"
+	"kam/events/natsstore"
+)
+
+// Incoming is one message of the stream, decoded and validated (or not).
+type Incoming struct {
+	Stored  events.Stored
+	Event   *events.Event
+	Payload any
+	// Reject, when not empty, is why the message is set aside.
+	Reject string
+}
+
+// Decode decodes and validates a stored message the way the HTTP door does,
+// with the stored timestamp in place of the wall clock, and checks that the
+// subject is the one the event belongs on. It is a pure function, so the
+// runner can call it on another goroutine.
+func (p *Projector) Decode(st events.Stored) Incoming {
+	return decodeStored(st, p.pol)
+}
+
+func decodeStored(st events.Stored, pol *Policy) Incoming {
+	in := Incoming{Stored: st}
+	e, err := events.Decode(st.Data, false)
+	if err != nil {
+		in.Reject = err.Error()
+		return in
+	}
+	in.Event = e
+	payload, err := events.Validate(e, pol.Rules())
+	if err != nil {
+		in.Reject = err.Error()
+		return in
+	}
+	tol := time.Duration(pol.FutureToleranceSeconds) * time.Second
+	if err := events.CheckNotFuture(e, st.Stored, tol); err != nil {
+		in.Reject = err.Error()
+		return in
+	}
+	if want := natsstore.SubjectFor(e.Subject, e.Type); want != st.Subject {
+		in.Reject = fmt.Sprintf("subject %s does not match the event (a %s of account %q belongs on %s)", st.Subject, e.Type, e.Subject, want)
+		return in
+	}
+	in.Payload = payload
+	return in
+}
+
+// window bounds of the review of day n.
+func (p *Projector) windowStart(n Day) Day { return n - Day(p.pol.Tiering.WindowDays) + 1 }
+func (p *Projector) priorStart(n Day) Day {
+	return p.windowStart(n) - Day(p.pol.Loyalty.PriorDays)
+}
+
+// oldestKept is the first day the next review can look at.
+func (p *Projector) oldestKept() Day { return p.priorStart(p.next) }
+
+// addToWindows adds (sign 1) or removes (-1) a bucket's figures to the
+// next review's window or prior period, whichever holds its day.
+func (p *Projector) addToWindows(a *account, b bucket, sign int64) {
+	switch {
+	case b.day > p.next:
+		// Cannot happen: an event after the next close runs the review first.
+		panic(fmt.Sprintf("bucket of %s after the next review day %s", b.day, p.next))
+	case b.day >= p.windowStart(p.next):
+		a.window.revenue += sign * b.revenue
+		a.window.discounted += sign * b.discounted
+		a.window.orders += sign * b.orders
+		a.window.newProduct += sign * b.newProduct
+	case b.day >= p.priorStart(p.next):
+		a.priorOrders += sign * b.orders
+	}
+}
+
+// apply applies one message. Reviews of the days its time closes run first.
+func (p *Projector) apply(in Incoming) {
+	st := in.Stored
+	if st.Seq <= p.appliedSeq {
+		return // delivered again after a reconnect: applied already
+	}
+	defer func() { p.appliedSeq = st.Seq }()
+	if in.Reject != "" {
+		p.reject(in, in.Reject)
+		return
+	}
+	e := in.Event
+	d := digestID(e.ID)
+	if first, dup := p.ids[d]; dup {
+		p.reject(in, fmt.Sprintf("duplicate: event id %q was applied at sequence %d", e.ID, first))
+		return
+	}
+	if reason := p.conflict(in); reason != "" {
+		p.reject(in, reason)
+		return
+	}
+
+	t := msTime(e.Time)
+	if !p.started {
+		p.started, p.next = true, DayOf(t)
+	}
+	for !t.Before(p.next.Close()) {
+		p.review(p.next, st.Seq, e.ID)
+	}
+	if t.After(p.watermark) {
+		p.watermark = t
+	}
+	p.ids[d] = st.Seq
+	p.out.ids = append(p.out.ids, idEntry{d, st.Seq})
+	p.applied++
+	if e.Type == events.TypeClockTick {
+		return
+	}
+
+	a := p.accounts[e.Subject]
+	if a == nil {
+		a = &account{id: e.Subject, firstSeen: t, firstSeq: st.Seq, movedIDs: []string{}}
+		p.accounts[a.id] = a
+		p.list = append(p.list, a)
+		p.changed = true
+	}
+	a.lastSeq = st.Seq
+	a.events++
+	a.dirty = true
+
+	switch pl := in.Payload.(type) {
+	case *events.AccountRegistered:
+		if a.registeredAt.IsZero() {
+			a.registeredAt = t
+		}
+		p.setProfile(a, pl.Profile)
+	case *events.AccountUpdated:
+		p.setProfile(a, pl.Profile)
+	case *events.OrderPlaced:
+		a.ordersTotal++
+		a.revenueTotal += pl.Amount
+		if a.firstOrder.IsZero() || t.Before(a.firstOrder) {
+			a.firstOrder = t
+		}
+		if t.After(a.lastOrder) {
+			a.lastOrder = t
+		}
+		b := bucket{day: DayOf(t), revenue: pl.Amount, orders: 1}
+		if pl.DiscountHundredths >= int64(p.pol.DiscountedOrderPct)*100 {
+			b.discounted = pl.Amount
+		}
+		if pl.HasNewProduct() {
+			b.newProduct = 1
+		}
+		p.addBucket(a, b)
+		a.moved(e.ID)
+	case *events.OrderReturned:
+		a.returnsTotal++
+		a.revenueTotal -= pl.Amount
+		p.addBucket(a, bucket{day: DayOf(t), revenue: -pl.Amount, returns: 1})
+		a.moved(e.ID)
+	case *events.VisitLogged:
+		if pl.Competitor == "purchased" && t.After(a.lastCompetitor) {
+			a.lastCompetitor = t
+		}
+		if pl.PartnershipDiscussed && a.partnershipOrNone() == "none" {
+			a.partnership = "interested"
+			p.changed = true
+		}
+		if pl.Contact.Role != "" || pl.Contact.Name != "" {
+			p.visitContact(a.id, pl.Contact, t)
+		}
+	case *events.ComplaintFiled:
+		it := p.item(a.id, KindComplaint, pl.ComplaintID)
+		dec := a.decisionAt(t)
+		col, hours := ComplaintTarget(p.pol, pl.Severity, dec.tier, dec.key)
+		it.priority, it.openedAt, it.openedSeq = pl.Severity, t, st.Seq
+		it.tier, it.key, it.column = tierOrC(dec.tier), dec.key, col
+		it.resolutionDue = t.Add(time.Duration(hours) * time.Hour)
+	case *events.ComplaintResolved:
+		it := p.item(a.id, KindComplaint, pl.ComplaintID)
+		if it.resolvedAt.IsZero() || t.Before(it.resolvedAt) {
+			it.resolvedAt = t
+		}
+		if pl.Satisfied != nil {
+			v := *pl.Satisfied
+			it.satisfied = &v
+		}
+	case *events.ServiceRequestOpened:
+		it := p.item(a.id, KindRequest, pl.RequestID)
+		dec := a.decisionAt(t)
+		col, tg := RequestTargets(p.pol, pl.Priority, dec.tier, dec.key)
+		it.priority, it.openedAt, it.openedSeq = pl.Priority, t, st.Seq
+		it.tier, it.key, it.column = tierOrC(dec.tier), dec.key, col
+		it.responseDue = t.Add(time.Duration(tg.ResponseHours) * time.Hour)
+		it.resolutionDue = t.Add(time.Duration(tg.ResolutionHours) * time.Hour)
+	case *events.ServiceRequestResponded:
+		it := p.item(a.id, KindRequest, pl.RequestID)
+		if it.respondedAt.IsZero() || t.Before(it.respondedAt) {
+			it.respondedAt = t
+		}
+	case *events.ServiceRequestResolved:
+		it := p.item(a.id, KindRequest, pl.RequestID)
+		if it.resolvedAt.IsZero() || t.Before(it.resolvedAt) {
+			it.resolvedAt = t
+		}
+	}
+}
+
+func tierOrC(t string) string {
+	if t == "" {
+		return TierC
+	}
+	return t
+}
+
+// conflict returns why a valid event cannot be applied to the current
+// state, or "": a second opening of the same service request or complaint
+// (the first one's priority and time stand).
+func (p *Projector) conflict(in Incoming) string {
+	var kind, id string
+	switch pl := in.Payload.(type) {
+	case *events.ServiceRequestOpened:
+		kind, id = KindRequest, pl.RequestID
+	case *events.ComplaintFiled:
+		kind, id = KindComplaint, pl.ComplaintID
+	default:
+		return ""
+	}
+	if it := p.items[itemKey{in.Event.Subject, kind, id}]; it != nil && !it.openedAt.IsZero() {
+		return fmt.Sprintf("%s %q of account %q was already opened at sequence %d", kind, id, in.Event.Subject, it.openedSeq)
+	}
+	return ""
+}
+
+func (p *Projector) reject(in Incoming, reason string) {
+	p.rejected++
+	r := rejectedRow{seq: in.Stored.Seq, subject: in.Stored.Subject, storedAt: in.Stored.Stored, reason: reason}
+	if in.Event != nil {
+		r.eventID, r.eventType = in.Event.ID, in.Event.Type
+	}
+	p.out.rejected = append(p.out.rejected, r)
+}
+
+func (p *Projector) setProfile(a *account, pr events.Profile) {
+	set := func(dst **string, v *string) {
+		if v != nil {
+			s := *v
+			*dst = &s
+		}
+	}
+	set(&a.name, pr.Name)
+	set(&a.industry, pr.Industry)
+	set(&a.region, pr.Region)
+	set(&a.manager, pr.Manager)
+	if pr.Partnership != nil && *pr.Partnership != a.partnership {
+		a.partnership = *pr.Partnership
+		p.changed = true
+	}
+	if pr.ServiceRequirement != nil && *pr.ServiceRequirement != a.serviceReq {
+		a.serviceReq = *pr.ServiceRequirement
+		p.changed = true
+	}
+}
+
+// addBucket adds an event's figures to its day: to the table (as a delta),
+// and to the windows when its day is still in reach of a review.
+func (p *Projector) addBucket(a *account, delta bucket) {
+	key := dayKey{a.id, delta.day}
+	if cur, ok := p.out.days[key]; ok {
+		cur.add(delta)
+	} else {
+		d := delta
+		p.out.days[key] = &d
+	}
+	if delta.day < p.oldestKept() {
+		return // only late history: no review will look at that day again
+	}
+	b, created := a.bucketAt(delta.day)
+	if created {
+		p.byDay[delta.day] = append(p.byDay[delta.day], a)
+	}
+	b.add(delta)
+	p.addToWindows(a, delta, 1)
+	p.changed = true
+}
+
+// item returns the service request or complaint, creating it (a response or
+// resolution may be applied before its opening).
+func (p *Projector) item(acct, kind, id string) *slaItem {
+	k := itemKey{acct, kind, id}
+	it := p.items[k]
+	if it == nil {
+		it = &slaItem{account: acct, kind: kind, id: id}
+		p.items[k] = it
+	}
+	p.out.items[k] = it
+	return it
+}
+
+const unspecifiedRole = "unspecified"
+
+func (p *Projector) visitContact(acct string, c events.Contact, t time.Time) {
+	role := c.Role
+	if role == "" {
+		role = unspecifiedRole
+	}
+	k := contactKey{acct, role, c.Name}
+	ct := p.contacts[k]
+	if ct == nil {
+		ct = &contact{account: acct, role: role, name: c.Name, first: t, last: t}
+		p.contacts[k] = ct
+	}
+	ct.visits++
+	if t.Before(ct.first) {
+		ct.first = t
+	}
+	if t.After(ct.last) {
+		ct.last = t
+	}
+	p.out.contacts[k] = ct
+}

@@ -1,0 +1,193 @@
+// Package projections owns kam's read models in SQLite: the schema as
+// numbered migrations, the projector that folds the event stream into it in
+// batches (each batch and the checkpoint in one transaction), the rules as
+// pure functions, and the queries the HTTP API answers from.
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DB is one read-model file: a single writer connection (so per-connection
+// pragmas hold and writes never contend) and a pool of read-only readers,
+// which WAL lets run beside the writer.
+type DB struct {
+	Path   string
+	writer *sql.DB
+	reader *sql.DB
+}
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "NORMAL") // a read model can be rebuilt from the log
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	q.Set("_cache_size", "-262144") // 256 MiB
+	if readOnly {
+		q.Set("_query_only", "1")
+		q.Set("_cache_size", "-32768")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// OpenDB opens (creating if needed) the read model at path and migrates it
+// to the current schema.
+func OpenDB(path string) (*DB, error) {
+	w, err := sql.Open("sqlite3", dsn(path, false))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxLifetime(0)
+	var mode string
+	if err := w.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if mode != "wal" {
+		w.Close()
+		return nil, fmt.Errorf("open %s: journal_mode is %q, want wal", path, mode)
+	}
+	if err := migrate(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite3", dsn(path, true))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	return &DB{Path: path, writer: w, reader: r}, nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err1 := db.reader.Close()
+	err2 := db.writer.Close()
+	if err2 != nil {
+		return err2
+	}
+	return err1
+}
+
+// Reader is the read-only pool, for queries.
+func (db *DB) Reader() *sql.DB { return db.reader }
+
+// migrate applies the embedded migrations not applied yet, each in its own
+// transaction, in the order of their numbers.
+func migrate(db *sql.DB) error {
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	type mig struct {
+		version int
+		name    string
+	}
+	var migs []mig
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", base)
+		}
+		migs = append(migs, mig{v, base})
+	}
+	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+	for _, m := range migs {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrationFS.ReadFile("migrations/" + m.name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		if _, err := tx.Exec(`INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.version, m.name); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Times are stored at millisecond precision in a fixed-width form that sorts
+// as text. kam keeps business times to the millisecond everywhere, so what is
+// stored is exactly what the projector computed with.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+// msTime truncates t to the millisecond, in UTC.
+func msTime(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC() }
+
+// ts formats a time for storage; the zero time is NULL.
+func ts(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+// parseTS reads a stored time; NULL is the zero time.
+func parseTS(s sql.NullString) (time.Time, error) {
+	if !s.Valid || s.String == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(timeLayout, s.String)
+}
+
+// FormatTime is how the API shows stored times: RFC 3339, UTC.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// withTx runs fn in a write transaction on the writer.
+func (db *DB) withTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,439 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// batchOut collects what a batch changed; flush writes it in one transaction
+// with the checkpoint.
+type batchOut struct {
+	days     map[dayKey]*bucket
+	items    map[itemKey]*slaItem
+	contacts map[contactKey]*contact
+	tiers    []tierRow
+	keys     []keyRow
+	loyalty  []loyaltyRow
+	reviews  []reviewRow
+	rejected []rejectedRow
+	ids      []idEntry
+}
+
+type dayKey struct {
+	account string
+	day     Day
+}
+
+type idEntry struct {
+	digest idDigest
+	seq    uint64
+}
+
+type tierRow struct {
+	account       string
+	effective     time.Time
+	from, to      string
+	revenue       int64
+	rank, ranked  int
+	before, total int64
+	closeSeq      uint64
+	closeID       string
+	movedCount    int64
+	movedIDs      []string
+}
+
+type keyRow struct {
+	account                     string
+	effective                   time.Time
+	decided, from, to           bool
+	tier                        string
+	score                       int
+	parts                       ScoreParts
+	revenue, orders, discounted int64
+	serviceReq, partnership     string
+	closeSeq                    uint64
+	closeID                     string
+}
+
+type loyaltyRow struct {
+	account            string
+	effective          time.Time
+	decided            bool
+	from, to           string
+	fromEarly, toEarly bool
+	reason             string
+	in                 LoyaltyInput
+	closeSeq           uint64
+	closeID            string
+}
+
+type rejectedRow struct {
+	seq                                 uint64
+	subject, eventID, eventType, reason string
+	storedAt                            time.Time
+}
+
+func (o *batchOut) reset() {
+	*o = batchOut{
+		days:     map[dayKey]*bucket{},
+		items:    map[itemKey]*slaItem{},
+		contacts: map[contactKey]*contact{},
+	}
+}
+
+// flush writes the batch and the checkpoint in one transaction. On error the
+// in-memory model is ahead of the file: the caller must discard the
+// projector and open a new one, which reloads from the file.
+func (p *Projector) flush(ctx context.Context) error {
+	err := p.db.withTx(ctx, func(tx *sql.Tx) error {
+		for _, step := range []func(*sql.Tx) error{
+			p.writeAccounts, p.writeDays, p.writeItems, p.writeContacts, p.writeHistory,
+			p.writeReviews, p.writeRejected, p.writeIDs, p.writeState,
+		} {
+			if err := step(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write batch up to sequence %d: %w", p.appliedSeq, err)
+	}
+	p.out.reset()
+	p.publishStatus()
+	return nil
+}
+
+// multiInsert writes rows with one statement per chunk of rows: cgo calls,
+// not SQLite, are the cost of one statement per row.
+type multiInsert struct {
+	tx      *sql.Tx
+	head    string // INSERT ... VALUES
+	tail    string // ON CONFLICT ...
+	cols    int
+	perStmt int
+	args    []any
+	rows    int
+	stmt    *sql.Stmt
+}
+
+func newMultiInsert(tx *sql.Tx, head, tail string, cols int) *multiInsert {
+	per := 900 / cols // stay well under SQLite's bound-parameter limit
+	return &multiInsert{tx: tx, head: head, tail: tail, cols: cols, perStmt: per, args: make([]any, 0, per*cols)}
+}
+
+func (m *multiInsert) sqlFor(rows int) string {
+	var b strings.Builder
+	b.WriteString(m.head)
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", m.cols), ",") + ")"
+	for i := 0; i < rows; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	b.WriteByte(' ')
+	b.WriteString(m.tail)
+	return b.String()
+}
+
+func (m *multiInsert) add(vals ...any) error {
+	if len(vals) != m.cols {
+		return fmt.Errorf("multiInsert: %d values for %d columns", len(vals), m.cols)
+	}
+	m.args = append(m.args, vals...)
+	m.rows++
+	if m.rows == m.perStmt {
+		if m.stmt == nil {
+			s, err := m.tx.Prepare(m.sqlFor(m.perStmt))
+			if err != nil {
+				return err
+			}
+			m.stmt = s
+		}
+		if _, err := m.stmt.Exec(m.args...); err != nil {
+			return err
+		}
+		m.args, m.rows = m.args[:0], 0
+	}
+	return nil
+}
+
+func (m *multiInsert) done() error {
+	if m.stmt != nil {
+		defer m.stmt.Close()
+	}
+	if m.rows == 0 {
+		return nil
+	}
+	_, err := m.tx.Exec(m.sqlFor(m.rows), m.args...)
+	return err
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func strOrNil(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+func emptyNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (p *Projector) writeAccounts(tx *sql.Tx) error {
+	m := newMultiInsert(tx, `INSERT OR REPLACE INTO accounts (account, name, industry, region, manager, partnership,
+		service_requirement, registered_at, first_seen_at, first_seq, last_seq, events, first_order_at, last_order_at,
+		orders_total, returns_total, revenue_total, last_competitor_purchase_at, revenue_window, orders_window,
+		discounted_window, new_product_orders_window, prior_orders, tier, tier_since, tier_rank, key_account, key_since,
+		key_score, score_volume, score_concentration, score_service_requirement, score_price_insensitivity, score_partnership,
+		loyalty, loyalty_since, early_adopter, moved_count, moved_ids) VALUES `, "", 39)
+	for _, a := range p.list {
+		if !a.dirty {
+			continue
+		}
+		moved, _ := json.Marshal(a.movedIDs)
+		var rank, score, sv, sc, ss, sp, spa any
+		if a.rank > 0 {
+			rank = a.rank
+		}
+		if a.scored {
+			score, sv, sc, ss, sp, spa = a.score, a.parts.Volume, a.parts.Concentration, a.parts.ServiceRequirement,
+				a.parts.PriceInsensitivity, a.parts.Partnership
+		}
+		var loyalty any
+		if a.loyaltyDecided && a.loyalty != "" {
+			loyalty = a.loyalty
+		}
+		if err := m.add(a.id, strOrNil(a.name), strOrNil(a.industry), strOrNil(a.region), strOrNil(a.manager),
+			a.partnershipOrNone(), a.serviceReqOrStandard(), ts(a.registeredAt), ts(a.firstSeen), a.firstSeq, a.lastSeq,
+			a.events, ts(a.firstOrder), ts(a.lastOrder), a.ordersTotal, a.returnsTotal, a.revenueTotal, ts(a.lastCompetitor),
+			a.reviewed.revenue, a.reviewed.orders, a.reviewed.discounted, a.reviewed.newProduct, a.reviewedPrior,
+			emptyNil(a.tier), ts(a.tierSince), rank, boolInt(a.key), ts(a.keySince), score, sv, sc, ss, sp, spa,
+			loyalty, ts(a.loyaltySince), boolInt(a.earlyAdopter), a.movedCount, string(moved)); err != nil {
+			return fmt.Errorf("accounts: %w", err)
+		}
+		a.dirty = false
+	}
+	return m.done()
+}
+
+func (p *Projector) writeDays(tx *sql.Tx) error {
+	keys := make([]dayKey, 0, len(p.out.days))
+	for k := range p.out.days {
+		keys = append(keys, k)
+	}
+	// In key order: B-tree inserts in order are cheaper, and it is deterministic.
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].account != keys[j].account {
+			return keys[i].account < keys[j].account
+		}
+		return keys[i].day < keys[j].day
+	})
+	m := newMultiInsert(tx, `INSERT INTO account_days (account, day, revenue, discounted, orders, returns, new_product_orders) VALUES `,
+		`ON CONFLICT (account, day) DO UPDATE SET revenue = revenue + excluded.revenue, discounted = discounted + excluded.discounted,
+		orders = orders + excluded.orders, returns = returns + excluded.returns, new_product_orders = new_product_orders + excluded.new_product_orders`, 7)
+	for _, k := range keys {
+		b := p.out.days[k]
+		if err := m.add(k.account, k.day.String(), b.revenue, b.discounted, b.orders, b.returns, b.newProduct); err != nil {
+			return fmt.Errorf("account_days: %w", err)
+		}
+	}
+	return m.done()
+}
+
+// outcome is whether a step met its due time, and how long it took.
+func outcome(opened, due, at time.Time) (met, seconds any) {
+	if opened.IsZero() || at.IsZero() {
+		return nil, nil
+	}
+	secs := int64(at.Sub(opened) / time.Second)
+	if secs < 0 {
+		secs = 0
+	}
+	return boolInt(!at.After(due)), secs
+}
+
+// responseAt is when a request got its first response: its first
+// responded event, or its resolution if that came first.
+func (it *slaItem) responseAt() time.Time {
+	if it.kind != KindRequest {
+		return time.Time{}
+	}
+	r := it.respondedAt
+	if r.IsZero() || (!it.resolvedAt.IsZero() && it.resolvedAt.Before(r)) {
+		r = it.resolvedAt
+	}
+	return r
+}
+
+func (p *Projector) writeItems(tx *sql.Tx) error {
+	m := newMultiInsert(tx, `INSERT OR REPLACE INTO sla_items (account, kind, item_id, priority, opened_at, opened_seq, tier,
+		key_account, target_column, response_due, resolution_due, responded_at, resolved_at, response_met, resolution_met,
+		response_seconds, resolution_seconds, satisfied) VALUES `, "", 18)
+	for _, it := range p.out.items {
+		var openedSeq, tier, key, col any
+		if !it.openedAt.IsZero() {
+			openedSeq, tier, key, col = it.openedSeq, it.tier, boolInt(it.key), it.column
+		}
+		rMet, rSecs := outcome(it.openedAt, it.responseDue, it.responseAt())
+		sMet, sSecs := outcome(it.openedAt, it.resolutionDue, it.resolvedAt)
+		var sat any
+		if it.satisfied != nil {
+			sat = boolInt(*it.satisfied)
+		}
+		if err := m.add(it.account, it.kind, it.id, emptyNil(it.priority), ts(it.openedAt), openedSeq, tier, key, col,
+			ts(it.responseDue), ts(it.resolutionDue), ts(it.respondedAt), ts(it.resolvedAt), rMet, sMet, rSecs, sSecs, sat); err != nil {
+			return fmt.Errorf("sla_items: %w", err)
+		}
+	}
+	return m.done()
+}
+
+func (p *Projector) writeContacts(tx *sql.Tx) error {
+	m := newMultiInsert(tx, `INSERT OR REPLACE INTO contacts (account, role, name, visits, first_visit_at, last_visit_at) VALUES `, "", 6)
+	for _, c := range p.out.contacts {
+		if err := m.add(c.account, c.role, c.name, c.visits, ts(c.first), ts(c.last)); err != nil {
+			return fmt.Errorf("contacts: %w", err)
+		}
+	}
+	return m.done()
+}
+
+func (p *Projector) writeHistory(tx *sql.Tx) error {
+	pol := p.pol
+	t := newMultiInsert(tx, `INSERT INTO tier_history (account, effective, from_tier, to_tier, policy, revenue, rank, ranked,
+		before_revenue, total_revenue, window_days, cut_a, cut_b, close_seq, close_event_id, moved_count, moved_ids) VALUES `, "", 17)
+	for _, r := range p.out.tiers {
+		moved, _ := json.Marshal(r.movedIDs)
+		var rank any
+		if r.rank > 0 {
+			rank = r.rank
+		}
+		if err := t.add(r.account, ts(r.effective), emptyNil(r.from), r.to, pol.Version(), r.revenue, rank, r.ranked, r.before,
+			r.total, pol.Tiering.WindowDays, pol.Tiering.CutA, pol.Tiering.CutB, r.closeSeq, r.closeID, r.movedCount, string(moved)); err != nil {
+			return fmt.Errorf("tier_history: %w", err)
+		}
+	}
+	if err := t.done(); err != nil {
+		return err
+	}
+	k := newMultiInsert(tx, `INSERT INTO key_history (account, effective, from_key, to_key, policy, tier, score, min_score,
+		score_volume, score_concentration, score_service_requirement, score_price_insensitivity, score_partnership, revenue,
+		orders, discounted, service_requirement, partnership, close_seq, close_event_id) VALUES `, "", 20)
+	for _, r := range p.out.keys {
+		var from any
+		if r.decided {
+			from = boolInt(r.from)
+		}
+		if err := k.add(r.account, ts(r.effective), from, boolInt(r.to), pol.Version(), r.tier, r.score, pol.KeyAccount.MinScore*100,
+			r.parts.Volume, r.parts.Concentration, r.parts.ServiceRequirement, r.parts.PriceInsensitivity, r.parts.Partnership,
+			r.revenue, r.orders, r.discounted, r.serviceReq, r.partnership, r.closeSeq, r.closeID); err != nil {
+			return fmt.Errorf("key_history: %w", err)
+		}
+	}
+	if err := k.done(); err != nil {
+		return err
+	}
+	l := newMultiInsert(tx, `INSERT INTO loyalty_history (account, effective, from_loyalty, to_loyalty, from_early_adopter,
+		to_early_adopter, policy, reason, orders_window, revenue_window, discounted_window, prior_orders, first_order_at,
+		last_competitor_purchase_at, close_seq, close_event_id) VALUES `, "", 16)
+	for _, r := range p.out.loyalty {
+		var from, fromEarly any
+		if r.decided {
+			from, fromEarly = emptyNil(r.from), boolInt(r.fromEarly)
+		}
+		if err := l.add(r.account, ts(r.effective), from, r.to, fromEarly, boolInt(r.toEarly), pol.Version(), r.reason,
+			r.in.WindowOrders, r.in.WindowRevenue, r.in.WindowDiscounted, r.in.PriorOrders, ts(r.in.FirstOrder),
+			ts(r.in.LastCompetitorPurchase), r.closeSeq, r.closeID); err != nil {
+			return fmt.Errorf("loyalty_history: %w", err)
+		}
+	}
+	return l.done()
+}
+
+func (p *Projector) writeReviews(tx *sql.Tx) error {
+	m := newMultiInsert(tx, `INSERT INTO reviews (day, effective, policy, accounts, ranked, total_revenue, a_accounts, a_revenue,
+		b_accounts, b_revenue, c_accounts, c_revenue, key_accounts, top20_revenue, pareto, close_seq, close_event_id) VALUES `, "", 17)
+	for _, r := range p.out.reviews {
+		if err := m.add(r.day.String(), ts(r.day.Close()), p.pol.Version(), r.accounts, r.ranked, r.total,
+			r.tierAccounts[0], r.tierRevenue[0], r.tierAccounts[1], r.tierRevenue[1], r.tierAccounts[2], r.tierRevenue[2],
+			r.keyAccounts, r.top20, r.pareto, r.closeSeq, r.closeID); err != nil {
+			return fmt.Errorf("reviews: %w", err)
+		}
+	}
+	return m.done()
+}
+
+func (p *Projector) writeRejected(tx *sql.Tx) error {
+	m := newMultiInsert(tx, `INSERT INTO rejected_events (seq, subject, event_id, type, stored_at, reason) VALUES `, "", 6)
+	for _, r := range p.out.rejected {
+		if err := m.add(r.seq, r.subject, emptyNil(r.eventID), emptyNil(r.eventType), ts(msTime(r.storedAt)), r.reason); err != nil {
+			return fmt.Errorf("rejected_events: %w", err)
+		}
+	}
+	return m.done()
+}
+
+// writeIDs appends the batch's ids to the ledger's blocks. A block's content
+// is the same whatever the batch sizes were, since ids are appended in
+// sequence order.
+func (p *Projector) writeIDs(tx *sql.Tx) error {
+	ids := p.out.ids
+	for len(ids) > 0 {
+		block := ids[0].seq >> idBlockBits
+		n := 0
+		for n < len(ids) && ids[n].seq>>idBlockBits == block {
+			n++
+		}
+		buf := make([]byte, 0, 24*n)
+		for _, e := range ids[:n] {
+			buf = append(buf, e.digest[:]...)
+			buf = binary.BigEndian.AppendUint64(buf, e.seq)
+		}
+		if _, err := tx.Exec(`INSERT INTO applied_ids (block, entries) VALUES (?, ?)
+			ON CONFLICT (block) DO UPDATE SET entries = entries || excluded.entries`, int64(block), buf); err != nil {
+			return fmt.Errorf("applied_ids: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+const idBlockBits = 8
+
+func (p *Projector) writeState(tx *sql.Tx) error {
+	var next, last any
+	if p.started {
+		next = p.next.String()
+	}
+	if p.reviewed {
+		last = p.lastReview.String()
+	}
+	_, err := tx.Exec(`INSERT INTO projector_state (id, stream, applied_seq, watermark, next_review_day, last_review_day, policy,
+		policy_json, events_applied, rejected) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET applied_seq = excluded.applied_seq, watermark = excluded.watermark,
+		next_review_day = excluded.next_review_day, last_review_day = excluded.last_review_day,
+		events_applied = excluded.events_applied, rejected = excluded.rejected`,
+		p.stream, p.appliedSeq, ts(p.watermark), next, last, p.pol.Version(), string(p.pol.Canonical()), p.applied, p.rejected)
+	if err != nil {
+		return fmt.Errorf("projector_state: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,442 @@
+package projections
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+)
+
+// idDigest is the ledger's key of an event id: the first 16 bytes of its
+// SHA-256, so that ids chosen by clients cannot be made to collide.
+type idDigest [16]byte
+
+func digestID(id string) idDigest {
+	sum := sha256.Sum256([]byte(id))
+	var d idDigest
+	copy(d[:], sum[:16])
+	return d
+}
+
+// Projector folds the event stream into one read model. It is not safe for
+// concurrent use, except Status and WaitApplied, which any goroutine may call.
+type Projector struct {
+	db     *DB
+	pol    *Policy
+	stream string
+	log    *slog.Logger
+
+	// The model.
+	accounts   map[string]*account
+	list       []*account // in order of first appearance
+	byDay      map[Day][]*account
+	items      map[itemKey]*slaItem
+	contacts   map[contactKey]*contact
+	ids        map[idDigest]uint64
+	appliedSeq uint64
+	watermark  time.Time
+	started    bool // a first event fixed next
+	next       Day  // the day whose close is the next review
+	reviewed   bool // a review ran
+	lastReview Day
+	lastRow    reviewRow // the last review's figures
+	applied    int64     // events applied
+	rejected   int64
+	changed    bool // since the last review, something the ranking depends on changed
+
+	// What the current batch wrote, flushed in one transaction.
+	out batchOut
+
+	// scratch space of reviews, reused.
+	rankScratch []rankEntry
+
+	mu       sync.Mutex // guards status and waiters
+	status   Status
+	progress chan struct{} // closed and replaced on every commit
+}
+
+// Status is the projector's part of /v1/status.
+type Status struct {
+	AppliedSeq uint64 `json:"applied_seq"`
+	Watermark  string `json:"watermark,omitempty"`
+	Policy     string `json:"policy"`
+	Rejected   int64  `json:"rejected"`
+	Applied    int64  `json:"events_applied"`
+	LastReview string `json:"last_review,omitempty"`
+}
+
+// ErrPolicyMismatch is returned by Open when the read model was built under
+// another policy.
+var ErrPolicyMismatch = errors.New("policy mismatch")
+
+// Open loads the projector's state from db (a fresh file starts empty). A
+// read model built under another policy is refused with ErrPolicyMismatch:
+// kam never silently continues it under a new one.
+func Open(ctx context.Context, db *DB, pol *Policy, stream string, log *slog.Logger) (*Projector, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Projector{
+		db: db, pol: pol, stream: stream, log: log,
+		accounts: map[string]*account{},
+		byDay:    map[Day][]*account{},
+		items:    map[itemKey]*slaItem{},
+		contacts: map[contactKey]*contact{},
+		ids:      map[idDigest]uint64{},
+		progress: make(chan struct{}),
+	}
+	p.out.reset()
+	start := time.Now()
+	if err := p.load(ctx); err != nil {
+		return nil, err
+	}
+	p.publishStatus()
+	log.Info("read model loaded", "path", db.Path, "applied_seq", p.appliedSeq, "accounts", len(p.list),
+		"policy", pol.ShortVersion(), "took", time.Since(start).Round(time.Millisecond))
+	return p, nil
+}
+
+// AppliedSeq is the last stream sequence applied (or set aside).
+func (p *Projector) AppliedSeq() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.status.AppliedSeq
+}
+
+// Status returns the projector's status as of its last commit.
+func (p *Projector) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.status
+}
+
+// WaitApplied blocks until sequence seq is applied or ctx ends.
+func (p *Projector) WaitApplied(ctx context.Context, seq uint64) error {
+	for {
+		p.mu.Lock()
+		done, ch := p.status.AppliedSeq >= seq, p.progress
+		p.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (p *Projector) publishStatus() {
+	st := Status{
+		AppliedSeq: p.appliedSeq, Policy: p.pol.Version(), Rejected: p.rejected, Applied: p.applied,
+	}
+	if !p.watermark.IsZero() {
+		st.Watermark = FormatTime(p.watermark)
+	}
+	if p.reviewed {
+		st.LastReview = p.lastReview.String()
+	}
+	p.mu.Lock()
+	p.status = st
+	close(p.progress)
+	p.progress = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// load rebuilds the in-memory model from the tables.
+func (p *Projector) load(ctx context.Context) error {
+	r := p.db.writer
+	var (
+		stream, policy              string
+		watermark, next, lastReview sql.NullString
+	)
+	err := r.QueryRowContext(ctx, `SELECT stream, applied_seq, watermark, next_review_day, last_review_day, policy, events_applied, rejected
+		FROM projector_state WHERE id = 1`).Scan(&stream, &p.appliedSeq, &watermark, &next, &lastReview, &policy, &p.applied, &p.rejected)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // a fresh read model
+	}
+	if err != nil {
+		return fmt.Errorf("read projector state: %w", err)
+	}
+	if policy != p.pol.Version() {
+		return fmt.Errorf("%w: %s was built under policy %s, kam runs policy %s; build a new read model under this policy "+
+			"(kam replay --into NEW.db --policy FILE, or kam serve --rebuild) or start kam with the policy the file was built under",
+			ErrPolicyMismatch, p.db.Path, policy[:12], p.pol.ShortVersion())
+	}
+	if stream != p.stream {
+		return fmt.Errorf("%s was built from stream %s, not %s", p.db.Path, stream, p.stream)
+	}
+	if p.watermark, err = parseTS(watermark); err != nil {
+		return err
+	}
+	if next.Valid {
+		p.started = true
+		if p.next, err = ParseDay(next.String); err != nil {
+			return err
+		}
+	}
+	if lastReview.Valid {
+		p.reviewed = true
+		if p.lastReview, err = ParseDay(lastReview.String); err != nil {
+			return err
+		}
+		if err := p.loadLastReview(ctx); err != nil {
+			return err
+		}
+	}
+	for _, step := range []func(context.Context) error{p.loadAccounts, p.loadBuckets, p.loadDecisions, p.loadItems, p.loadContacts, p.loadIDs} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	// The first review after a start ranks afresh; its outcome is the same
+	// as that of the quiet review it replaces.
+	p.changed = true
+	return nil
+}
+
+func (p *Projector) loadLastReview(ctx context.Context) error {
+	row := &p.lastRow
+	return p.db.writer.QueryRowContext(ctx, `SELECT accounts, ranked, total_revenue, a_accounts, a_revenue, b_accounts, b_revenue,
+		c_accounts, c_revenue, key_accounts, top20_revenue, pareto FROM reviews WHERE day = ?`, p.lastReview.String()).Scan(
+		&row.accounts, &row.ranked, &row.total, &row.tierAccounts[0], &row.tierRevenue[0], &row.tierAccounts[1], &row.tierRevenue[1],
+		&row.tierAccounts[2], &row.tierRevenue[2], &row.keyAccounts, &row.top20, &row.pareto)
+}
+
+func (p *Projector) loadAccounts(ctx context.Context) error {
+	rows, err := p.db.writer.QueryContext(ctx, `SELECT account, name, industry, region, manager, partnership, service_requirement,
+		registered_at, first_seen_at, first_seq, last_seq, events, first_order_at, last_order_at, orders_total, returns_total,
+		revenue_total, last_competitor_purchase_at, revenue_window, orders_window, discounted_window, new_product_orders_window,
+		prior_orders, tier, tier_since, tier_rank, key_account, key_since, key_score, score_volume, score_concentration,
+		score_service_requirement, score_price_insensitivity, score_partnership, loyalty, loyalty_since, early_adopter,
+		moved_count, moved_ids
+		FROM accounts ORDER BY first_seq, account`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a := &account{}
+		var (
+			name, industry, region, manager                          sql.NullString
+			registered, firstSeen, firstOrder, lastOrder, competitor sql.NullString
+			tier, tierSince, keySince, loyalty, loyaltySince         sql.NullString
+			rank, score, sv, sc, ss, sp, spa                         sql.NullInt64
+			key, early                                               bool
+			movedIDs                                                 string
+		)
+		if err := rows.Scan(&a.id, &name, &industry, &region, &manager, &a.partnership, &a.serviceReq,
+			&registered, &firstSeen, &a.firstSeq, &a.lastSeq, &a.events, &firstOrder, &lastOrder, &a.ordersTotal, &a.returnsTotal,
+			&a.revenueTotal, &competitor, &a.reviewed.revenue, &a.reviewed.orders, &a.reviewed.discounted, &a.reviewed.newProduct,
+			&a.reviewedPrior, &tier, &tierSince, &rank, &key, &keySince, &score, &sv, &sc, &ss, &sp, &spa, &loyalty, &loyaltySince, &early,
+			&a.movedCount, &movedIDs); err != nil {
+			return fmt.Errorf("load accounts: %w", err)
+		}
+		a.name, a.industry, a.region, a.manager = nullStr(name), nullStr(industry), nullStr(region), nullStr(manager)
+		for _, f := range []struct {
+			dst *time.Time
+			src sql.NullString
+		}{{&a.registeredAt, registered}, {&a.firstSeen, firstSeen}, {&a.firstOrder, firstOrder}, {&a.lastOrder, lastOrder},
+			{&a.lastCompetitor, competitor}, {&a.tierSince, tierSince}, {&a.keySince, keySince}, {&a.loyaltySince, loyaltySince}} {
+			if *f.dst, err = parseTS(f.src); err != nil {
+				return err
+			}
+		}
+		a.tier = tier.String
+		a.rank = int(rank.Int64)
+		a.key = key
+		a.keyDecided = a.tier != ""
+		a.scored = score.Valid
+		a.score = int(score.Int64)
+		a.parts = ScoreParts{int(sv.Int64), int(sc.Int64), int(ss.Int64), int(sp.Int64), int(spa.Int64)}
+		a.loyalty = loyalty.String
+		a.loyaltyDecided = loyalty.Valid
+		a.earlyAdopter = early
+		if err := json.Unmarshal([]byte(movedIDs), &a.movedIDs); err != nil {
+			return fmt.Errorf("account %s: moved_ids: %w", a.id, err)
+		}
+		p.accounts[a.id] = a
+		p.list = append(p.list, a)
+	}
+	return rows.Err()
+}
+
+// loadBuckets reads the days the next review's window and prior period
+// cover, and sums them.
+func (p *Projector) loadBuckets(ctx context.Context) error {
+	if !p.started {
+		return nil
+	}
+	from := p.oldestKept()
+	rows, err := p.db.writer.QueryContext(ctx, `SELECT account, day, revenue, discounted, orders, returns, new_product_orders
+		FROM account_days WHERE day >= ? ORDER BY account, day`, from.String())
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			acct, day string
+			b         bucket
+		)
+		if err := rows.Scan(&acct, &day, &b.revenue, &b.discounted, &b.orders, &b.returns, &b.newProduct); err != nil {
+			return err
+		}
+		if b.day, err = ParseDay(day); err != nil {
+			return err
+		}
+		a := p.accounts[acct]
+		if a == nil {
+			return fmt.Errorf("account_days names account %q, which accounts does not hold", acct)
+		}
+		a.buckets = append(a.buckets, b)
+		p.byDay[b.day] = append(p.byDay[b.day], a)
+		p.addToWindows(a, b, 1)
+	}
+	return rows.Err()
+}
+
+func (p *Projector) loadDecisions(ctx context.Context) error {
+	// Tier and key changes happen at closes; merge them per account in time order.
+	rows, err := p.db.writer.QueryContext(ctx, `
+		SELECT account, effective, to_tier, NULL FROM tier_history
+		UNION ALL
+		SELECT account, effective, NULL, to_key FROM key_history
+		ORDER BY 1, 2`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			acct, eff string
+			tier      sql.NullString
+			key       sql.NullBool
+		)
+		if err := rows.Scan(&acct, &eff, &tier, &key); err != nil {
+			return err
+		}
+		a := p.accounts[acct]
+		if a == nil {
+			return fmt.Errorf("history names account %q, which accounts does not hold", acct)
+		}
+		t, err := time.Parse(timeLayout, eff)
+		if err != nil {
+			return err
+		}
+		var d decision
+		if n := len(a.decisions); n > 0 {
+			d = a.decisions[n-1]
+		}
+		if n := len(a.decisions); n == 0 || !d.effective.Equal(t) {
+			a.decisions = append(a.decisions, decision{effective: t, tier: d.tier, key: d.key})
+		}
+		last := &a.decisions[len(a.decisions)-1]
+		if tier.Valid {
+			last.tier = tier.String
+		}
+		if key.Valid {
+			last.key = key.Bool
+		}
+	}
+	return rows.Err()
+}
+
+func (p *Projector) loadItems(ctx context.Context) error {
+	rows, err := p.db.writer.QueryContext(ctx, `SELECT account, kind, item_id, priority, opened_at, opened_seq, tier, key_account,
+		target_column, response_due, resolution_due, responded_at, resolved_at, satisfied FROM sla_items`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		it := &slaItem{}
+		var (
+			priority, opened, tier, column, rDue, sDue, responded, resolved sql.NullString
+			openedSeq                                                       sql.NullInt64
+			key, satisfied                                                  sql.NullBool
+		)
+		if err := rows.Scan(&it.account, &it.kind, &it.id, &priority, &opened, &openedSeq, &tier, &key, &column,
+			&rDue, &sDue, &responded, &resolved, &satisfied); err != nil {
+			return err
+		}
+		it.priority, it.tier, it.column = priority.String, tier.String, column.String
+		it.openedSeq, it.key = uint64(openedSeq.Int64), key.Bool
+		if satisfied.Valid {
+			v := satisfied.Bool
+			it.satisfied = &v
+		}
+		for _, f := range []struct {
+			dst *time.Time
+			src sql.NullString
+		}{{&it.openedAt, opened}, {&it.responseDue, rDue}, {&it.resolutionDue, sDue}, {&it.respondedAt, responded}, {&it.resolvedAt, resolved}} {
+			if *f.dst, err = parseTS(f.src); err != nil {
+				return err
+			}
+		}
+		p.items[itemKey{it.account, it.kind, it.id}] = it
+	}
+	return rows.Err()
+}
+
+func (p *Projector) loadContacts(ctx context.Context) error {
+	rows, err := p.db.writer.QueryContext(ctx, `SELECT account, role, name, visits, first_visit_at, last_visit_at FROM contacts`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c := &contact{}
+		var first, last sql.NullString
+		if err := rows.Scan(&c.account, &c.role, &c.name, &c.visits, &first, &last); err != nil {
+			return err
+		}
+		if c.first, err = parseTS(first); err != nil {
+			return err
+		}
+		if c.last, err = parseTS(last); err != nil {
+			return err
+		}
+		p.contacts[contactKey{c.account, c.role, c.name}] = c
+	}
+	return rows.Err()
+}
+
+func (p *Projector) loadIDs(ctx context.Context) error {
+	rows, err := p.db.writer.QueryContext(ctx, `SELECT entries FROM applied_ids`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return err
+		}
+		if len(b)%24 != 0 {
+			return fmt.Errorf("applied_ids: an entry block of %d bytes is not a multiple of 24", len(b))
+		}
+		for i := 0; i < len(b); i += 24 {
+			var d idDigest
+			copy(d[:], b[i:i+16])
+			p.ids[d] = binary.BigEndian.Uint64(b[i+16 : i+24])
+		}
+	}
+	return rows.Err()
+}
+
+func nullStr(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	v := s.String
+	return &v
+}

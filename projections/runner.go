@@ -1,0 +1,153 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"kam/events"
+	"kam/events/natsstore"
+)
+
+// Apply applies messages in order and commits them with the checkpoint in
+// one transaction. Messages at or below the applied sequence are skipped.
+func (p *Projector) Apply(ctx context.Context, msgs []events.Stored) error {
+	for _, st := range msgs {
+		p.apply(p.Decode(st))
+	}
+	return p.flush(ctx)
+}
+
+// Source delivers the stream's messages in order from a sequence.
+type Source interface {
+	Subscribe(ctx context.Context, from uint64) (Subscription, error)
+}
+
+// Subscription is an ordered read of the stream.
+type Subscription interface {
+	// Next blocks for the next message; pending is how many follow it.
+	Next() (st events.Stored, pending uint64, err error)
+	Stop()
+}
+
+// RunOptions tune the runner.
+type RunOptions struct {
+	// MaxBatch is the most messages one transaction holds (default 20000).
+	// While the stream has more to deliver, the runner fills batches up to
+	// this; once caught up, it commits after every message it receives.
+	MaxBatch int
+	// MaxDelay bounds how long an applied message waits for its commit
+	// while messages keep arriving (default 250ms).
+	MaxDelay time.Duration
+}
+
+// Run follows the stream from the applied sequence until ctx ends, applying
+// in batches. Decoding runs on its own goroutine, ahead of applying.
+// It returns ctx's error on shutdown, after committing what it applied.
+// Any other error (a failed commit, a lost subscription) leaves the
+// in-memory model unusable: open a new Projector to resume.
+func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) error {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 20000
+	}
+	if opts.MaxDelay <= 0 {
+		opts.MaxDelay = 250 * time.Millisecond
+	}
+	sub, err := src.Subscribe(ctx, p.appliedSeq+1)
+	if err != nil {
+		return err
+	}
+	type decoded struct {
+		in      Incoming
+		pending uint64
+		err     error
+	}
+	ch := make(chan decoded, 4096)
+	go func() {
+		defer close(ch)
+		for {
+			st, pending, err := sub.Next()
+			if err != nil {
+				select {
+				case ch <- decoded{err: err}:
+				case <-ctx.Done():
+				}
+				return
+			}
+			select {
+			case ch <- decoded{in: decodeStored(st, p.pol), pending: pending}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	stop := context.AfterFunc(ctx, sub.Stop)
+	defer stop()
+	defer sub.Stop()
+
+	n := 0
+	var first time.Time
+	commit := func() error {
+		if n == 0 {
+			return nil
+		}
+		n = 0
+		return p.flush(context.WithoutCancel(ctx))
+	}
+	for {
+		var d decoded
+		var ok bool
+		if n > 0 {
+			// Something waits for its commit: do not block longer than MaxDelay.
+			select {
+			case d, ok = <-ch:
+			case <-time.After(opts.MaxDelay - time.Since(first)):
+				if err := commit(); err != nil {
+					return err
+				}
+				continue
+			}
+		} else {
+			d, ok = <-ch
+		}
+		if !ok || d.err != nil {
+			if err := commit(); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !ok {
+				return errors.New("subscription ended")
+			}
+			return fmt.Errorf("read the stream after sequence %d: %w", p.appliedSeq, d.err)
+		}
+		if n == 0 {
+			first = time.Now()
+		}
+		p.apply(d.in)
+		n++
+		if d.pending == 0 || n >= opts.MaxBatch || time.Since(first) >= opts.MaxDelay {
+			if err := commit(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// StreamSource reads a JetStream stream through ordered consumers.
+func StreamSource(js jetstream.JetStream, stream string) Source {
+	return jsSource{js, stream}
+}
+
+type jsSource struct {
+	js     jetstream.JetStream
+	stream string
+}
+
+func (s jsSource) Subscribe(ctx context.Context, from uint64) (Subscription, error) {
+	return natsstore.Subscribe(ctx, s.js, s.stream, from)
+}

@@ -1,0 +1,178 @@
+package projections
+
+import (
+	"sort"
+	"time"
+)
+
+// The projector keeps what the rules need in memory and writes each touched
+// row once per batch. Everything in memory can be rebuilt from the tables
+// (see load.go), which is what makes a restart give the same read model as an
+// uninterrupted run.
+
+// bucket is one account's revenue and orders on one business day.
+type bucket struct {
+	day        Day
+	revenue    int64
+	discounted int64
+	orders     int64
+	returns    int64
+	newProduct int64
+}
+
+func (b *bucket) add(o bucket) {
+	b.revenue += o.revenue
+	b.discounted += o.discounted
+	b.orders += o.orders
+	b.returns += o.returns
+	b.newProduct += o.newProduct
+}
+
+// sums are window totals.
+type sums struct {
+	revenue, discounted, orders, newProduct int64
+}
+
+// decision is an account's tier and key flag from one close on.
+type decision struct {
+	effective time.Time
+	tier      string
+	key       bool
+}
+
+// account is the in-memory state of one account.
+type account struct {
+	id string
+
+	name, industry, region, manager *string
+	partnership, serviceReq         string
+	registeredAt                    time.Time
+
+	firstSeen      time.Time
+	firstSeq       uint64
+	lastSeq        uint64
+	events         int64
+	firstOrder     time.Time
+	lastOrder      time.Time
+	lastCompetitor time.Time
+	ordersTotal    int64
+	returnsTotal   int64
+	revenueTotal   int64
+	buckets        []bucket // days of the current window and prior period, by day
+	window         sums     // the window of the next review
+	priorOrders    int64    // orders of the prior period of the next review
+	reviewed       sums     // the window as of the last review
+	reviewedPrior  int64
+	tier           string // "" until the first review
+	tierSince      time.Time
+	rank           int // 0: not ranked
+	keyDecided     bool
+	key            bool
+	keySince       time.Time
+	scored         bool
+	score          int
+	parts          ScoreParts
+	loyalty        string
+	loyaltySince   time.Time
+	earlyAdopter   bool
+	loyaltyDecided bool
+	movedCount     int64
+	movedIDs       []string
+	decisions      []decision
+	dirty          bool
+}
+
+const maxMovedIDs = 20
+
+func (a *account) moved(id string) {
+	a.movedCount++
+	a.movedIDs = append(a.movedIDs, id)
+	if len(a.movedIDs) > maxMovedIDs {
+		a.movedIDs = append(a.movedIDs[:0], a.movedIDs[len(a.movedIDs)-maxMovedIDs:]...)
+	}
+}
+
+// bucketAt returns the account's bucket of day d, creating it (in day order)
+// when missing; created reports whether it was.
+func (a *account) bucketAt(d Day) (b *bucket, created bool) {
+	i := sort.Search(len(a.buckets), func(i int) bool { return a.buckets[i].day >= d })
+	if i < len(a.buckets) && a.buckets[i].day == d {
+		return &a.buckets[i], false
+	}
+	a.buckets = append(a.buckets, bucket{})
+	copy(a.buckets[i+1:], a.buckets[i:])
+	a.buckets[i] = bucket{day: d}
+	return &a.buckets[i], true
+}
+
+func (a *account) findBucket(d Day) *bucket {
+	i := sort.Search(len(a.buckets), func(i int) bool { return a.buckets[i].day >= d })
+	if i < len(a.buckets) && a.buckets[i].day == d {
+		return &a.buckets[i]
+	}
+	return nil
+}
+
+func (a *account) dropBucketsBefore(d Day) {
+	i := sort.Search(len(a.buckets), func(i int) bool { return a.buckets[i].day >= d })
+	if i > 0 {
+		a.buckets = append(a.buckets[:0], a.buckets[i:]...)
+	}
+}
+
+// decisionAt is the tier and key flag in force at t (the last close at or
+// before t); no decision yet is tier "" and not key.
+func (a *account) decisionAt(t time.Time) decision {
+	i := sort.Search(len(a.decisions), func(i int) bool { return a.decisions[i].effective.After(t) })
+	if i == 0 {
+		return decision{}
+	}
+	return a.decisions[i-1]
+}
+
+func (a *account) partnershipOrNone() string {
+	if a.partnership == "" {
+		return "none"
+	}
+	return a.partnership
+}
+
+func (a *account) serviceReqOrStandard() string {
+	if a.serviceReq == "" {
+		return "standard"
+	}
+	return a.serviceReq
+}
+
+// slaItem is a service request or a complaint.
+type slaItem struct {
+	account, kind, id string
+	priority          string
+	openedAt          time.Time
+	openedSeq         uint64
+	tier              string
+	key               bool
+	column            string
+	responseDue       time.Time
+	resolutionDue     time.Time
+	respondedAt       time.Time
+	resolvedAt        time.Time
+	satisfied         *bool
+}
+
+type itemKey struct{ account, kind, id string }
+
+// contact is one person of an account met on visits.
+type contact struct {
+	account, role, name string
+	visits              int64
+	first, last         time.Time
+}
+
+type contactKey struct{ account, role, name string }
+
+// Item kinds.
+const (
+	KindRequest   = "request"
+	KindComplaint = "complaint"
+)
