@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -74,22 +73,6 @@ type Event struct {
 	Extensions map[string]json.RawMessage
 }
 
-// wire is the envelope as decoded: strings stay strings so that each attribute
-// gets its own error message.
-type wire struct {
-	SpecVersion   *string         `json:"specversion"`
-	ID            *string         `json:"id"`
-	Source        *string         `json:"source"`
-	Type          *string         `json:"type"`
-	Subject       *string         `json:"subject"`
-	Time          *string         `json:"time"`
-	DataVersion   *int            `json:"dataversion"`
-	Actor         *string         `json:"actor"`
-	CorrelationID *string         `json:"correlationid"`
-	CausationID   *string         `json:"causationid"`
-	Data          json.RawMessage `json:"data"`
-}
-
 var knownAttributes = map[string]bool{
 	"specversion": true, "id": true, "source": true, "type": true, "subject": true,
 	"time": true, "dataversion": true, "actor": true, "correlationid": true,
@@ -106,34 +89,46 @@ func Decode(b []byte, keepExtensions bool) (*Event, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, invalid(FieldError{Problem: "an event must be a JSON object"})
 	}
-	var w wire
-	if err := json.Unmarshal(b, &w); err != nil {
+	// A map, not a struct: encoding/json matches struct fields whatever
+	// their case, but CloudEvents attribute names are case-sensitive, and
+	// "TYPE" must stay an extension rather than override the type (or be
+	// overridden by it after a round trip).
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
 		return nil, invalid(jsonFieldError("", err))
 	}
-	e := &Event{Data: w.Data}
-	str := func(p *string) string {
-		if p == nil {
-			return ""
+	attr := func(name string, dst any) error {
+		v, ok := all[name]
+		if !ok {
+			return nil
 		}
-		return *p
+		if err := json.Unmarshal(v, dst); err != nil {
+			return invalid(jsonFieldError(name+".", err))
+		}
+		return nil
 	}
-	e.SpecVersion, e.ID, e.Source, e.Type = str(w.SpecVersion), str(w.ID), str(w.Source), str(w.Type)
-	e.Subject, e.Actor, e.CorrelationID, e.CausationID = str(w.Subject), str(w.Actor), str(w.CorrelationID), str(w.CausationID)
-	if w.DataVersion != nil {
-		e.DataVersion = *w.DataVersion
+	e := &Event{Data: all["data"]}
+	var t *string
+	for _, a := range []struct {
+		name string
+		dst  any
+	}{
+		{"specversion", &e.SpecVersion}, {"id", &e.ID}, {"source", &e.Source}, {"type", &e.Type},
+		{"subject", &e.Subject}, {"time", &t}, {"dataversion", &e.DataVersion}, {"actor", &e.Actor},
+		{"correlationid", &e.CorrelationID}, {"causationid", &e.CausationID},
+	} {
+		if err := attr(a.name, a.dst); err != nil {
+			return nil, err
+		}
 	}
-	if w.Time != nil {
-		t, err := time.Parse(time.RFC3339Nano, *w.Time)
+	if t != nil {
+		tm, err := time.Parse(time.RFC3339Nano, *t)
 		if err != nil {
 			return nil, invalid(FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`})
 		}
-		e.Time = t.UTC()
+		e.Time = tm.UTC()
 	}
 	if keepExtensions {
-		var all map[string]json.RawMessage
-		if err := json.Unmarshal(b, &all); err != nil {
-			return nil, invalid(jsonFieldError("", err))
-		}
 		for k, v := range all {
 			if knownAttributes[k] {
 				continue
@@ -169,7 +164,9 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 			b.WriteByte(',')
 		}
 		first = false
-		b.WriteString(strconv.Quote(name))
+		// json.Marshal, not strconv.Quote: Go's escapes (\x01) are not JSON.
+		enc, _ := json.Marshal(name)
+		b.Write(enc)
 		b.WriteByte(':')
 		switch v := v.(type) {
 		case string:

@@ -160,6 +160,10 @@ func Validate(e *Event, r Rules) (any, error) {
 	}
 	if e.Time.IsZero() {
 		add("time", "is required")
+	} else if y := e.Time.UTC().Year(); y < 0 || y > 9999 {
+		// An offset can carry a parsed time out of the years RFC 3339
+		// can write; stored in UTC, it could not be read back.
+		add("time", "must be between years 0000 and 9999 in UTC")
 	}
 	if e.DataVersion != 0 && e.DataVersion != currentDataVersion {
 		add("dataversion", fmt.Sprintf("must be %d, got %d", currentDataVersion, e.DataVersion))
@@ -212,6 +216,8 @@ func Validate(e *Event, r Rules) (any, error) {
 		prof := o.profile()
 		if prof == (Profile{}) {
 			add("data", "must change at least one of name, industry, region, manager, partnership, service_requirement")
+		} else if prof.Name != nil && strings.TrimSpace(*prof.Name) == "" {
+			o.add("name", "must not be empty")
 		}
 		p = &AccountUpdated{prof}
 	case TypeOrderPlaced:

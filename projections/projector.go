@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
 )
 
 // idDigest is the ledger's key of an event id: the first 16 bytes of its

@@ -192,6 +192,37 @@ func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 // earlier ones as duplicates, which completes the retry without storing any
 // event twice.
 func (s *Store) Append(ctx context.Context, evs []*events.Event, opts events.AppendOptions) ([]events.AppendResult, error) {
+	res, err := s.append(ctx, evs, opts)
+	if opts.ExpectedSeq != nil && events.ErrorCode(err) == events.EConflict {
+		// JetStream checks the expected sequence before the message id,
+		// so a client retrying an append that was stored (its ack lost)
+		// meets its own events as a conflict; they are duplicates.
+		if dup, ok := s.storedAfter(ctx, evs, *opts.ExpectedSeq); ok {
+			return dup, nil
+		}
+	}
+	return res, err
+}
+
+// storedAfter reports whether evs, in order, are the account's events right
+// after sequence after, and if so their results as duplicates.
+func (s *Store) storedAfter(ctx context.Context, evs []*events.Event, after uint64) ([]events.AppendResult, bool) {
+	stored, err := s.ReadAccount(ctx, evs[0].Subject, after, len(evs))
+	if err != nil || len(stored) != len(evs) {
+		return nil, false
+	}
+	res := make([]events.AppendResult, len(evs))
+	for i, st := range stored {
+		e, err := events.Decode(st.Data, false)
+		if err != nil || e.ID != evs[i].ID {
+			return nil, false
+		}
+		res[i] = events.AppendResult{ID: e.ID, Seq: st.Seq, Duplicate: true}
+	}
+	return res, true
+}
+
+func (s *Store) append(ctx context.Context, evs []*events.Event, opts events.AppendOptions) ([]events.AppendResult, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -425,6 +456,11 @@ func (s *Store) read(ctx context.Context, filter string, after uint64, limit int
 
 // ReadSeq returns the message stored at seq.
 func (s *Store) ReadSeq(ctx context.Context, seq uint64) (events.Stored, error) {
+	if seq == 0 {
+		// Sequences start at 1; JetStream would answer 0 with a
+		// malformed-request error, which is no reason to retry.
+		return events.Stored{}, events.Errorf(events.ENotFound, "no event at sequence 0")
+	}
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	m, err := s.stream.GetMsg(ctx, seq)

@@ -34,7 +34,10 @@ func Token(account string) string {
 func AccountOf(token string) (string, bool) {
 	if rest, enc := strings.CutPrefix(token, encodedMarker); enc {
 		b, err := b64.DecodeString(rest)
-		if err != nil || plain(string(b)) {
+		// base64 decoding ignores the unused low bits of the last
+		// character ("~Lh" and "~Lg" both decode to "."): only the
+		// canonical form is a token.
+		if err != nil || Token(string(b)) != token {
 			return "", false
 		}
 		return string(b), true
