@@ -102,6 +102,13 @@ func Decode(b []byte, keepExtensions bool) (*Event, error) {
 		if !ok {
 			return nil
 		}
+		// Most attributes are plain strings: skip the reflection of
+		// json.Unmarshal for them (projectors decode every event).
+		if p, ok := dst.(*string); ok && len(v) >= 2 && v[0] == '"' &&
+			bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
+			*p = string(v[1 : len(v)-1])
+			return nil
+		}
 		if err := json.Unmarshal(v, dst); err != nil {
 			return invalid(jsonFieldError(name+".", err))
 		}
