@@ -13,6 +13,7 @@ import (
 
 	"kam/events"
 	"kam/events/natsstore"
+	"kam/projections"
 )
 
 // EventLog is what the HTTP API needs of the event log.
@@ -38,6 +39,7 @@ type NATSInfo struct {
 // Server holds the HTTP API's dependencies. Fill the fields, then call Handler.
 type Server struct {
 	Log   EventLog
+	Reads ReadModel // nil when this kam runs no read model
 	Rules events.Rules
 	NATS  NATSInfo
 	// Now is the wall clock, injected so that tests can pin it.
@@ -46,7 +48,9 @@ type Server struct {
 	FutureTolerance time.Duration
 	MaxBody         int64
 	MaxBatch        int
-	Logger          *slog.Logger
+	// MinSeqWait bounds a read-your-writes wait (min_seq) before a 504.
+	MinSeqWait time.Duration
+	Logger     *slog.Logger
 	// NewID makes ids for events sent without one (UUIDv7 by default).
 	NewID func() string
 }
@@ -63,6 +67,9 @@ func (s *Server) defaults() {
 	}
 	if s.MaxBatch == 0 {
 		s.MaxBatch = DefaultMaxBatch
+	}
+	if s.MinSeqWait == 0 {
+		s.MinSeqWait = DefaultMinSeqWait
 	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
@@ -84,6 +91,13 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/events", s.handleEventsPost)
 	mux.HandleFunc("GET /v1/events", s.handleEventsGet)
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
+	mux.HandleFunc("GET /v1/accounts", s.handleAccountList)
+	mux.HandleFunc("GET /v1/accounts/{id}", s.handleAccountGet)
+	mux.HandleFunc("GET /v1/accounts/{id}/tiers", s.handleHistory(projections.HistoryTier))
+	mux.HandleFunc("GET /v1/accounts/{id}/key", s.handleHistory(projections.HistoryKey))
+	mux.HandleFunc("GET /v1/accounts/{id}/loyalty", s.handleHistory(projections.HistoryLoyalty))
+	mux.HandleFunc("GET /v1/reports/abc", s.handleReportABC)
+	mux.HandleFunc("GET /v1/reports/sla", s.handleReportSLA)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, events.Errorf(events.ENotFound, "no route %s %s", r.Method, r.URL.Path))
@@ -100,8 +114,17 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"stream": st,
-		"nats":   s.NATS,
-	})
+	body := map[string]any{"stream": st, "nats": s.NATS}
+	if s.Reads != nil {
+		ps := s.Reads.Status()
+		lag := uint64(0)
+		if st.LastSeq > ps.AppliedSeq {
+			lag = st.LastSeq - ps.AppliedSeq
+		}
+		body["projector"] = map[string]any{
+			"applied_seq": ps.AppliedSeq, "lag": lag, "watermark": ps.Watermark, "policy": ps.Policy,
+			"rejected": ps.Rejected, "events_applied": ps.Applied, "last_review": ps.LastReview,
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 }

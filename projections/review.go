@@ -196,7 +196,7 @@ func (p *Projector) decide(a *account, tier string, e *rankEntry, ranked int, to
 		p.out.tiers = append(p.out.tiers, tierRow{
 			account: a.id, effective: closeAt, from: a.tier, to: tier, revenue: a.window.revenue, rank: rank,
 			ranked: ranked, before: before, total: total, closeSeq: closeSeq, closeID: closeID,
-			movedCount: a.movedCount, movedIDs: append([]string(nil), a.movedIDs...),
+			movedCount: a.movedCount, movedIDs: append(make([]string, 0, len(a.movedIDs)), a.movedIDs...),
 		})
 		a.tier, a.tierSince = tier, closeAt
 		a.movedCount, a.movedIDs = 0, a.movedIDs[:0]

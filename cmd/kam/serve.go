@@ -14,9 +14,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"kam/events"
 	"kam/events/natsstore"
 	"kam/handlers"
+	"kam/projections"
 )
 
 func init() {
@@ -96,6 +96,10 @@ type serveFlags struct {
 	replicas    int
 	duplicates  time.Duration
 	syncAlways  bool
+	policy      string
+	batch       int
+	noProject   bool
+	noTicks     bool
 	logLevel    string
 	logFormat   string
 	shutdownMax time.Duration
@@ -112,6 +116,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.IntVar(&f.replicas, "replicas", 1, "stream replicas (3 on a cluster)")
 	fs.DurationVar(&f.duplicates, "duplicates", 24*time.Hour, "JetStream deduplication window")
 	fs.BoolVar(&f.syncAlways, "sync-always", false, "embedded server: fsync every message before acknowledging it")
+	fs.StringVar(&f.policy, "policy", "", "policy file (JSON; default: the built-in policy, see kam policy)")
+	fs.IntVar(&f.batch, "batch", 20000, "most events the projector commits in one transaction")
+	fs.BoolVar(&f.noProject, "no-projector", false, "ingest only: run no read model")
+	fs.BoolVar(&f.noTicks, "no-ticks", false, "do not append the daily clock.tick")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdownMax, "shutdown-timeout", 15*time.Second, "how long to wait for requests in flight on shutdown")
@@ -119,6 +127,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log, err := m.logger(f.logLevel, f.logFormat)
+	if err != nil {
+		return err
+	}
+	pol, err := projections.LoadPolicy(f.policy)
 	if err != nil {
 		return err
 	}
@@ -180,12 +192,41 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	log.Info("stream ready", "stream", st.Name, "last_seq", st.LastSeq, "replicas", st.Replicas,
 		"deny_delete", st.DenyDelete, "deny_purge", st.DenyPurge, "duplicates", st.Duplicates)
 
+	var reads handlers.ReadModel
+	if !f.noProject {
+		svc := &projections.Service{
+			Policy: pol, Stream: store.StreamName(), Source: projections.StreamSource(store.JetStream(), store.StreamName()),
+			Log: log.With("component", "projector"), Opts: projections.RunOptions{MaxBatch: f.batch},
+		}
+		path := filepath.Join(f.dataDir, "kam.db")
+		if err := svc.Start(ctx, path); err != nil {
+			return err
+		}
+		closers = append(closers, func() {
+			if err := svc.Close(); err != nil {
+				log.Warn("close read model", "err", err)
+			}
+			log.Info("projector stopped", "applied_seq", svc.Status().AppliedSeq)
+		})
+		reads = svc
+		log.Info("read model open", "path", path, "policy", pol.ShortVersion(), "applied_seq", svc.Status().AppliedSeq)
+	}
+	if !f.noTicks {
+		tctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		t := &ticker{store: store, now: m.Now, log: log.With("component", "ticker"), delay: 5 * time.Second}
+		go func() { defer close(done); t.run(tctx) }()
+		closers = append(closers, func() { cancel(); <-done })
+	}
+
 	api := &handlers.Server{
-		Log:    store,
-		Rules:  events.DefaultRules,
-		NATS:   natsInfo,
-		Now:    m.Now,
-		Logger: log.With("component", "http"),
+		Log:             store,
+		Reads:           reads,
+		Rules:           pol.Rules(),
+		FutureTolerance: time.Duration(pol.FutureToleranceSeconds) * time.Second,
+		NATS:            natsInfo,
+		Now:             m.Now,
+		Logger:          log.With("component", "http"),
 	}
 	ln, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {

@@ -517,3 +517,23 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 	}
 	return st, nil
 }
+
+// LastBusinessTime returns the business time of the last account event in
+// the stream; ok is false when the stream holds none.
+func (s *Store) LastBusinessTime(ctx context.Context) (time.Time, bool, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	m, err := s.stream.GetLastMsgForSubject(ctx, AllAccounts)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	e, err := events.Decode(m.Data, false)
+	if err != nil || e.Time.IsZero() {
+		// A poison message: fall back to when it was stored.
+		return m.Time.UTC(), true, nil
+	}
+	return e.Time, true, nil
+}
