@@ -538,3 +538,29 @@ func TestLateEvent(t *testing.T) {
 	expectRows(t, db, "watermark", `SELECT watermark, last_review_day FROM projector_state`,
 		[]string{"2025-03-06T00:00:00.000Z|2025-03-05"})
 }
+
+// TestRevenueBeyondInt64: amounts are valid up to 18 digits
+// ("9999999999999999.99" is 999,999,999,999,999,999 cents), so ten valid
+// orders of one account sum to 9,999,999,999,999,999,990 cents, beyond
+// int64 (9,223,372,036,854,775,807). The spec wants the tiers compared in
+// exact integers; whatever the projector does with such a sum (compute it
+// exactly or set aside the order that would overflow), BIG must stay the
+// top account, tier A, and SMALL (1.00 of ~1e19) must be C, never A.
+func TestRevenueBeyondInt64(t *testing.T) {
+	var s stream
+	for i := 0; i < 10; i++ {
+		s.order("BIG", fmt.Sprintf("2025-01-01T10:%02d:00Z", i), "9999999999999999.99")
+	}
+	s.order("SMALL", "2025-01-01T11:00:00Z", "1.00")
+	s.tick("2025-01-02T00:00:00Z")
+	p, db := newProjector(t, nil)
+	applyAll(t, p, s.msgs, 1000)
+	got := query(t, db, `SELECT account, tier FROM accounts ORDER BY account`)
+	if want := []string{"BIG|A", "SMALL|C"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("tiers after window revenue beyond int64: got %v, want %v (the sum of BIG's valid orders overflows int64: "+
+			"revenue_window, revenue_total and the review's total wrap around)", got, want)
+		for _, r := range query(t, db, `SELECT account, revenue_window, revenue_total, tier_rank FROM accounts ORDER BY account`) {
+			t.Logf("account|revenue_window|revenue_total|rank: %s", r)
+		}
+	}
+}
