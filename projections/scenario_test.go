@@ -564,3 +564,77 @@ func TestRevenueBeyondInt64(t *testing.T) {
 		}
 	}
 }
+
+// TestLoyaltyBoundaries: the loyalty rules' day counts at exact midnights.
+// LOY and CMP each order three times at 2023-01-01 00:00 (day X), full
+// price; CMP's visit at 2023-05-01 00:00 reports a competitor purchase.
+func TestLoyaltyBoundaries(t *testing.T) {
+	var s stream
+	for i := 0; i < 3; i++ {
+		s.order("LOY", "2023-01-01T00:00:00Z", "100.00")
+		s.order("CMP", "2023-01-01T00:00:00Z", "100.00")
+	}
+	visit(&s, "CMP", "2023-05-01T00:00:00Z", map[string]any{"visit_id": "v", "rep": "kim", "competitor": "purchased"})
+	s.tick("2025-01-02T00:00:00Z") // closes 2025-01-01
+	p, db := newProjector(t, nil)
+	applyAll(t, p, s.msgs, 4)
+
+	// new: X + 90 days = 2023-04-01 00:00, the close of 2023-03-31: not
+	// "less than 90 days" any more → loyal (3 window orders), effective
+	// 2023-04-01.
+	// competitor: 2023-05-01 00:00 is before the close of 2023-05-01 →
+	// brand_switching from 2023-05-02; + 180 days = 2023-10-28 00:00, the
+	// close of 2023-10-27, still counts; the close of 2023-10-28 does not →
+	// loyal from 2023-10-29.
+	// window: X + 365 = 2024-01-01, whose window 2023-01-02..2024-01-01
+	// lacks X; its prior period 2022-01-02..2023-01-01 holds the 3 orders →
+	// brand_switching from 2024-01-02.
+	// prior period: X + 730 = 2024-12-31, whose prior period starts
+	// 2023-01-02 (that of 2024-12-30 starts 2023-01-01) → no orders at all
+	// in reach, fewer than 3 in the window → no_brand_loyalty from
+	// 2025-01-01.
+	expectRows(t, db, "loyalty_history", `SELECT account, effective, from_loyalty, to_loyalty, orders_window, prior_orders
+		FROM loyalty_history ORDER BY account, effective`, []string{
+		"CMP|2023-01-02T00:00:00.000Z|NULL|new|3|0",
+		"CMP|2023-04-01T00:00:00.000Z|new|loyal|3|0",
+		"CMP|2023-05-02T00:00:00.000Z|loyal|brand_switching|3|0",
+		"CMP|2023-10-29T00:00:00.000Z|brand_switching|loyal|3|0",
+		"CMP|2024-01-02T00:00:00.000Z|loyal|brand_switching|0|3",
+		"CMP|2025-01-01T00:00:00.000Z|brand_switching|no_brand_loyalty|0|0",
+		"LOY|2023-01-02T00:00:00.000Z|NULL|new|3|0",
+		"LOY|2023-04-01T00:00:00.000Z|new|loyal|3|0",
+		"LOY|2024-01-02T00:00:00.000Z|loyal|brand_switching|0|3",
+		"LOY|2025-01-01T00:00:00.000Z|brand_switching|no_brand_loyalty|0|0",
+	})
+}
+
+// TestKeyColumn: a policy with a column of its own for key accounts (here
+// for urgent requests and critical complaints only).
+func TestKeyColumn(t *testing.T) {
+	pol := changedPolicy(t, func(m map[string]any) {
+		sl := m["service_levels"].(map[string]any)
+		sl["requests"].(map[string]any)["urgent"].(map[string]any)["key"] = map[string]any{"response_hours": 1, "resolution_hours": 2}
+		sl["complaints"].(map[string]any)["critical"].(map[string]any)["key"] = 12
+	})
+	var s stream
+	s.add(events.TypeAccountRegistered, "K", "2025-01-01T09:00:00Z", map[string]any{"name": "K", "partnership": "strategic", "service_requirement": "critical"})
+	s.order("K", "2025-01-01T10:00:00Z", "1000.00")
+	request(&s, events.TypeServiceRequestOpened, "K", "2025-01-02T10:00:00Z", "r1", "priority", "urgent")
+	request(&s, events.TypeServiceRequestOpened, "K", "2025-01-02T11:00:00Z", "r2", "priority", "high")
+	s.add(events.TypeComplaintFiled, "K", "2025-01-02T12:00:00Z", map[string]any{"complaint_id": "c1", "severity": "critical"})
+	s.add(events.TypeComplaintFiled, "K", "2025-01-02T13:00:00Z", map[string]any{"complaint_id": "c2", "severity": "low"})
+	p, db := newProjector(t, pol)
+	applyAll(t, p, s.msgs, 1000)
+
+	// Review of 2025-01-01: K alone, A; every part 10000 → 10000: key.
+	// urgent → key column 1h/2h; high → A's 4h/24h; critical → key 12h;
+	// low → A's 120h.
+	expectRows(t, db, "sla_items", `SELECT kind, item_id, tier, key_account, target_column, response_due, resolution_due
+		FROM sla_items ORDER BY kind, item_id`, []string{
+		"complaint|c1|A|1|key|NULL|2025-01-03T00:00:00.000Z",
+		"complaint|c2|A|1|A|NULL|2025-01-07T13:00:00.000Z",
+		"request|r1|A|1|key|2025-01-02T11:00:00.000Z|2025-01-02T12:00:00.000Z",
+		"request|r2|A|1|A|2025-01-02T15:00:00.000Z|2025-01-03T11:00:00.000Z",
+	})
+	expectRows(t, db, "key_history", `SELECT account, to_key, score, policy FROM key_history`, []string{"K|1|10000|" + pol.Version()})
+}
