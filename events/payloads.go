@@ -472,9 +472,16 @@ func (o *obj) money(name string, required bool, min int64) int64 {
 		o.add(name, "must not be negative")
 	case minor < min:
 		o.add(name, "must be greater than 0")
+	case minor > MaxAmount:
+		o.add(name, "is too large: at most "+FormatMinor(MaxAmount, o.rules.Digits))
 	}
 	return minor
 }
+
+// MaxAmount is the largest amount of one event, in minor units (10^15:
+// ten trillion dollars in cents). With it, sums stay far from int64's limits;
+// the projector also sets aside what would take its running sums past 2^62.
+const MaxAmount int64 = 1_000_000_000_000_000
 
 func (o *obj) currency() {
 	s, ok := o.str("currency")

@@ -136,6 +136,7 @@ func (p *Projector) apply(in Incoming) {
 	case *events.AccountUpdated:
 		p.setProfile(a, pl.Profile)
 	case *events.OrderPlaced:
+		p.amountTotal += pl.Amount
 		a.ordersTotal++
 		a.revenueTotal += pl.Amount
 		if a.firstOrder.IsZero() || t.Before(a.firstOrder) {
@@ -154,6 +155,7 @@ func (p *Projector) apply(in Incoming) {
 		p.addBucket(a, b)
 		a.moved(e.ID)
 	case *events.OrderReturned:
+		p.amountTotal += pl.Amount
 		a.returnsTotal++
 		a.revenueTotal -= pl.Amount
 		p.addBucket(a, bucket{day: DayOf(t), revenue: -pl.Amount, returns: 1})
@@ -214,11 +216,17 @@ func tierOrC(t string) string {
 }
 
 // conflict returns why a valid event cannot be applied to the current
-// state, or "": a second opening of the same service request or complaint
-// (the first one's priority and time stand).
+// state, or "": an amount that would take the sum of all amounts applied past
+// 2^62 minor units (every revenue sum kam keeps is bounded by that sum, so
+// none can overflow), or a second opening of the same service request or
+// complaint (the first one's priority and time stand).
 func (p *Projector) conflict(in Incoming) string {
 	var kind, id string
 	switch pl := in.Payload.(type) {
+	case *events.OrderPlaced:
+		return p.amountConflict(pl.Amount)
+	case *events.OrderReturned:
+		return p.amountConflict(pl.Amount)
 	case *events.ServiceRequestOpened:
 		kind, id = KindRequest, pl.RequestID
 	case *events.ComplaintFiled:
@@ -228,6 +236,16 @@ func (p *Projector) conflict(in Incoming) string {
 	}
 	if it := p.items[itemKey{in.Event.Subject, kind, id}]; it != nil && !it.openedAt.IsZero() {
 		return fmt.Sprintf("%s %q of account %q was already opened at sequence %d", kind, id, in.Event.Subject, it.openedSeq)
+	}
+	return ""
+}
+
+// maxAmountTotal bounds the sum of all amounts applied.
+const maxAmountTotal = int64(1) << 62
+
+func (p *Projector) amountConflict(amount int64) string {
+	if amount > maxAmountTotal-p.amountTotal {
+		return fmt.Sprintf("the amounts applied would exceed %d minor units in all, beyond which kam's sums could overflow", maxAmountTotal)
 	}
 	return ""
 }

@@ -408,7 +408,7 @@ func (p *Projector) writeIDs(tx *sql.Tx) error {
 			buf = binary.BigEndian.AppendUint64(buf, e.seq)
 		}
 		if _, err := tx.Exec(`INSERT INTO applied_ids (block, entries) VALUES (?, ?)
-			ON CONFLICT (block) DO UPDATE SET entries = entries || excluded.entries`, int64(block), buf); err != nil {
+			ON CONFLICT (block) DO UPDATE SET entries = CAST(entries || excluded.entries AS BLOB)`, int64(block), buf); err != nil {
 			return fmt.Errorf("applied_ids: %w", err)
 		}
 		ids = ids[n:]
@@ -427,11 +427,12 @@ func (p *Projector) writeState(tx *sql.Tx) error {
 		last = p.lastReview.String()
 	}
 	_, err := tx.Exec(`INSERT INTO projector_state (id, stream, applied_seq, watermark, next_review_day, last_review_day, policy,
-		policy_json, events_applied, rejected) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		policy_json, events_applied, rejected, amount_total) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET applied_seq = excluded.applied_seq, watermark = excluded.watermark,
 		next_review_day = excluded.next_review_day, last_review_day = excluded.last_review_day,
-		events_applied = excluded.events_applied, rejected = excluded.rejected`,
-		p.stream, p.appliedSeq, ts(p.watermark), next, last, p.pol.Version(), string(p.pol.Canonical()), p.applied, p.rejected)
+		events_applied = excluded.events_applied, rejected = excluded.rejected, amount_total = excluded.amount_total`,
+		p.stream, p.appliedSeq, ts(p.watermark), next, last, p.pol.Version(), string(p.pol.Canonical()), p.applied, p.rejected,
+		p.amountTotal)
 	if err != nil {
 		return fmt.Errorf("projector_state: %w", err)
 	}

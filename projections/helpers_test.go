@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -128,14 +127,16 @@ func query(t testing.TB, db *DB, q string, args ...any) []string {
 	return out
 }
 
-// dumpTables hashes every table's rows in primary-key order.
+// dumpTables returns every table's digest (rows in primary-key order).
 func dumpTables(t testing.TB, db *DB) map[string]string {
 	t.Helper()
+	ds, err := Digest(context.Background(), db.Reader())
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[string]string{}
-	for _, tbl := range query(t, db, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`) {
-		rows := query(t, db, "SELECT * FROM "+tbl+" ORDER BY 1, 2, 3")
-		sum := sha256.Sum256([]byte(strings.Join(rows, "\n")))
-		out[tbl] = fmt.Sprintf("%x (%d rows)", sum[:8], len(rows))
+	for _, d := range ds {
+		out[d.Table] = fmt.Sprintf("%s (%d rows)", d.SHA256[:16], d.Rows)
 	}
 	return out
 }

@@ -152,6 +152,9 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("invalid policy JSON: %w", err)
 	}
+	if dec.More() {
+		return nil, fmt.Errorf("invalid policy JSON: more after the policy object")
+	}
 	if err := p.validate(); err != nil {
 		return nil, err
 	}

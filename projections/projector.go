@@ -48,7 +48,9 @@ type Projector struct {
 	lastRow    reviewRow // the last review's figures
 	applied    int64     // events applied
 	rejected   int64
-	changed    bool // since the last review, something the ranking depends on changed
+	// amountTotal is the sum of the amounts of all orders and returns applied.
+	amountTotal int64
+	changed     bool // since the last review, something the ranking depends on changed
 
 	// What the current batch wrote, flushed in one transaction.
 	out batchOut
@@ -157,10 +159,13 @@ func (p *Projector) load(ctx context.Context) error {
 		stream, policy              string
 		watermark, next, lastReview sql.NullString
 	)
-	err := r.QueryRowContext(ctx, `SELECT stream, applied_seq, watermark, next_review_day, last_review_day, policy, events_applied, rejected
-		FROM projector_state WHERE id = 1`).Scan(&stream, &p.appliedSeq, &watermark, &next, &lastReview, &policy, &p.applied, &p.rejected)
+	err := r.QueryRowContext(ctx, `SELECT stream, applied_seq, watermark, next_review_day, last_review_day, policy, events_applied, rejected,
+		amount_total FROM projector_state WHERE id = 1`).Scan(&stream, &p.appliedSeq, &watermark, &next, &lastReview, &policy,
+		&p.applied, &p.rejected, &p.amountTotal)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil // a fresh read model
+		// A fresh read model: pin the policy and stream at once, so that
+		// even an empty model is never continued under another policy.
+		return p.db.withTx(ctx, p.writeState)
 	}
 	if err != nil {
 		return fmt.Errorf("read projector state: %w", err)

@@ -14,7 +14,8 @@ CREATE TABLE projector_state (
   policy           TEXT    NOT NULL,  -- policy version: SHA-256 of its canonical JSON
   policy_json      TEXT    NOT NULL,
   events_applied   INTEGER NOT NULL,
-  rejected         INTEGER NOT NULL
+  rejected         INTEGER NOT NULL,
+  amount_total     INTEGER NOT NULL   -- sum of all order and return amounts applied (kept below 2^62)
 );
 
 -- Every account any applied event names.

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// kam is a kam serve running in this process, as main starts it.
+type kam struct {
+	t      *testing.T
+	addrs  Addrs
+	cancel context.CancelFunc
+	done   chan int
+	logs   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startKam runs `kam serve` on dataDir with free ports and waits until it listens.
+func startKam(t *testing.T, dataDir string, extra ...string) *kam {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan Addrs, 1)
+	logs := &syncBuffer{}
+	m := &Main{Stdout: logs, Stderr: logs, Now: time.Now, Ready: func(a Addrs) { ready <- a }}
+	k := &kam{t: t, cancel: cancel, done: make(chan int, 1), logs: logs}
+	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1"}, extra...)
+	go func() { k.done <- m.Run(ctx, args) }()
+	select {
+	case k.addrs = <-ready:
+	case code := <-k.done:
+		t.Fatalf("kam serve exited with %d before listening:\n%s", code, logs.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("kam serve did not listen within 60s:\n%s", logs.String())
+	}
+	t.Cleanup(k.stop)
+	return k
+}
+
+// stop shuts kam down as SIGTERM would and waits for it.
+func (k *kam) stop() {
+	k.cancel()
+	select {
+	case code := <-k.done:
+		if code != 0 {
+			k.t.Errorf("kam serve exited with %d:\n%s", code, k.logs.String())
+		}
+		k.done <- code // let a second stop return too
+	case <-time.After(30 * time.Second):
+		k.t.Errorf("kam serve did not stop within 30s")
+	}
+}
+
+func (k *kam) url(path string) string { return "http://" + k.addrs.HTTP + path }
+
+// call sends a request and decodes the JSON answer.
+func (k *kam) call(method, path string, body any, hdr ...string) (int, map[string]any) {
+	k.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		enc, err := json.Marshal(b)
+		if err != nil {
+			k.t.Fatal(err)
+		}
+		rd = bytes.NewReader(enc)
+	}
+	req, err := http.NewRequest(method, k.url(path), rd)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		k.t.Fatalf("%s %s: answer is not JSON: %s", method, path, raw)
+	}
+	return resp.StatusCode, out
+}
+
+func order(id, account, at, amount string) map[string]any {
+	return map[string]any{"id": id, "source": "e2e", "type": "order.placed", "subject": account, "time": at,
+		"data": map[string]any{"order_id": id, "amount": amount}}
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+
+	// A batch with one bad event appends nothing and names the field.
+	code, body := k.call("POST", "/v1/events", []any{
+		order("e1", "ACME", "2026-01-05T10:00:00Z", "1000.00"),
+		order("e2", "ACME", "2026-01-05T11:00:00Z", "-5.00"),
+	})
+	if code != http.StatusBadRequest {
+		t.Fatalf("bad batch: got %d %v, want 400", code, body)
+	}
+	det := body["error"].(map[string]any)["details"].([]any)[0].(map[string]any)
+	if det["index"].(float64) != 1 || det["field"] != "data.amount" || det["problem"] != "must not be negative" {
+		t.Errorf("bad batch details: got %v", det)
+	}
+
+	code, body = k.call("POST", "/v1/events", []any{
+		order("e1", "ACME", "2026-01-05T10:00:00Z", "1000.00"),
+		order("e2", "Globex Corp.", "2026-01-05T11:00:00Z", "100.00"),
+		order("e3", "ACME", "2026-01-06T09:00:00Z", "50.00"),
+	})
+	if code != http.StatusCreated {
+		t.Fatalf("append: got %d %v", code, body)
+	}
+	results := body["results"].([]any)
+	last := results[2].(map[string]any)["seq"].(float64)
+	if last != 3 {
+		t.Errorf("last seq: got %v, want 3", last)
+	}
+
+	// A conflict: the expected sequence of ACME is 3 now, not 1.
+	code, body = k.call("POST", "/v1/events", order("e4", "ACME", "2026-01-06T10:00:00Z", "1.00"), "Kam-Expected-Sequence", "1")
+	if code != http.StatusConflict || body["error"].(map[string]any)["current_sequence"].(float64) != 3 {
+		t.Errorf("conflict: got %d %v, want 409 with current_sequence 3", code, body)
+	}
+
+	// The history, read back from the stream.
+	code, body = k.call("GET", "/v1/events?account=Globex%20Corp.", nil)
+	evs, _ := body["events"].([]any)
+	if code != 200 || len(evs) != 1 || evs[0].(map[string]any)["id"] != "e2" || evs[0].(map[string]any)["seq"].(float64) != 2 {
+		t.Errorf("events of Globex: got %d %v", code, body)
+	}
+
+	// Read your writes: the day of e1 and e2 closed when e3 was applied.
+	code, body = k.call("GET", fmt.Sprintf("/v1/accounts/ACME?min_seq=%d", int(last)), nil)
+	if code != 200 || body["tier"] != "A" || body["revenue_total"] != "1050.00" || body["revenue_window"] != "1000.00" {
+		t.Errorf("ACME: got %d %v, want tier A, revenue_total 1050.00, revenue_window 1000.00", code, body)
+	}
+	code, body = k.call("GET", "/v1/accounts/Globex%20Corp.", nil)
+	if code != 200 || body["tier"] != "B" {
+		t.Errorf("Globex: got %d %v, want tier B", code, body)
+	}
+	code, body = k.call("GET", "/v1/status", nil)
+	proj := body["projector"].(map[string]any)
+	if code != 200 || proj["applied_seq"].(float64) != 3 || proj["lag"].(float64) != 0 {
+		t.Errorf("status: got %d %v", code, body)
+	}
+	k.stop()
+
+	// Start again on the same data dir: everything is there, nothing changed.
+	k2 := startKam(t, dir, "--no-ticks")
+	code, body = k2.call("GET", "/v1/status", nil)
+	stream := body["stream"].(map[string]any)
+	if code != 200 || stream["last_seq"].(float64) != 3 || stream["deny_delete"] != true || stream["deny_purge"] != true {
+		t.Errorf("status after restart: got %d %v", code, body)
+	}
+	code, body = k2.call("GET", "/v1/accounts?tier=A", nil)
+	if code != 200 || body["total"].(float64) != 1 {
+		t.Errorf("accounts after restart: got %d %v", code, body)
+	}
+}
+
+func TestServeRefusesAnotherPolicy(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir)
+	k.stop()
+	pol := filepath.Join(t.TempDir(), "policy.json")
+	var buf bytes.Buffer
+	if code := (&Main{Stdout: &buf}).Run(context.Background(), []string{"policy"}); code != 0 {
+		t.Fatalf("kam policy: exit %d", code)
+	}
+	b := bytes.Replace(buf.Bytes(), []byte(`"cut_a": 80`), []byte(`"cut_a": 70`), 1)
+	if err := os.WriteFile(pol, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	m := &Main{Stdout: &out, Stderr: &out}
+	code := m.Run(context.Background(), []string{"serve", "--data-dir", dir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--policy", pol})
+	if code == 0 || !strings.Contains(out.String(), "policy") || !strings.Contains(out.String(), "kam replay") {
+		t.Errorf("serve under another policy: got exit %d and %q, want a refusal that says how to rebuild", code, out.String())
+	}
+}
+
+func TestPublish(t *testing.T) {
+	k := startKam(t, t.TempDir())
+	lines := []string{
+		`{"id":"p1","source":"t","type":"order.placed","subject":"A","time":"2026-02-01T10:00:00Z","data":{"order_id":"1","amount":"10.00"}}`,
+		``,
+		`{"source":"t","type":"order.placed","subject":"A","time":"2026-02-01T11:00:00Z","data":{"order_id":"2","amount":"-1"}}`,
+		`not json`,
+		`{"id":"p1","source":"t","type":"order.placed","subject":"A","time":"2026-02-01T10:00:00Z","data":{"order_id":"1","amount":"10.00"}}`,
+		`{"source":"t","type":"visit.logged","subject":"A","time":"2026-02-01T12:00:00Z","data":{"visit_id":"v","rep":"r","contact":{"name":"Ann","role":"decision_maker"}}}`,
+	}
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut syncBuffer
+	m := &Main{Stdout: &out, Stderr: &errOut}
+	code := m.Run(context.Background(), []string{"publish", "--url", "http://" + k.addrs.HTTP, "--batch", "2", file})
+	got := out.String()
+	if code != 1 {
+		t.Errorf("exit code: got %d, want 1 (two lines refused)", code)
+	}
+	for _, want := range []string{"lines 5, appended 2, duplicates 1, refused 2", "line 3: data.amount: must not be negative", "line 4: not valid JSON"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("publish output %q does not contain %q", got, want)
+		}
+	}
+}
+
+// TestDailyTick: at start, a midnight has passed since the last business
+// event, so serve appends the tick that closes the day, once, with the date
+// as id; a second instance's tick is a duplicate.
+func TestDailyTick(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir)
+	code, body := k.call("POST", "/v1/events", order("t1", "ACME", "2026-03-01T10:00:00Z", "10.00"))
+	if code != http.StatusCreated {
+		t.Fatalf("append: %d %v", code, body)
+	}
+	k.stop()
+	k2 := startKam(t, dir)
+	var evs []any
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		_, body = k2.call("GET", "/v1/events?after=1", nil)
+		if evs = body["events"].([]any); len(evs) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(evs) != 1 {
+		t.Fatalf("after a restart past midnight: got %v, want one clock.tick", body)
+	}
+	tick := evs[0].(map[string]any)
+	midnight := time.Now().UTC().Truncate(24 * time.Hour)
+	if tick["type"] != "clock.tick" || tick["id"] != TickID(midnight) || tick["time"] != midnight.Format(time.RFC3339) {
+		t.Errorf("tick: got %v, want a clock.tick at %s with id %s", tick, midnight.Format(time.RFC3339), TickID(midnight))
+	}
+	// The tick closed 2026-03-01: ACME has a tier now.
+	code, body = k2.call("GET", "/v1/accounts/ACME?min_seq=2", nil)
+	if code != 200 || body["tier"] != "A" {
+		t.Errorf("ACME after the tick: got %d %v, want tier A", code, body)
+	}
+}
