@@ -53,7 +53,12 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 	evs := make([]*events.Event, len(raws))
 	var details []events.FieldError
 	refused := make([]error, len(raws))
-	actor := r.Header.Get(HeaderActor)
+	// The actor of what is appended: the authenticated principal, or, while
+	// kam runs without tokens, the Kam-Actor header.
+	actor := Principal(r.Context())
+	if actor == "" {
+		actor = r.Header.Get(HeaderActor)
+	}
 	for i, raw := range raws {
 		e, err := s.decodeEvent(raw, actor)
 		if err != nil {

@@ -53,6 +53,10 @@ type Server struct {
 	Logger     *slog.Logger
 	// NewID makes ids for events sent without one (UUIDv7 by default).
 	NewID func() string
+	// Guard, when set, wraps every route (see Guard); nil leaves them open.
+	Guard Guard
+	// UI, when set, is served at / (the dashboard).
+	UI http.Handler
 }
 
 func (s *Server) defaults() {
@@ -87,21 +91,60 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
+// Scopes an API token can hold; each route needs one (or none).
+const (
+	ScopePublish = "publish"
+	ScopeRead    = "read"
+	ScopeAudit   = "audit"
+	ScopeAdmin   = "admin"
+	ScopeOpen    = "" // no token needed: health checks, the dashboard's files
+)
+
+// Guard wraps one route's handler with what every route needs (who is
+// calling, whether they may, limits, metrics). pattern is the route's
+// pattern and scope the scope it needs.
+type Guard func(pattern, scope string, next http.Handler) http.Handler
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying the name of the authenticated caller.
+func WithPrincipal(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, principalKey{}, name)
+}
+
+// Principal is the authenticated caller's name, or "".
+func Principal(ctx context.Context) string {
+	s, _ := ctx.Value(principalKey{}).(string)
+	return s
+}
+
 func (s *Server) routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/events", s.handleEventsPost)
-	mux.HandleFunc("GET /v1/events", s.handleEventsGet)
-	mux.HandleFunc("GET /v1/status", s.handleStatus)
-	mux.HandleFunc("GET /v1/accounts", s.handleAccountList)
-	mux.HandleFunc("GET /v1/accounts/{id}", s.handleAccountGet)
-	mux.HandleFunc("GET /v1/accounts/{id}/tiers", s.handleHistory(projections.HistoryTier))
-	mux.HandleFunc("GET /v1/accounts/{id}/key", s.handleHistory(projections.HistoryKey))
-	mux.HandleFunc("GET /v1/accounts/{id}/loyalty", s.handleHistory(projections.HistoryLoyalty))
-	mux.HandleFunc("GET /v1/reports/abc", s.handleReportABC)
-	mux.HandleFunc("GET /v1/reports/sla", s.handleReportSLA)
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(mux, "POST /v1/events", ScopePublish, s.handleEventsPost)
+	s.handle(mux, "GET /v1/events", ScopeRead, s.handleEventsGet)
+	s.handle(mux, "GET /v1/status", ScopeRead, s.handleStatus)
+	s.handle(mux, "GET /v1/accounts", ScopeRead, s.handleAccountList)
+	s.handle(mux, "GET /v1/accounts/{id}", ScopeRead, s.handleAccountGet)
+	s.handle(mux, "GET /v1/accounts/{id}/tiers", ScopeRead, s.handleHistory(projections.HistoryTier))
+	s.handle(mux, "GET /v1/accounts/{id}/key", ScopeRead, s.handleHistory(projections.HistoryKey))
+	s.handle(mux, "GET /v1/accounts/{id}/loyalty", ScopeRead, s.handleHistory(projections.HistoryLoyalty))
+	s.handle(mux, "GET /v1/reports/abc", ScopeRead, s.handleReportABC)
+	s.handle(mux, "GET /v1/reports/sla", ScopeRead, s.handleReportSLA)
+	s.handle(mux, "GET /healthz", ScopeOpen, s.handleHealthz)
+	s.handle(mux, "/v1/", ScopeOpen, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, events.Errorf(events.ENotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
+	if s.UI != nil {
+		s.handle(mux, "GET /", ScopeOpen, s.UI.ServeHTTP)
+	}
+}
+
+// handle registers a route behind the guard.
+func (s *Server) handle(mux *http.ServeMux, pattern, scope string, h http.HandlerFunc) {
+	var hh http.Handler = h
+	if s.Guard != nil {
+		hh = s.Guard(pattern, scope, hh)
+	}
+	mux.Handle(pattern, hh)
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {

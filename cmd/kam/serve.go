@@ -89,6 +89,7 @@ func (f *natsFlags) connect(url string, log *slog.Logger) (*nats.Conn, error) {
 
 type serveFlags struct {
 	nats        natsFlags
+	security    securityFlags
 	dataDir     string
 	natsListen  string
 	natsConfig  string
@@ -109,6 +110,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	var f serveFlags
 	fs := m.flagSet("serve")
 	f.nats.register(fs)
+	f.security.register(fs)
 	fs.StringVar(&f.dataDir, "data-dir", "./kam-data", "directory for the embedded JetStream store and the SQLite read model")
 	fs.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (loopback by default)")
 	fs.StringVar(&f.natsConfig, "nats-config", "", "nats-server configuration file for the embedded server")
@@ -131,6 +133,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	pol, err := projections.LoadPolicy(f.policy)
+	if err != nil {
+		return err
+	}
+	guard, err := f.security.guard(f.httpAddr, log)
 	if err != nil {
 		return err
 	}
@@ -227,6 +233,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		NATS:            natsInfo,
 		Now:             m.Now,
 		Logger:          log.With("component", "http"),
+		Guard:           guard,
 	}
 	ln, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {
