@@ -83,6 +83,10 @@ func (p *Projector) apply(in Incoming) {
 	if st.Seq <= p.appliedSeq {
 		return // delivered again after a reconnect: applied already
 	}
+	if p.timing.batchEvents == 0 {
+		p.timing.batchStart = time.Now() // metrics only
+	}
+	p.timing.batchEvents++
 	defer func() { p.appliedSeq = st.Seq }()
 	if in.Reject != "" {
 		p.reject(in, in.Reject)

@@ -106,7 +106,11 @@ func (p *Projector) flush(ctx context.Context) error {
 		return fmt.Errorf("write batch up to sequence %d: %w", p.appliedSeq, err)
 	}
 	p.out.reset()
+	if p.timing.batchEvents > 0 {
+		p.timing.lastBatch = time.Since(p.timing.batchStart)
+	}
 	p.publishStatus()
+	p.timing.batchEvents = 0
 	return nil
 }
 

@@ -57,6 +57,14 @@ type Projector struct {
 
 	// scratch space of reviews, reused.
 	rankScratch []rankEntry
+	// timing is for metrics; nothing the model holds depends on it.
+	timing struct {
+		batchStart  time.Time
+		batchEvents int
+		lastBatch   time.Duration
+		reviews     int64
+		reviewTime  time.Duration
+	}
 
 	mu       sync.Mutex // guards status and waiters
 	status   Status
@@ -71,6 +79,12 @@ type Status struct {
 	Rejected   int64  `json:"rejected"`
 	Applied    int64  `json:"events_applied"`
 	LastReview string `json:"last_review,omitempty"`
+	// For metrics: the last batch's size and time from its first message
+	// to its commit, and the reviews run since start with their total time.
+	BatchEvents   int     `json:"batch_events"`
+	BatchSeconds  float64 `json:"batch_seconds"`
+	Reviews       int64   `json:"reviews"`
+	ReviewSeconds float64 `json:"review_seconds"`
 }
 
 // ErrPolicyMismatch is returned by Open when the read model was built under
@@ -138,6 +152,8 @@ func (p *Projector) WaitApplied(ctx context.Context, seq uint64) error {
 func (p *Projector) publishStatus() {
 	st := Status{
 		AppliedSeq: p.appliedSeq, Policy: p.pol.Version(), Rejected: p.rejected, Applied: p.applied,
+		BatchEvents: p.timing.batchEvents, BatchSeconds: p.timing.lastBatch.Seconds(),
+		Reviews: p.timing.reviews, ReviewSeconds: p.timing.reviewTime.Seconds(),
 	}
 	if !p.watermark.IsZero() {
 		st.Watermark = FormatTime(p.watermark)

@@ -52,6 +52,8 @@ func tierIndex(t string) int {
 // and scores cannot change and the ranking is skipped; loyalty, which also
 // depends on the passing of time, is decided at every review.
 func (p *Projector) review(d Day, closeSeq uint64, closeID string) {
+	start := time.Now() // for metrics only; no decision reads the clock
+	defer func() { p.timing.reviews++; p.timing.reviewTime += time.Since(start) }()
 	closeAt := d.Close()
 	var row reviewRow
 	if p.changed || !p.reviewed {
