@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -89,65 +90,66 @@ func Decode(b []byte, keepExtensions bool) (*Event, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, invalid(FieldError{Problem: "an event must be a JSON object"})
 	}
-	// A map, not a struct: encoding/json matches struct fields whatever
-	// their case, but CloudEvents attribute names are case-sensitive, and
-	// "TYPE" must stay an extension rather than override the type (or be
-	// overridden by it after a round trip).
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(b, &all); err != nil {
-		return nil, invalid(jsonFieldError("", err))
+	// Members by exact name: CloudEvents attribute names are case-sensitive,
+	// and "TYPE" must stay an extension rather than override the type.
+	all, err := parseObject(b)
+	if err != nil {
+		return nil, invalid(FieldError{Problem: err.Error()})
 	}
-	attr := func(name string, dst any) error {
-		v, ok := all[name]
-		if !ok {
-			return nil
-		}
-		// Most attributes are plain strings: skip the reflection of
-		// json.Unmarshal for them (projectors decode every event).
-		if p, ok := dst.(*string); ok && len(v) >= 2 && v[0] == '"' &&
-			bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
-			*p = string(v[1 : len(v)-1])
-			return nil
-		}
-		if err := json.Unmarshal(v, dst); err != nil {
-			return invalid(jsonFieldError(name+".", err))
-		}
-		return nil
+	e := &Event{}
+	if v, ok := all.get("data"); ok {
+		e.Data = json.RawMessage(v)
 	}
-	e := &Event{Data: all["data"]}
-	var t *string
 	for _, a := range []struct {
 		name string
-		dst  any
+		dst  *string
 	}{
 		{"specversion", &e.SpecVersion}, {"id", &e.ID}, {"source", &e.Source}, {"type", &e.Type},
-		{"subject", &e.Subject}, {"time", &t}, {"dataversion", &e.DataVersion}, {"actor", &e.Actor},
-		{"correlationid", &e.CorrelationID}, {"causationid", &e.CausationID},
+		{"subject", &e.Subject}, {"actor", &e.Actor}, {"correlationid", &e.CorrelationID}, {"causationid", &e.CausationID},
 	} {
-		if err := attr(a.name, a.dst); err != nil {
-			return nil, err
+		v, ok := all.get(a.name)
+		if !ok || isNull(v) {
+			continue
 		}
+		s, err := unquote(v)
+		if err != nil {
+			return nil, invalid(FieldError{Field: a.name, Problem: "must be a string"})
+		}
+		*a.dst = s
 	}
-	if t != nil {
-		tm, err := time.Parse(time.RFC3339Nano, *t)
+	if v, ok := all.get("dataversion"); ok && !isNull(v) {
+		n, err := strconv.Atoi(string(v))
+		if err != nil {
+			return nil, invalid(FieldError{Field: "dataversion", Problem: "must be an integer"})
+		}
+		e.DataVersion = n
+	}
+	if v, ok := all.get("time"); ok && !isNull(v) {
+		s, err := unquote(v)
+		if err != nil {
+			return nil, invalid(FieldError{Field: "time", Problem: "must be a string"})
+		}
+		tm, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			return nil, invalid(FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`})
 		}
 		e.Time = tm.UTC()
 	}
 	if keepExtensions {
-		for k, v := range all {
-			if knownAttributes[k] {
+		for _, f := range all {
+			if knownAttributes[f.key] {
 				continue
 			}
 			if e.Extensions == nil {
 				e.Extensions = map[string]json.RawMessage{}
 			}
-			e.Extensions[k] = v
+			e.Extensions[f.key] = json.RawMessage(f.val)
 		}
 	}
 	return e, nil
 }
+
+func isNull(v []byte) bool { return string(v) == "null" }
 
 // Normalize fills what the HTTP door may fill: a missing specversion becomes
 // "1.0" and a missing id a new UUIDv7 from newID.
@@ -163,48 +165,45 @@ func (e *Event) Normalize(newID func() string) {
 // MarshalJSON writes the event in CloudEvents structured mode, attributes in a
 // fixed order and extensions sorted, so that equal events give equal bytes.
 func (e *Event) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
+	b := make([]byte, 0, 256+len(e.Data))
+	b = append(b, '{')
 	first := true
-	field := func(name string, v any) {
+	name := func(n string) {
 		if !first {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
 		first = false
-		// json.Marshal, not strconv.Quote: Go's escapes (\x01) are not JSON.
-		enc, _ := json.Marshal(name)
-		b.Write(enc)
-		b.WriteByte(':')
-		switch v := v.(type) {
-		case string:
-			enc, _ := json.Marshal(v)
-			b.Write(enc)
-		case json.RawMessage:
-			_ = json.Compact(&b, v)
-		default:
-			enc, _ := json.Marshal(v)
-			b.Write(enc)
-		}
+		b = appendQuoted(b, n)
+		b = append(b, ':')
 	}
-	field("specversion", e.SpecVersion)
-	field("id", e.ID)
-	field("source", e.Source)
-	field("type", e.Type)
+	str := func(n, v string) {
+		name(n)
+		b = appendQuoted(b, v)
+	}
+	raw := func(n string, v []byte) error {
+		name(n)
+		return appendCompact(&b, v)
+	}
+	str("specversion", e.SpecVersion)
+	str("id", e.ID)
+	str("source", e.Source)
+	str("type", e.Type)
 	if e.Subject != "" {
-		field("subject", e.Subject)
+		str("subject", e.Subject)
 	}
-	field("time", e.Time.UTC().Format(time.RFC3339Nano))
+	str("time", e.Time.UTC().Format(time.RFC3339Nano))
 	if e.DataVersion != 0 {
-		field("dataversion", e.DataVersion)
+		name("dataversion")
+		b = strconv.AppendInt(b, int64(e.DataVersion), 10)
 	}
 	if e.Actor != "" {
-		field("actor", e.Actor)
+		str("actor", e.Actor)
 	}
 	if e.CorrelationID != "" {
-		field("correlationid", e.CorrelationID)
+		str("correlationid", e.CorrelationID)
 	}
 	if e.CausationID != "" {
-		field("causationid", e.CausationID)
+		str("causationid", e.CausationID)
 	}
 	keys := make([]string, 0, len(e.Extensions))
 	for k := range e.Extensions {
@@ -212,13 +211,39 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		field(k, e.Extensions[k])
+		if err := raw(k, e.Extensions[k]); err != nil {
+			return nil, fmt.Errorf("extension %q: %w", k, err)
+		}
 	}
 	if len(e.Data) > 0 {
-		field("data", e.Data)
+		if err := raw("data", e.Data); err != nil {
+			return nil, fmt.Errorf("data: %w", err)
+		}
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	b = append(b, '}')
+	return b, nil
+}
+
+// appendCompact appends a JSON value without insignificant space; a value
+// without any space byte (the common case) is copied as it is.
+func appendCompact(b *[]byte, v []byte) error {
+	if bytes.IndexAny(v, " \t\r\n") < 0 {
+		end, err := skipValue(v, 0, 0)
+		if err != nil {
+			return err
+		}
+		if end != len(v) {
+			return synErr(end, "unexpected %q after the value", v[end])
+		}
+		*b = append(*b, v...)
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, v); err != nil {
+		return err
+	}
+	*b = append(*b, buf.Bytes()...)
+	return nil
 }
 
 func invalid(details ...FieldError) *Error {

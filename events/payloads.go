@@ -2,7 +2,6 @@ package events
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -192,13 +191,13 @@ func Validate(e *Event, r Rules) (any, error) {
 		add("data", "is required")
 		return nil, invalid(errs...)
 	}
-	var m map[string]json.RawMessage
 	if data[0] != '{' {
 		add("data", "must be a JSON object")
 		return nil, invalid(errs...)
 	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		add("data", "malformed JSON: "+err.Error())
+	m, err := parseObject(data)
+	if err != nil {
+		add("data", err.Error())
 		return nil, invalid(errs...)
 	}
 	o := &obj{m: m, prefix: "data.", errs: &errs, rules: r}
@@ -303,7 +302,7 @@ func CheckNotFuture(e *Event, ref time.Time, tolerance time.Duration) error {
 
 // obj reads the fields of one JSON object, recording a FieldError per problem.
 type obj struct {
-	m      map[string]json.RawMessage
+	m      jsonObject
 	prefix string
 	errs   *[]FieldError
 	rules  Rules
@@ -314,9 +313,9 @@ func (o *obj) add(name, problem string) {
 }
 
 // raw returns the field's bytes, or nil when absent or null.
-func (o *obj) raw(name string) json.RawMessage {
-	v, ok := o.m[name]
-	if !ok || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+func (o *obj) raw(name string) []byte {
+	v, ok := o.m.get(name)
+	if !ok || isNull(v) {
 		return nil
 	}
 	return v
@@ -327,8 +326,8 @@ func (o *obj) str(name string) (string, bool) {
 	if v == nil {
 		return "", false
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
+	s, err := unquote(v)
+	if err != nil {
 		o.add(name, "must be a string")
 		return "", false
 	}
@@ -399,12 +398,14 @@ func (o *obj) boolean(name string) (bool, bool) {
 	if v == nil {
 		return false, false
 	}
-	var b bool
-	if err := json.Unmarshal(v, &b); err != nil {
-		o.add(name, "must be true or false")
-		return false, false
+	switch string(v) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
 	}
-	return b, true
+	o.add(name, "must be true or false")
+	return false, false
 }
 
 func (o *obj) integer(name string) (int64, bool) {
@@ -426,9 +427,9 @@ func (o *obj) percent(name string) int64 {
 	if v == nil {
 		return 0
 	}
-	s := string(bytes.TrimSpace(v))
-	if strings.HasPrefix(s, `"`) {
-		_ = json.Unmarshal(v, &s)
+	s := string(v)
+	if v[0] == '"' {
+		s, _ = unquote(v)
 	}
 	d, err := ParseDecimal(s)
 	if err != nil || strings.ContainsAny(s, "eE") {
@@ -457,8 +458,17 @@ func (o *obj) money(name string, required bool, min int64) int64 {
 		}
 		return 0
 	}
-	var d Decimal
-	if err := d.UnmarshalJSON(bytes.TrimSpace(v)); err != nil {
+	if v[0] != '"' {
+		o.add(name, errDecimalSyntax.Error())
+		return 0
+	}
+	str, err := unquote(v)
+	if err != nil {
+		o.add(name, errDecimalSyntax.Error())
+		return 0
+	}
+	d, err := ParseDecimal(str)
+	if err != nil {
 		o.add(name, err.Error())
 		return 0
 	}
@@ -495,8 +505,8 @@ func (o *obj) object(name string) *obj {
 	if v == nil {
 		return nil
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(v, &m); err != nil || m == nil {
+	m, err := parseObject(v)
+	if err != nil {
 		o.add(name, "must be an object")
 		return nil
 	}
@@ -508,8 +518,8 @@ func (o *obj) lines(name string) []OrderLine {
 	if v == nil {
 		return nil
 	}
-	var arr []json.RawMessage
-	if err := json.Unmarshal(v, &arr); err != nil {
+	arr, err := parseArray(v)
+	if err != nil {
 		o.add(name, "must be an array of lines")
 		return nil
 	}
@@ -519,9 +529,9 @@ func (o *obj) lines(name string) []OrderLine {
 	}
 	out := make([]OrderLine, 0, len(arr))
 	for i, el := range arr {
-		var m map[string]json.RawMessage
-		prefix := fmt.Sprintf("%s%s[%d].", o.prefix, name, i)
-		if err := json.Unmarshal(el, &m); err != nil || m == nil {
+		prefix := o.prefix + name + "[" + strconv.Itoa(i) + "]."
+		m, err := parseObject(el)
+		if err != nil {
 			*o.errs = append(*o.errs, FieldError{Field: strings.TrimSuffix(prefix, "."), Problem: "must be an object"})
 			continue
 		}

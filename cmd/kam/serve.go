@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -119,7 +118,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.duplicates, "duplicates", 24*time.Hour, "JetStream deduplication window")
 	fs.BoolVar(&f.syncAlways, "sync-always", false, "embedded server: fsync every message before acknowledging it")
 	fs.StringVar(&f.policy, "policy", "", "policy file (JSON; default: the built-in policy, see kam policy)")
-	fs.IntVar(&f.batch, "batch", 20000, "most events the projector commits in one transaction")
+	fs.IntVar(&f.batch, "batch", 50000, "most events the projector commits in one transaction")
 	fs.BoolVar(&f.noProject, "no-projector", false, "ingest only: run no read model")
 	fs.BoolVar(&f.noTicks, "no-ticks", false, "do not append the daily clock.tick")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -140,9 +139,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+	release, err := lockDataDir(f.dataDir)
+	if err != nil {
+		return err
 	}
+	defer release()
 
 	// Open in order; close in reverse order through the deferred closers.
 	var closers []func()

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"kam/events/natsstore"
+	"kam/projections"
+)
+
+func init() {
+	register(command{name: "replay", usage: "build a fresh read model from the stream into a new SQLite file", run: (*Main).replay})
+}
+
+// streamAccess is a read-only way to a kam stream: through --nats-url, or by
+// opening --data-dir's store when no kam runs on it.
+type streamAccess struct {
+	nats    natsFlags
+	dataDir string
+}
+
+func (a *streamAccess) register(fs interface {
+	StringVar(p *string, name, value, usage string)
+}) {
+	a.nats.register(fs)
+	fs.StringVar(&a.dataDir, "data-dir", "./kam-data", "data dir whose store to read when no --nats-url is given (no kam may run on it)")
+}
+
+// open connects to the stream and returns it with a closer.
+func (a *streamAccess) open(ctx context.Context, log *slog.Logger) (jetstream.JetStream, jetstream.Stream, func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	url := a.nats.url
+	if url == "" {
+		store := filepath.Join(a.dataDir, "nats")
+		if _, err := os.Stat(store); err != nil {
+			return nil, nil, nil, fmt.Errorf("no store in %s (%v): give --data-dir of a kam, or --nats-url", a.dataDir, err)
+		}
+		release, err := lockDataDir(a.dataDir)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		closers = append(closers, release)
+		ns, err := natsstore.RunEmbedded(natsstore.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: store}, log.With("component", "nats-server"))
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, err
+		}
+		closers = append(closers, func() { ns.Shutdown(); ns.WaitForShutdown() })
+		url = ns.ClientURL()
+	}
+	nc, err := a.nats.connect(url, log)
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	closers = append(closers, nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	s, err := js.Stream(ctx, a.nats.stream)
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, fmt.Errorf("stream %s: %w", a.nats.stream, err)
+	}
+	return js, s, closeAll, nil
+}
+
+func (m *Main) replay(ctx context.Context, args []string) error {
+	fs := m.flagSet("replay")
+	var acc streamAccess
+	acc.register(fs)
+	into := fs.String("into", "", "the new SQLite file (must not exist)")
+	policy := fs.String("policy", "", "policy file (default: the built-in policy)")
+	until := fs.String("until", "", "stop before the first event whose business time is after this (RFC 3339 or YYYY-MM-DD, meaning that day's close)")
+	batch := fs.Int("batch", 50000, "most events per transaction")
+	quiet := fs.Bool("quiet", false, "no progress line")
+	if err := m.parse(fs, args); err != nil {
+		return err
+	}
+	if *into == "" {
+		return fmt.Errorf("--into FILE is required")
+	}
+	if _, err := os.Stat(*into); err == nil {
+		return fmt.Errorf("%s exists: replay builds a new file; choose another name or remove it", *into)
+	}
+	pol, err := projections.LoadPolicy(*policy)
+	if err != nil {
+		return err
+	}
+	opts := projections.RunOptions{MaxBatch: *batch}
+	if *until != "" {
+		t, err := parseTimeOrDay(*until)
+		if err != nil {
+			return fmt.Errorf("--until: %w", err)
+		}
+		opts.Until = t
+	}
+	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	js, stream, closeStream, err := acc.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer closeStream()
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	last := info.State.LastSeq
+	res, err := buildReadModel(ctx, js, acc.nats.stream, *into, pol, last, opts, progressWriter(m, *quiet), log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "replayed %s up to sequence %d into %s: %d events applied, %d set aside, %.1fs (%.0f events/s), policy %s\n",
+		acc.nats.stream, res.Status.AppliedSeq, *into, res.Status.Applied, res.Status.Rejected, res.Took.Seconds(),
+		float64(res.Status.AppliedSeq)/res.Took.Seconds(), pol.ShortVersion())
+	return nil
+}
+
+// buildResult is what a build did.
+type buildResult struct {
+	Status projections.Status
+	Took   time.Duration
+}
+
+// buildReadModel projects the stream into a new file up to sequence last.
+func buildReadModel(ctx context.Context, js jetstream.JetStream, stream, path string, pol *projections.Policy, last uint64,
+	opts projections.RunOptions, progress io.Writer, log *slog.Logger) (buildResult, error) {
+	start := time.Now()
+	db, err := projections.OpenDB(path)
+	if err != nil {
+		return buildResult{}, err
+	}
+	defer db.Close()
+	p, err := projections.Open(ctx, db, pol, stream, log)
+	if err != nil {
+		return buildResult{}, err
+	}
+	if last > 0 {
+		opts.StopAt = last
+		if progress != nil {
+			opts.Progress = func(applied uint64) {
+				el := time.Since(start).Seconds()
+				rate := float64(applied) / el
+				eta := time.Duration(float64(last-min(applied, last))/rate) * time.Second
+				fmt.Fprintf(progress, "\r%d / %d events (%.0f%%), %.0f/s, ETA %s   ", applied, last,
+					100*float64(applied)/float64(last), rate, eta.Round(time.Second))
+			}
+		}
+		if err := p.Run(ctx, projections.StreamSource(js, stream), opts); err != nil {
+			return buildResult{}, err
+		}
+		if progress != nil {
+			fmt.Fprintln(progress)
+		}
+	}
+	return buildResult{Status: p.Status(), Took: time.Since(start)}, nil
+}
+
+// progressWriter is where progress lines go: stderr when it is a terminal.
+func progressWriter(m *Main, quiet bool) io.Writer {
+	if quiet || !m.terminal() {
+		return nil
+	}
+	return m.Stderr
+}
+
+// parseTimeOrDay reads RFC 3339, or a date meaning the close of that day.
+func parseTimeOrDay(s string) (time.Time, error) {
+	if len(s) == 10 {
+		d, err := projections.ParseDay(s)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return d.Close(), nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
