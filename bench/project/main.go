@@ -1,0 +1,143 @@
+// Command project measures how fast kam builds a read model from the stream,
+// against the rate at which the same stream is merely consumed, in one run:
+//
+//	go run ./bench/project [-events 1000000 -accounts 20000 -days 1095]
+//
+// It fills an embedded JetStream with synthetic events, times an ordered
+// consumer that reads them all and applies nothing (raw), then runs
+// `kam replay` as its own process into a fresh SQLite file and reports its
+// rate and peak RSS.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"kam/bench/internal/gen"
+	"kam/events"
+	"kam/events/natsstore"
+)
+
+func main() {
+	n := flag.Int("events", 1000000, "events in the stream")
+	accounts := flag.Int("accounts", 20000, "accounts")
+	days := flag.Int("days", 1095, "days of history")
+	keep := flag.String("keep", "", "keep the read model at this path")
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "kam-bench-project")
+	check(err)
+	defer os.RemoveAll(dir)
+	kam := filepath.Join(dir, "kam")
+	build := exec.Command("go", "build", "-o", kam, "./cmd/kam")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	check(build.Run())
+
+	ns, err := natsstore.RunEmbedded(natsstore.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "nats")}, nil)
+	check(err)
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.ClientURL())
+	check(err)
+	defer nc.Close()
+	ctx := context.Background()
+	store, err := natsstore.Open(ctx, nc, natsstore.Config{}, nil)
+	check(err)
+
+	start := time.Now()
+	evs := gen.Events(gen.Options{Events: *n, Accounts: *accounts, Days: *days, Seed: 7, Start: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)})
+	evs = append(evs, &events.Event{SpecVersion: "1.0", ID: "bench-final-tick", Source: "bench", Type: events.TypeClockTick,
+		Time: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, *days)})
+	var bytesTotal int
+	for i := 0; i < len(evs); i += 4096 {
+		chunk := evs[i:min(i+4096, len(evs))]
+		_, errs := store.AppendEach(ctx, chunk)
+		for _, err := range errs {
+			check(err)
+		}
+	}
+	for _, e := range evs[:1000] {
+		b, _ := e.MarshalJSON()
+		bytesTotal += len(b)
+	}
+	total := uint64(len(evs))
+	evs = nil
+	runtime.GC()
+	fmt.Printf("machine: %d cores; stream: %d events over %d accounts and %d days, ~%d bytes each, filled in %.1fs\n",
+		runtime.NumCPU(), total, *accounts, *days, bytesTotal/1000, time.Since(start).Seconds())
+
+	// raw: consume everything, apply nothing.
+	js, err := jetstream.New(nc)
+	check(err)
+	sub, err := natsstore.Subscribe(ctx, js, "KAM", 1)
+	check(err)
+	start = time.Now()
+	for {
+		st, _, err := sub.Next()
+		check(err)
+		if st.Seq == total {
+			break
+		}
+	}
+	sub.Stop()
+	rawRate := float64(total) / time.Since(start).Seconds()
+
+	// decode: consume and decode+validate, apply nothing.
+	sub, err = natsstore.Subscribe(ctx, js, "KAM", 1)
+	check(err)
+	start = time.Now()
+	for {
+		st, _, err := sub.Next()
+		check(err)
+		e, err := events.Decode(st.Data, false)
+		check(err)
+		if _, err := events.Validate(e, events.DefaultRules); err != nil {
+			log.Fatalf("seq %d: %v", st.Seq, err)
+		}
+		if st.Seq == total {
+			break
+		}
+	}
+	sub.Stop()
+	decodeRate := float64(total) / time.Since(start).Seconds()
+
+	// kam replay, its own process.
+	into := filepath.Join(dir, "replay.db")
+	if *keep != "" {
+		into = *keep
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(kam, "replay", "--nats-url", ns.ClientURL(), "--into", into, "--quiet")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start = time.Now()
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("kam replay: %v\n%s", err, out.String())
+	}
+	took := time.Since(start)
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	projRate := float64(total) / took.Seconds()
+
+	fmt.Print(out.String())
+	fmt.Printf("%-48s %10s %8s\n", "", "events/s", "vs raw")
+	fmt.Printf("%-48s %10.0f %8s\n", "raw: ordered consumer, no decode, no apply", rawRate, "100%")
+	fmt.Printf("%-48s %10.0f %7.0f%%\n", "consume + decode + validate", decodeRate, 100*decodeRate/rawRate)
+	fmt.Printf("%-48s %10.0f %7.0f%%\n", "kam replay into a fresh read model", projRate, 100*projRate/rawRate)
+	fmt.Printf("kam replay: %.1fs wall, %.1fs user, %.1fs system, peak RSS %d MiB\n", took.Seconds(),
+		time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds(), ru.Maxrss/1024)
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
