@@ -57,6 +57,10 @@ type Server struct {
 	Guard Guard
 	// UI, when set, is served at / (the dashboard).
 	UI http.Handler
+	// Metrics, when set, is served at /metrics (scope read).
+	Metrics http.Handler
+	// Ready, when set, is /readyz's check (see Readiness); nil: always ready.
+	Ready func(context.Context) error
 }
 
 func (s *Server) defaults() {
@@ -130,6 +134,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /v1/reports/abc", ScopeRead, s.handleReportABC)
 	s.handle(mux, "GET /v1/reports/sla", ScopeRead, s.handleReportSLA)
 	s.handle(mux, "GET /healthz", ScopeOpen, s.handleHealthz)
+	s.handle(mux, "GET /readyz", ScopeOpen, s.handleReadyz)
+	if s.Metrics != nil {
+		s.handle(mux, "GET /metrics", ScopeRead, s.Metrics.ServeHTTP)
+	}
 	s.handle(mux, "/v1/", ScopeOpen, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, events.Errorf(events.ENotFound, "no route %s %s", r.Method, r.URL.Path))
 	})

@@ -50,6 +50,12 @@ func (f *natsFlags) connect(url string, log *slog.Logger) (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.Timeout(5 * time.Second),
+		// A dead server or a cut link is noticed within 15s, not the
+		// client's default 4 minutes; drain and socket writes are bounded.
+		nats.PingInterval(5 * time.Second),
+		nats.MaxPingsOutstanding(3),
+		nats.DrainTimeout(10 * time.Second),
+		nats.FlusherTimeout(10 * time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("nats disconnected", "err", err)
@@ -135,7 +141,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	guard, err := f.security.guard(f.httpAddr, log)
+	met := handlers.NewMetrics()
+	guard, err := f.security.guard(f.httpAddr, met, log.With("component", "http"))
 	if err != nil {
 		return err
 	}
@@ -226,8 +233,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		closers = append(closers, func() { cancel(); <-done })
 	}
 
+	met.WatchProjector(store, reads, nc.IsConnected, log.With("component", "metrics"))
 	api := &handlers.Server{
-		Log:             store,
+		Log:             met.InstrumentLog(store),
 		Reads:           reads,
 		Rules:           pol.Rules(),
 		FutureTolerance: time.Duration(pol.FutureToleranceSeconds) * time.Second,
@@ -235,6 +243,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Now:             m.Now,
 		Logger:          log.With("component", "http"),
 		Guard:           guard,
+		Metrics:         met.Handler(),
+		Ready: handlers.Readiness(handlers.ReadinessConfig{
+			Connected: nc.IsConnected, Log: store, Reads: reads, MaxLag: f.security.readyLag, Now: m.Now}),
+		MaxBody:  f.security.maxBody,
+		MaxBatch: f.security.maxBatch,
 	}
 	ln, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {
@@ -246,6 +259,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
