@@ -113,26 +113,29 @@ type contact struct {
 }
 
 type account struct {
-	id          string
-	weight      float64 // Pareto weight: annual revenue is proportional to it
-	ordersYear  float64
-	avgOrder    float64 // cents
-	registered  bool
-	joinDay     int
-	churnDay    int // no orders from this day on
-	switchDay   int // a visit reports a competitor purchase; orders drop after it
-	updateDay   int // an account.updated; -1 none
-	discounting bool
-	adopter     float64 // chance that a line picks a new product when one is out
-	partnership string
-	serviceReq  string
-	manager     string
-	contacts    []contact
-	orders      int
-	visits      int
-	requests    int
-	complaints  int
-	returns     int
+	id             string
+	weight         float64 // Pareto weight: annual revenue is proportional to it
+	ordersYear     float64 // and the other yearly rates
+	visitsYear     float64
+	requestsYear   float64
+	complaintsYear float64
+	avgOrder       float64 // cents
+	registered     bool
+	joinDay        int
+	churnDay       int // no orders from this day on
+	switchDay      int // a visit reports a competitor purchase; orders drop after it
+	updateDay      int // an account.updated; -1 none
+	discounting    bool
+	adopter        float64 // chance that a line picks a new product when one is out
+	partnership    string
+	serviceReq     string
+	manager        string
+	contacts       []contact
+	orders         int
+	visits         int
+	requests       int
+	complaints     int
+	returns        int
 }
 
 type gen struct {
@@ -145,6 +148,7 @@ type gen struct {
 	seq      uint64         // generation order
 	emitted  uint64         // id counter
 	products []product
+	fresh    []product // the products new on the day being generated
 	accts    []*account
 	managers []string
 }
@@ -236,6 +240,11 @@ func (g *gen) accounts() {
 		annual := 200_000 * a.weight // cents: 2,000.00 a year for the smallest
 		a.ordersYear = min(max(10*math.Sqrt(a.weight), 4), 400)
 		a.avgOrder = annual / a.ordersYear
+		// Bigger accounts are visited more: from about three times a year
+		// to three times a month; they also ask for more service.
+		a.visitsYear = min(1+2*math.Sqrt(a.weight), 36)
+		a.requestsYear = min(0.5+0.5*math.Sqrt(a.weight), 30)
+		a.complaintsYear = min(0.3+0.2*math.Sqrt(a.weight), 10)
 		a.registered = g.rng.IntN(100) >= 3
 		if g.o.Days > 1 && g.rng.IntN(100) < 25 {
 			a.joinDay = 1 + g.rng.IntN(g.o.Days-1)
@@ -262,6 +271,9 @@ func (g *gen) accounts() {
 		a.discounting = g.rng.IntN(100) < []int{20, 35, 50}[size]
 		a.partnership = events.Partnerships[g.weighted([][]int{{83, 15, 2}, {60, 30, 10}, {45, 35, 20}}[size]...)]
 		a.serviceReq = events.ServiceRequirements[g.weighted([][]int{{77, 20, 3}, {50, 38, 12}, {35, 40, 25}}[size]...)]
+		if a.serviceReq == "critical" {
+			a.requestsYear *= 2
+		}
 		a.manager = g.managers[g.rng.IntN(len(g.managers))]
 		a.contacts = append(a.contacts, contact{g.personName(), "decision_maker"})
 		for n := g.rng.IntN(3); n > 0; n-- {
@@ -319,6 +331,12 @@ func (g *gen) day(d int) error {
 	weekend := date.Weekday() == time.Saturday || date.Weekday() == time.Sunday
 	// A mild season: busier towards the end of the year, quieter in summer.
 	season := 1 + 0.15*math.Cos(2*math.Pi*float64(date.YearDay()-330)/365)
+	g.fresh = g.fresh[:0]
+	for _, p := range g.products {
+		if p.launch >= 0 && p.launch <= d && d-p.launch < newWithin {
+			g.fresh = append(g.fresh, p)
+		}
+	}
 	for _, a := range g.accts {
 		if d < a.joinDay {
 			continue
@@ -326,49 +344,40 @@ func (g *gen) day(d int) error {
 		if d == a.joinDay && a.registered {
 			today = g.schedule(today, g.register(a, d))
 		}
-		act := season
+		act := season / 365
 		if weekend {
 			act *= 0.1
 		}
-		orderRate := a.ordersYear / 365 * act
-		if d >= a.churnDay {
-			orderRate = 0
+		orders, visits, requests, complaints := a.ordersYear*act, a.visitsYear*act, a.requestsYear*act, a.complaintsYear*act
+		switch {
+		case d >= a.churnDay:
+			orders, visits, requests, complaints = 0, 0.3*visits, 0, 0
+		case a.switchDay >= 0 && d > a.switchDay:
+			orders *= 0.2
 		}
-		if a.switchDay >= 0 && d > a.switchDay {
-			orderRate *= 0.2
-		}
-		for n := g.poisson(orderRate); n > 0; n-- {
-			today = g.order(today, a, d)
-		}
-		// Bigger accounts are visited more: from about three times a year
-		// to three times a month.
-		visitRate := min(1+2*math.Sqrt(a.weight), 36) / 365 * act
-		if d >= a.churnDay {
-			visitRate *= 0.3
-		}
-		for n := g.poisson(visitRate); n > 0; n-- {
-			today = g.visit(today, a, d, "")
+		// One draw for the day's count of all four (the usual answer is
+		// none), then each event's kind in proportion to its rate.
+		total := orders + visits + requests + complaints
+		for n := g.poisson(total); n > 0; n-- {
+			switch u := g.rng.Float64() * total; {
+			case u < orders:
+				today = g.order(today, a, d)
+			case u < orders+visits:
+				today = g.visit(today, a, d, "")
+			case u < orders+visits+requests:
+				today = g.request(today, a, d)
+			default:
+				today = g.complaint(today, a, d)
+			}
 		}
 		if d == a.switchDay {
 			today = g.visit(today, a, d, "purchased")
-		}
-		if d < a.churnDay {
-			reqRate := min(0.5+0.5*math.Sqrt(a.weight), 30) / 365 * act
-			if a.serviceReq == "critical" {
-				reqRate *= 2
-			}
-			for n := g.poisson(reqRate); n > 0; n-- {
-				today = g.request(today, a, d)
-			}
-			for n := g.poisson(min(0.3+0.2*math.Sqrt(a.weight), 10) / 365 * act); n > 0; n-- {
-				today = g.complaint(today, a, d)
-			}
 		}
 		if d == a.updateDay {
 			today = g.schedule(today, g.update(a, d))
 		}
 	}
-	slices.SortStableFunc(today, func(x, y item) int {
+	slices.SortFunc(today, func(x, y item) int {
 		if c := x.at.Compare(y.at); c != 0 {
 			return c
 		}
@@ -450,12 +459,7 @@ func (g *gen) order(today []item, a *account, d int) []item {
 	a.orders++
 	value := a.avgOrder * g.lognormal(0.6)
 	nLines := 1 + min(g.poisson(1.2), 7)
-	var fresh []product
-	for _, p := range g.products {
-		if p.launch >= 0 && p.launch <= d && d-p.launch < newWithin {
-			fresh = append(fresh, p)
-		}
-	}
+	fresh := g.fresh
 	od := orderData{OrderID: fmt.Sprintf("SO-%s-%d", a.id, a.orders), Channel: channels[g.weighted(35, 30, 25, 10)]}
 	var gross int64
 	for i := 0; i < nLines; i++ {
