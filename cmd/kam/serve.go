@@ -127,6 +127,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.IntVar(&f.batch, "batch", 50000, "most events the projector commits in one transaction")
 	fs.BoolVar(&f.noProject, "no-projector", false, "ingest only: run no read model")
 	fs.BoolVar(&f.noTicks, "no-ticks", false, "do not append the daily clock.tick")
+	demoOn := fs.Bool("demo", false, "load the demo history (kam demo's defaults, ending yesterday) into an empty stream at start")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdownMax, "shutdown-timeout", 15*time.Second, "how long to wait for requests in flight on shutdown")
@@ -205,6 +206,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("stream ready", "stream", st.Name, "last_seq", st.LastSeq, "replicas", st.Replicas,
 		"deny_delete", st.DenyDelete, "deny_purge", st.DenyPurge, "duplicates", st.Duplicates)
+	if err := m.serveDemo(ctx, *demoOn, store, log); err != nil {
+		return err
+	}
 
 	var reads handlers.ReadModel
 	if !f.noProject {

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"kam/events"
+)
+
+// runCmd runs one kam command in this process and returns its exit code,
+// stdout and stderr.
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut syncBuffer
+	m := &Main{Stdout: &out, Stderr: &errOut, Now: time.Now}
+	code := m.Run(context.Background(), args)
+	return code, out.String(), errOut.String()
+}
+
+// pollFor polls f until it returns nil or the time is up.
+func pollFor(t *testing.T, total, every time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", total, err)
+		}
+		time.Sleep(every)
+	}
+}
+
+// waitProjected waits until kam's read model has applied the whole stream and
+// returns the stream's last sequence.
+func waitProjected(t *testing.T, k *kam, within time.Duration) uint64 {
+	t.Helper()
+	var last uint64
+	pollFor(t, within, 20*time.Millisecond, func() error {
+		_, body := k.call("GET", "/v1/status", nil)
+		stream, _ := body["stream"].(map[string]any)
+		proj, _ := body["projector"].(map[string]any)
+		if stream == nil || proj == nil {
+			return fmt.Errorf("status: %v", body)
+		}
+		last = uint64(stream["last_seq"].(float64))
+		if applied := uint64(proj["applied_seq"].(float64)); applied != last {
+			return fmt.Errorf("projector applied %d of %d", applied, last)
+		}
+		return nil
+	})
+	return last
+}
+
+func TestDemoCommandDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	gen := func(name string, extra ...string) []byte {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		args := append([]string{"demo", "--accounts", "20", "--days", "40", "--end", "2026-01-31", "-o", path}, extra...)
+		if code, _, errOut := runCmd(t, args...); code != 0 {
+			t.Fatalf("kam %v: exit %d: %s", args, code, errOut)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a, b, c := gen("a"), gen("b"), gen("c", "--seed", "2")
+	if !bytes.Equal(a, b) {
+		t.Error("same flags: got different bytes")
+	}
+	if bytes.Equal(a, c) {
+		t.Error("seeds 1 and 2: got the same bytes")
+	}
+	sc := bufio.NewScanner(bytes.NewReader(a))
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	var last *events.Event
+	for sc.Scan() {
+		n++
+		e, err := events.Decode(sc.Bytes(), false)
+		if err == nil {
+			_, err = events.Validate(e, events.DefaultRules)
+		}
+		if err != nil {
+			t.Fatalf("line %d: %v", n, err)
+		}
+		last = e
+	}
+	if last == nil || last.Type != events.TypeClockTick || last.Time.Format(time.RFC3339) != "2026-02-01T00:00:00Z" {
+		t.Errorf("last line: got %+v, want the clock.tick at 2026-02-01", last)
+	}
+	for _, bad := range [][]string{{"--accounts", "-3"}, {"--end", "31/01/2026"}, {"--url", "http://x", "-o", "f"}} {
+		if code, _, errOut := runCmd(t, append([]string{"demo"}, bad...)...); code == 0 || errOut == "" {
+			t.Errorf("kam demo %v: got exit %d, want an error", bad, code)
+		}
+	}
+}
+
+// TestDemoAppends appends the demo through a running kam over HTTP, then
+// again (all duplicates), then straight to NATS.
+func TestDemoAppends(t *testing.T) {
+	k := startKam(t, t.TempDir(), "--no-ticks")
+	args := []string{"demo", "--accounts", "15", "--days", "90", "--url", "http://" + k.addrs.HTTP}
+	code, _, errOut := runCmd(t, args...)
+	if code != 0 {
+		t.Fatalf("demo --url: exit %d: %s", code, errOut)
+	}
+	var total int
+	if _, err := fmt.Sscanf(errOut, "demo: %d events", &total); err != nil || total < 100 {
+		t.Fatalf("summary %q: want the events count", errOut)
+	}
+	if want := fmt.Sprintf("appended %d, duplicates 0, refused 0", total); !strings.Contains(errOut, want) {
+		t.Errorf("first run: got %q, want %q", errOut, want)
+	}
+	if last := waitProjected(t, k, 20*time.Second); last != uint64(total) {
+		t.Errorf("stream: got %d events, want %d", last, total)
+	}
+	_, errOut = func() (int, string) { c, _, e := runCmd(t, args...); return c, e }()
+	if want := fmt.Sprintf("appended 0, duplicates %d, refused 0", total); !strings.Contains(errOut, want) {
+		t.Errorf("second run: got %q, want %q", errOut, want)
+	}
+	// Straight to NATS, into another kam: once, then again (all duplicates,
+	// with a warning that the stream is not empty).
+	k2 := startKam(t, t.TempDir(), "--no-ticks")
+	nargs := []string{"demo", "--accounts", "15", "--days", "90", "--nats-url", k2.addrs.NATS}
+	code, _, errOut = runCmd(t, nargs...)
+	if want := fmt.Sprintf("appended %d, duplicates 0, refused 0", total); code != 0 || !strings.Contains(errOut, want) {
+		t.Errorf("demo --nats-url: exit %d, %q; want %q", code, errOut, want)
+	}
+	code, _, errOut = runCmd(t, nargs...)
+	if want := fmt.Sprintf("appended 0, duplicates %d, refused 0", total); code != 0 || !strings.Contains(errOut, "already holds") || !strings.Contains(errOut, want) {
+		t.Errorf("demo --nats-url again: exit %d, %q; want a warning and %q", code, errOut, want)
+	}
+	if last := waitProjected(t, k2, 20*time.Second); last != uint64(total) {
+		t.Errorf("stream of the second kam: got %d events, want %d", last, total)
+	}
+	for _, kk := range []*kam{k, k2} {
+		code, body := kk.call("GET", "/v1/status", nil)
+		if rej := body["projector"].(map[string]any)["rejected"].(float64); code != 200 || rej != 0 {
+			t.Errorf("rejected events: got %v, want 0", rej)
+		}
+	}
+}
+
+// TestServeDemo: kam serve --demo loads the demo into an empty data dir,
+// and leaves a stream that holds events alone.
+func TestServeDemo(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--demo")
+	last := waitProjected(t, k, 30*time.Second)
+	if last < 3000 {
+		t.Errorf("stream after --demo: got %d events, want the demo's thousands", last)
+	}
+	code, body := k.call("GET", "/v1/accounts?limit=1", nil)
+	if code != 200 || body["total"].(float64) != 200 {
+		t.Errorf("accounts: got %d %v, want 200", code, body["total"])
+	}
+	code, body = k.call("GET", "/v1/reports/abc", nil)
+	tiers, _ := body["tiers"].(map[string]any)
+	if code != 200 || tiers == nil || tiers["A"].(map[string]any)["accounts"].(float64) == 0 {
+		t.Errorf("abc report: got %d %v, want A accounts", code, body)
+	}
+	if !strings.Contains(k.logs.String(), "demo loaded") {
+		t.Errorf("logs: no \"demo loaded\" line:\n%s", k.logs.String())
+	}
+	k.stop()
+
+	k2 := startKam(t, dir, "--demo")
+	if got := waitProjected(t, k2, 30*time.Second); got != last && got != last+1 { // +1: the daily tick, if a midnight passed
+		t.Errorf("after a second --demo: got %d events, want %d", got, last)
+	}
+	if !strings.Contains(k2.logs.String(), "demo not loaded: the stream already holds events") {
+		t.Errorf("logs: no refusal line:\n%s", k2.logs.String())
+	}
+}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"kam/events"
+	"kam/events/natsstore"
+	"kam/importer"
+)
+
+func init() {
+	register(command{name: "import", usage: "import an order history (CDNOW log or CSV) as events, through kam or NATS", run: (*Main).importFile})
+}
+
+func (m *Main) importFile(ctx context.Context, args []string) error {
+	fs := m.flagSet("import")
+	var nf natsFlags
+	nf.register(fs)
+	var o importer.Options
+	fs.StringVar(&o.Format, "format", importer.FormatCSV, "cdnow (the CDNOW master log) or csv (mapped by the --*-col flags)")
+	fs.StringVar(&o.AccountCol, "account-col", "", "csv: header of the account (customer) column")
+	fs.StringVar(&o.TimeCol, "time-col", "", "csv: header of the time column")
+	fs.StringVar(&o.AmountCol, "amount-col", "", "csv: header of the amount column (a negative amount is a return)")
+	fs.StringVar(&o.OrderCol, "order-col", "", "csv: header of the order (document) id column")
+	fs.StringVar(&o.QtyCol, "qty-col", "", "csv: header of the quantity column")
+	fs.StringVar(&o.TimeLayout, "time-layout", "", `csv: Go time layout of the time column, e.g. "2006-01-02 15:04:05" (default: RFC 3339 or a date; no zone means UTC)`)
+	fs.StringVar(&o.Currency, "currency", "USD", "ISO 4217 currency of the amounts; kam refuses orders in another currency than its own")
+	fs.StringVar(&o.Round, "round", "", `"half-even": round amounts finer than the currency's minor unit instead of reporting them as bad rows`)
+	url := fs.String("url", "http://127.0.0.1:8080", "kam's HTTP address (unless --nats-url)")
+	token := fs.String("token", "", "API token (Authorization: Bearer), with --url")
+	badFile := fs.String("bad-rows", "", "write every bad row (line, reason, row) to this CSV file")
+	showBad := fs.Int("show-bad", 20, "bad rows listed in the summary")
+	strict := fs.Bool("strict", false, "append nothing if any row is bad")
+	dryRun := fs.Bool("dry-run", false, "read and check the file, append nothing")
+	if err := m.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("usage: kam import [flags] FILE|- (see kam import -h)")
+	}
+	o.Now = m.Now()
+	name := fs.Arg(0)
+	in, size := m.Stdin, int64(0)
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		in = f
+	}
+	start := time.Now()
+	bar := newProgress(m.Stderr, m.terminal(), "reading", "bytes", size)
+	file, err := importer.Parse(in, o, bar.set)
+	bar.done()
+	if err != nil {
+		return err
+	}
+	evs := file.Events()
+	orders, ordered, returns, returned, rounded := file.Totals()
+	digits := file.Options.Digits
+	cur := file.Options.Currency
+	out := m.Stdout
+	fmt.Fprintf(out, "%s: sha256 %s, %d rows read: %d orders (%s %s), %d returns (%s %s), %d accounts, %d bad rows",
+		name, file.SHA256, file.Read, orders, events.FormatMinor(ordered, digits), cur, returns, events.FormatMinor(returned, digits), cur,
+		file.Accounts(), len(file.Bad))
+	if rounded > 0 {
+		fmt.Fprintf(out, ", %d amounts rounded half-even", rounded)
+	}
+	fmt.Fprintln(out)
+	if len(file.Rows) > 0 {
+		fmt.Fprintf(out, "business time %s .. %s", file.Rows[0].Time.Format(time.RFC3339), file.Rows[len(file.Rows)-1].Time.Format(time.RFC3339))
+		if tick, ok := file.Tick(); ok {
+			fmt.Fprintf(out, "; closing clock.tick at %s\n", tick.Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(out, "; no closing tick: %s is not over yet (kam serve's daily tick closes it)\n", tick.AddDate(0, 0, -1).Format(time.DateOnly))
+		}
+	}
+	if err := reportBad(out, file, *showBad, *badFile); err != nil {
+		return err
+	}
+	if *strict && len(file.Bad) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("kam import: %d bad rows and --strict: nothing appended", len(file.Bad))}
+	}
+	if *dryRun || len(evs) == 0 {
+		fmt.Fprintf(out, "nothing appended (%s)\n", map[bool]string{true: "dry run", false: "no good rows"}[*dryRun])
+		return nil
+	}
+
+	lineOf := func(i int) int {
+		if i < len(file.Rows) {
+			return file.Rows[i].Line
+		}
+		return 0 // the closing tick
+	}
+	var sum *appendSummary
+	send := newProgress(m.Stderr, m.terminal(), "appending", "events", int64(len(evs)))
+	if nf.url != "" {
+		log := slog.New(slog.DiscardHandler)
+		nc, err := nf.connect(nf.url, log)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		store, err := natsstore.Open(ctx, nc, natsstore.Config{Stream: nf.stream}, log)
+		if err != nil {
+			return err
+		}
+		if last, ok, err := store.LastBusinessTime(ctx); err == nil && ok {
+			warnLate(m.Stderr, evs, last, "the stream's last business event")
+		}
+		a := &chunkAppender{store: store, sum: &appendSummary{}}
+		for i, e := range evs {
+			if err := a.add(ctx, e, lineName(lineOf(i))); err != nil {
+				return err
+			}
+			send.set(int64(i + 1))
+		}
+		err = a.flush(ctx)
+		sum = a.sum
+		if err != nil {
+			return err
+		}
+	} else {
+		c := newAPIClient(*url, *token)
+		var st struct {
+			Projector *struct {
+				Watermark string `json:"watermark"`
+			} `json:"projector"`
+		}
+		if _, _, err := c.do(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil {
+			return fmt.Errorf("kam at %s: %w", *url, err)
+		}
+		if st.Projector != nil && st.Projector.Watermark != "" {
+			if wm, err := time.Parse(time.RFC3339Nano, st.Projector.Watermark); err == nil {
+				warnLate(m.Stderr, evs, wm, "the read model's watermark")
+			}
+		}
+		sum, err = postEvents(ctx, c, func(emit func(*events.Event, int) error) error {
+			for i, e := range evs {
+				if err := emit(e, lineOf(i)); err != nil {
+					return err
+				}
+				send.set(int64(i + 1))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	send.done()
+	took := time.Since(start)
+	fmt.Fprintf(out, "appended %d, duplicates %d, refused %d of %d events in %s (%.0f events/s)\n",
+		sum.Appended, sum.Duplicates, len(sum.Refused), len(evs), took.Round(time.Millisecond), float64(len(evs))/took.Seconds())
+	for _, r := range sum.Refused {
+		fmt.Fprintln(out, "  refused "+strings.Replace(r, "line 0:", "closing tick:", 1))
+	}
+	if len(sum.Refused) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("kam import: %d events refused", len(sum.Refused))}
+	}
+	return nil
+}
+
+func lineName(line int) string {
+	if line == 0 {
+		return "closing tick"
+	}
+	return "line " + strconv.Itoa(line)
+}
+
+// warnLate warns when events lie before what the log or read model has
+// already seen: they arrive late, and count from the next review on.
+func warnLate(w io.Writer, evs []*events.Event, mark time.Time, what string) {
+	late := 0
+	for _, e := range evs {
+		if e.Time.Before(mark) {
+			late++
+		}
+	}
+	if late > 0 {
+		fmt.Fprintf(w, "kam import: warning: %d of %d events lie before %s (%s): they arrive late and count from the next review on; "+
+			"past tier decisions are not rewritten (import history into an empty stream first, or rebuild with kam replay)\n",
+			late, len(evs), what, mark.Format(time.RFC3339))
+	}
+}
+
+// reportBad lists the first show bad rows, and all of them in file.
+func reportBad(w io.Writer, f *importer.File, show int, file string) error {
+	if len(f.Bad) == 0 {
+		return nil
+	}
+	reasons := map[string]int{}
+	var order []string
+	for _, b := range f.Bad {
+		k := reasonKind(b.Reason)
+		if reasons[k] == 0 {
+			order = append(order, k)
+		}
+		reasons[k]++
+	}
+	parts := make([]string, len(order))
+	for i, k := range order {
+		parts[i] = fmt.Sprintf("%d %s", reasons[k], k)
+	}
+	fmt.Fprintf(w, "bad rows (not imported): %s\n", strings.Join(parts, ", "))
+	for i, b := range f.Bad {
+		if i >= show {
+			fmt.Fprintf(w, "  ... and %d more", len(f.Bad)-show)
+			if file == "" {
+				fmt.Fprint(w, " (--bad-rows FILE lists them all)")
+			}
+			fmt.Fprintln(w)
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", b)
+	}
+	if file == "" {
+		return nil
+	}
+	fh, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("--bad-rows: %w", err)
+	}
+	cw := csv.NewWriter(fh)
+	cw.Write([]string{"line", "reason", "row"})
+	for _, b := range f.Bad {
+		cw.Write([]string{strconv.Itoa(b.Line), b.Reason, b.Text})
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		fh.Close()
+		return fmt.Errorf("--bad-rows: %w", err)
+	}
+	if err := fh.Close(); err != nil {
+		return fmt.Errorf("--bad-rows: %w", err)
+	}
+	fmt.Fprintf(w, "all %d bad rows written to %s\n", len(f.Bad), file)
+	return nil
+}
+
+// reasonKind groups bad-row reasons for the summary: the reason without
+// the row's own values.
+func reasonKind(reason string) string {
+	switch {
+	case strings.Contains(reason, "a row needs an account"), strings.Contains(reason, "no account"):
+		return "without account"
+	case strings.Contains(reason, "decimals"):
+		return "finer than the minor unit"
+	case strings.Contains(reason, "rounds to 0"):
+		return "rounding to 0"
+	case strings.Contains(reason, "in the future"):
+		return "in the future"
+	case strings.Contains(reason, "malformed CSV"), strings.Contains(reason, "fields"):
+		return "malformed"
+	}
+	return "other"
+}
+
+// progress draws a one-line progress bar on a terminal: done of total,
+// rate and ETA, at most ten times a second. Off a terminal it draws nothing.
+type progress struct {
+	w            io.Writer
+	on           bool
+	label, unit  string
+	total        int64
+	start, drawn time.Time
+	mu           sync.Mutex
+	n            int64
+}
+
+func newProgress(w io.Writer, on bool, label, unit string, total int64) *progress {
+	return &progress{w: w, on: on, label: label, unit: unit, total: total, start: time.Now()}
+}
+
+func (p *progress) set(n int64) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n = n
+	if now := time.Now(); now.Sub(p.drawn) >= 100*time.Millisecond {
+		p.drawn = now
+		p.draw()
+	}
+}
+
+func (p *progress) draw() {
+	el := time.Since(p.start).Seconds()
+	rate := 0.0
+	if el > 0 {
+		rate = float64(p.n) / el
+	}
+	const width = 30
+	frac := 0.0
+	if p.total > 0 {
+		frac = min(float64(p.n)/float64(p.total), 1)
+	}
+	fill := int(frac * width)
+	eta := "?"
+	if rate > 0 && p.total > 0 {
+		eta = time.Duration(float64(p.total-p.n) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	fmt.Fprintf(p.w, "\r%-9s [%s%s] %3.0f%% %d/%d %s  %.0f %s/s  ETA %s   ", p.label,
+		strings.Repeat("=", fill), strings.Repeat(" ", width-fill), 100*frac, p.n, p.total, p.unit, rate, p.unit, eta)
+}
+
+func (p *progress) done() {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.draw()
+	fmt.Fprintln(p.w)
+}
