@@ -60,20 +60,45 @@ func (p *Projector) priorStart(n Day) Day {
 // oldestKept is the first day the next review can look at.
 func (p *Projector) oldestKept() Day { return p.priorStart(p.next) }
 
-// addToWindows adds (sign 1) or removes (-1) a bucket's figures to the
-// next review's window or prior period, whichever holds its day.
-func (p *Projector) addToWindows(a *account, b bucket, sign int64) {
+// addToWindows adds a bucket's figures to the next review's window or
+// prior period, whichever holds its day.
+func (p *Projector) addToWindows(h *hot, b bucket) {
 	switch {
 	case b.day > p.next:
 		// Cannot happen: an event after the next close runs the review first.
 		panic(fmt.Sprintf("bucket of %s after the next review day %s", b.day, p.next))
 	case b.day >= p.windowStart(p.next):
-		a.window.revenue += sign * b.revenue
-		a.window.discounted += sign * b.discounted
-		a.window.orders += sign * b.orders
-		a.window.newProduct += sign * b.newProduct
+		h.live.revenue += b.revenue
+		h.live.discounted += b.discounted
+		h.live.orders += b.orders
+		h.live.newProduct += b.newProduct
 	case b.day >= p.priorStart(p.next):
-		a.priorOrders += sign * b.orders
+		h.livePrior += b.orders
+	default:
+		return
+	}
+	p.touch(h)
+}
+
+// newAccount adds an account, with a slot for its review inputs.
+func (p *Projector) newAccount(id string) *account {
+	a := &account{id: id, slot: int32(len(p.hot)), movedIDs: []string{}}
+	p.accounts[id] = a
+	p.list = append(p.list, a)
+	p.hot = append(p.hot, hot{acct: a, id: id})
+	p.setPoints(a)
+	p.touch(&p.hot[a.slot])
+	return a
+}
+
+// setPoints refreshes the profile points the key-account score reads.
+func (p *Projector) setPoints(a *account) {
+	h := &p.hot[a.slot]
+	svc := p.pol.KeyAccount.ServiceRequirementPoints[a.serviceReqOrStandard()]
+	part := p.pol.KeyAccount.PartnershipPoints[a.partnershipOrNone()]
+	if svc != h.svc || part != h.part {
+		h.svc, h.part = svc, part
+		p.touch(h)
 	}
 }
 
@@ -122,10 +147,8 @@ func (p *Projector) apply(in Incoming) {
 
 	a := p.accounts[e.Subject]
 	if a == nil {
-		a = &account{id: e.Subject, firstSeen: t, firstSeq: st.Seq, movedIDs: []string{}}
-		p.accounts[a.id] = a
-		p.list = append(p.list, a)
-		p.changed = true
+		a = p.newAccount(e.Subject)
+		a.firstSeen, a.firstSeq = t, st.Seq
 	}
 	a.lastSeq = st.Seq
 	a.events++
@@ -145,6 +168,8 @@ func (p *Projector) apply(in Incoming) {
 		a.revenueTotal += pl.Amount
 		if a.firstOrder.IsZero() || t.Before(a.firstOrder) {
 			a.firstOrder = t
+			p.touch(&p.hot[a.slot])
+			p.scheduleLoyalty(a)
 		}
 		if t.After(a.lastOrder) {
 			a.lastOrder = t
@@ -167,10 +192,12 @@ func (p *Projector) apply(in Incoming) {
 	case *events.VisitLogged:
 		if pl.Competitor == "purchased" && t.After(a.lastCompetitor) {
 			a.lastCompetitor = t
+			p.touch(&p.hot[a.slot])
+			p.scheduleLoyalty(a)
 		}
 		if pl.PartnershipDiscussed && a.partnershipOrNone() == "none" {
 			a.partnership = "interested"
-			p.changed = true
+			p.setPoints(a)
 		}
 		if pl.Contact.Role != "" || pl.Contact.Name != "" {
 			p.visitContact(a.id, pl.Contact, t)
@@ -276,11 +303,11 @@ func (p *Projector) setProfile(a *account, pr events.Profile) {
 	set(&a.manager, pr.Manager)
 	if pr.Partnership != nil && *pr.Partnership != a.partnership {
 		a.partnership = *pr.Partnership
-		p.changed = true
+		p.setPoints(a)
 	}
 	if pr.ServiceRequirement != nil && *pr.ServiceRequirement != a.serviceReq {
 		a.serviceReq = *pr.ServiceRequirement
-		p.changed = true
+		p.setPoints(a)
 	}
 }
 
@@ -302,8 +329,7 @@ func (p *Projector) addBucket(a *account, delta bucket) {
 		p.byDay[delta.day] = append(p.byDay[delta.day], a)
 	}
 	b.add(delta)
-	p.addToWindows(a, delta, 1)
-	p.changed = true
+	p.addToWindows(&p.hot[a.slot], delta)
 }
 
 // item returns the service request or complaint, creating it (a response or

@@ -201,6 +201,8 @@ func emptyNil(s string) any {
 	return s
 }
 
+// writeAccounts writes the rows of the accounts whose events or review
+// figures changed since their row was last written.
 func (p *Projector) writeAccounts(tx *sql.Tx) error {
 	m := newMultiInsert(tx, `INSERT OR REPLACE INTO accounts (account, name, industry, region, manager, partnership,
 		service_requirement, registered_at, first_seen_at, first_seq, last_seq, events, first_order_at, last_order_at,
@@ -208,18 +210,26 @@ func (p *Projector) writeAccounts(tx *sql.Tx) error {
 		discounted_window, new_product_orders_window, prior_orders, tier, tier_since, tier_rank, key_account, key_since,
 		key_score, score_volume, score_concentration, score_service_requirement, score_price_insensitivity, score_partnership,
 		loyalty, loyalty_since, early_adopter, moved_count, moved_ids) VALUES `, "", 39)
+	rank := p.scratch.rank[:0]
+	rank = append(rank, make([]int32, len(p.hot))...)
+	for i, s := range p.byRev {
+		rank[s] = int32(i + 1)
+	}
+	p.scratch.rank = rank
 	for _, a := range p.list {
-		if !a.dirty {
+		f := p.facts(a, int(rank[a.slot]))
+		if !a.dirty && f == a.written {
 			continue
 		}
+		h := &p.hot[a.slot]
 		moved, _ := json.Marshal(a.movedIDs)
-		var rank, score, sv, sc, ss, sp, spa any
-		if a.rank > 0 {
-			rank = a.rank
+		var rk, score, sv, sc, ss, sp, spa any
+		if f.rank > 0 {
+			rk = f.rank
 		}
-		if a.scored {
-			score, sv, sc, ss, sp, spa = a.score, a.parts.Volume, a.parts.Concentration, a.parts.ServiceRequirement,
-				a.parts.PriceInsensitivity, a.parts.Partnership
+		if f.scored {
+			score, sv, sc, ss, sp, spa = f.score, f.parts.Volume, f.parts.Concentration, f.parts.ServiceRequirement,
+				f.parts.PriceInsensitivity, f.parts.Partnership
 		}
 		var loyalty any
 		if a.loyaltyDecided && a.loyalty != "" {
@@ -228,12 +238,12 @@ func (p *Projector) writeAccounts(tx *sql.Tx) error {
 		if err := m.add(a.id, strOrNil(a.name), strOrNil(a.industry), strOrNil(a.region), strOrNil(a.manager),
 			a.partnershipOrNone(), a.serviceReqOrStandard(), ts(a.registeredAt), ts(a.firstSeen), a.firstSeq, a.lastSeq,
 			a.events, ts(a.firstOrder), ts(a.lastOrder), a.ordersTotal, a.returnsTotal, a.revenueTotal, ts(a.lastCompetitor),
-			a.reviewed.revenue, a.reviewed.orders, a.reviewed.discounted, a.reviewed.newProduct, a.reviewedPrior,
-			emptyNil(a.tier), ts(a.tierSince), rank, boolInt(a.key), ts(a.keySince), score, sv, sc, ss, sp, spa,
+			f.rev.revenue, f.rev.orders, f.rev.discounted, f.rev.newProduct, f.prior,
+			emptyNil(h.tier), ts(a.tierSince), rk, boolInt(h.key), ts(a.keySince), score, sv, sc, ss, sp, spa,
 			loyalty, ts(a.loyaltySince), boolInt(a.earlyAdopter), a.movedCount, string(moved)); err != nil {
 			return fmt.Errorf("accounts: %w", err)
 		}
-		a.dirty = false
+		a.dirty, a.written = false, f
 	}
 	return m.done()
 }

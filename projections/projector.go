@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -55,8 +56,20 @@ type Projector struct {
 	// What the current batch wrote, flushed in one transaction.
 	out batchOut
 
-	// scratch space of reviews, reused.
-	rankScratch []rankEntry
+	// The review's inputs, one slot per account (see review.go).
+	hot     []hot
+	byRev   []int32 // ranked slots by revenue, as of the last review
+	byAvg   []int32 // ranked slots by average order value
+	touched []int32 // slots whose inputs changed since the last review
+	// triggers: accounts whose time-bound loyalty rule expires at a day's close.
+	triggers   map[Day][]*account
+	loyaltyAll bool  // decide every account's loyalty at the next review
+	reviewGen  int64 // counts reviews, to decide an account's loyalty once per review
+	scratch    struct {
+		fresh, spare []int32
+		prefix       []int64
+		rank         []int32
+	}
 	// timing is for metrics; nothing the model holds depends on it.
 	timing struct {
 		batchStart  time.Time
@@ -105,6 +118,7 @@ func Open(ctx context.Context, db *DB, pol *Policy, stream string, log *slog.Log
 		items:    map[itemKey]*slaItem{},
 		contacts: map[contactKey]*contact{},
 		ids:      map[idDigest]uint64{},
+		triggers: map[Day][]*account{},
 		progress: make(chan struct{}),
 	}
 	p.out.reset()
@@ -217,10 +231,51 @@ func (p *Projector) load(ctx context.Context) error {
 			return err
 		}
 	}
-	// The first review after a start ranks afresh; its outcome is the same
-	// as that of the quiet review it replaces.
-	p.changed = true
+	p.loadRanking()
 	return nil
+}
+
+// loadRanking rebuilds the last review's rankings from the figures the
+// accounts table holds, then marks every account as changed: the next
+// review ranks afresh, which gives what an uninterrupted run's incremental
+// review gives, and decides every account's loyalty.
+func (p *Projector) loadRanking() {
+	hs := p.hot
+	p.byRev, p.byAvg = p.byRev[:0], p.byAvg[:0]
+	for i := range hs {
+		if hs[i].tier != "" && hs[i].rev.revenue > 0 {
+			p.byRev = append(p.byRev, int32(i))
+			hs[i].ranked = true
+		}
+	}
+	p.byAvg = append(p.byAvg, p.byRev...)
+	slices.SortFunc(p.byRev, lessRev(hs))
+	slices.SortFunc(p.byAvg, lessAvg(hs))
+	n := len(p.byRev)
+	for _, order := range []struct {
+		slots []int32
+		key   func(*hot) int64
+		less  func(*hot, int32)
+	}{
+		{p.byRev, func(h *hot) int64 { return h.rev.revenue }, func(h *hot, l int32) { h.volLess = l }},
+		{p.byAvg, func(h *hot) int64 { return h.avg }, func(h *hot, l int32) { h.concLess = l }},
+	} {
+		for i := 0; i < n; {
+			j := i
+			for j < n && order.key(&hs[order.slots[j]]) == order.key(&hs[order.slots[i]]) {
+				j++
+			}
+			for k := i; k < j; k++ {
+				order.less(&hs[order.slots[k]], int32(n-j))
+			}
+			i = j
+		}
+	}
+	for i := range hs {
+		p.touch(&hs[i])
+		p.scheduleLoyalty(hs[i].acct)
+	}
+	p.loyaltyAll = true
 }
 
 func (p *Projector) loadLastReview(ctx context.Context) error {
@@ -252,11 +307,13 @@ func (p *Projector) loadAccounts(ctx context.Context) error {
 			rank, score, sv, sc, ss, sp, spa                         sql.NullInt64
 			key, early                                               bool
 			movedIDs                                                 string
+			reviewed                                                 sums
+			reviewedPrior                                            int64
 		)
 		if err := rows.Scan(&a.id, &name, &industry, &region, &manager, &a.partnership, &a.serviceReq,
 			&registered, &firstSeen, &a.firstSeq, &a.lastSeq, &a.events, &firstOrder, &lastOrder, &a.ordersTotal, &a.returnsTotal,
-			&a.revenueTotal, &competitor, &a.reviewed.revenue, &a.reviewed.orders, &a.reviewed.discounted, &a.reviewed.newProduct,
-			&a.reviewedPrior, &tier, &tierSince, &rank, &key, &keySince, &score, &sv, &sc, &ss, &sp, &spa, &loyalty, &loyaltySince, &early,
+			&a.revenueTotal, &competitor, &reviewed.revenue, &reviewed.orders, &reviewed.discounted, &reviewed.newProduct,
+			&reviewedPrior, &tier, &tierSince, &rank, &key, &keySince, &score, &sv, &sc, &ss, &sp, &spa, &loyalty, &loyaltySince, &early,
 			&a.movedCount, &movedIDs); err != nil {
 			return fmt.Errorf("load accounts: %w", err)
 		}
@@ -270,18 +327,25 @@ func (p *Projector) loadAccounts(ctx context.Context) error {
 				return err
 			}
 		}
-		a.tier = tier.String
-		a.rank = int(rank.Int64)
-		a.key = key
-		a.keyDecided = a.tier != ""
-		a.scored = score.Valid
-		a.score = int(score.Int64)
-		a.parts = ScoreParts{int(sv.Int64), int(sc.Int64), int(ss.Int64), int(sp.Int64), int(spa.Int64)}
 		a.loyalty = loyalty.String
 		a.loyaltyDecided = loyalty.Valid
 		a.earlyAdopter = early
 		if err := json.Unmarshal([]byte(movedIDs), &a.movedIDs); err != nil {
 			return fmt.Errorf("account %s: moved_ids: %w", a.id, err)
+		}
+		a.slot = int32(len(p.hot))
+		h := hot{acct: a, id: a.id, rev: reviewed, prior: reviewedPrior, tier: tier.String, key: key, keyDecided: tier.Valid}
+		h.svc = p.pol.KeyAccount.ServiceRequirementPoints[a.serviceReqOrStandard()]
+		h.part = p.pol.KeyAccount.PartnershipPoints[a.partnershipOrNone()]
+		h.rSvc, h.rPart = int(ss.Int64/100), int(spa.Int64/100)
+		h.avg = h.rev.revenue
+		if h.rev.orders > 0 {
+			h.avg = h.rev.revenue / h.rev.orders
+		}
+		p.hot = append(p.hot, h)
+		if score.Valid {
+			a.written = reviewFacts{rank: int(rank.Int64), score: int(score.Int64), rev: reviewed, prior: reviewedPrior, scored: true,
+				parts: ScoreParts{int(sv.Int64), int(sc.Int64), int(ss.Int64), int(sp.Int64), int(spa.Int64)}}
 		}
 		p.accounts[a.id] = a
 		p.list = append(p.list, a)
@@ -319,7 +383,7 @@ func (p *Projector) loadBuckets(ctx context.Context) error {
 		}
 		a.buckets = append(a.buckets, b)
 		p.byDay[b.day] = append(p.byDay[b.day], a)
-		p.addToWindows(a, b, 1)
+		p.addToWindows(&p.hot[a.slot], b)
 	}
 	return rows.Err()
 }

@@ -1,21 +1,58 @@
 package projections
 
 import (
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// rankEntry is one ranked account during a review.
+// A review ranks every account once a day. With 20,000 accounts and years
+// of days, that is the projector's hottest loop, so its inputs live in one
+// dense array (hot, one slot per account) instead of behind pointers, the
+// rankings are kept sorted from one review to the next (only the accounts
+// whose figures changed are re-sorted and merged in), scores are computed
+// only where they decide something (tier-A accounts), and loyalty is decided
+// only for accounts whose inputs changed or whose time-bound rule expires.
+// The outcome is the same as ranking everything afresh every day; the
+// determinism tests (restarts rank afresh) hold it to that.
+
+// hot is one account's review inputs and outcomes.
+type hot struct {
+	acct *account
+	id   string
+	// The window and prior period of the next review, kept live.
+	live sums
+	// livePrior: orders in the prior period of the next review.
+	livePrior int64
+	// The figures as of the last review.
+	rev         sums
+	prior       int64
+	avg         int64 // average order value of the window, rounded down
+	svc, part   int   // profile points (0..100), live
+	rSvc, rPart int   // and as of the last review
+	// Outcomes of the last review.
+	volLess, concLess int32 // ranked accounts with a smaller revenue / average order value
+	tier              string
+	key, keyDecided   bool
+	ranked            bool
+	touched           bool // inputs changed since the last review
+}
+
+// reviewFacts are the review-dependent figures of an account's row.
+type reviewFacts struct {
+	rank   int
+	score  int
+	parts  ScoreParts
+	rev    sums
+	prior  int64
+	scored bool
+}
+
+// rankEntry is one ranked account during a review, for the history rows.
 type rankEntry struct {
-	a             *account
-	revenue       int64
-	avg           int64 // average order value in the window, rounded down
-	before        int64
-	rank          int
-	volume        int // percentile bp
-	concentration int
+	before int64
+	rank   int
 }
 
 // reviewRow is one row of the reviews table.
@@ -43,18 +80,27 @@ func tierIndex(t string) int {
 	return 2
 }
 
+// touch marks an account's review inputs as changed.
+func (p *Projector) touch(h *hot) {
+	if !h.touched {
+		h.touched = true
+		p.touched = append(p.touched, h.acct.slot)
+	}
+	p.changed = true
+}
+
 // review decides tiers, key accounts and loyalty at the close of day d, then
 // moves the windows on to the next day. closeSeq and closeID name the event
-// whose time closed the day.
-//
-// When nothing the ranking depends on changed since the last review (no
-// revenue entered or left a window, no account or profile changed), tiers
-// and scores cannot change and the ranking is skipped; loyalty, which also
-// depends on the passing of time, is decided at every review.
+// whose time closed the day. When nothing the ranking depends on changed
+// since the last review, tiers and scores cannot change and the ranking is
+// skipped; loyalty, which also depends on the passing of time, is decided at
+// every review for the accounts whose inputs changed or whose time-bound
+// rule expired.
 func (p *Projector) review(d Day, closeSeq uint64, closeID string) {
 	start := time.Now() // for metrics only; no decision reads the clock
 	defer func() { p.timing.reviews++; p.timing.reviewTime += time.Since(start) }()
 	closeAt := d.Close()
+	p.reviewGen++
 	var row reviewRow
 	if p.changed || !p.reviewed {
 		row = p.rankAll(closeAt, closeSeq, closeID)
@@ -62,83 +108,144 @@ func (p *Projector) review(d Day, closeSeq uint64, closeID string) {
 		row = p.lastRow
 	}
 	row.day, row.closeSeq, row.closeID = d, closeSeq, closeID
-	p.decideLoyalty(closeAt, closeSeq, closeID)
+	p.decideLoyalty(d, closeAt, closeSeq, closeID)
+	for _, s := range p.touched {
+		p.hot[s].touched = false
+	}
+	p.touched = p.touched[:0]
 	p.out.reviews = append(p.out.reviews, row)
 	p.lastRow, p.reviewed, p.lastReview, p.changed = row, true, d, false
 	p.advance()
 }
 
-func (p *Projector) rankAll(closeAt time.Time, closeSeq uint64, closeID string) reviewRow {
-	entries := p.rankScratch[:0]
-	for _, a := range p.list {
-		if a.window.revenue > 0 {
-			e := rankEntry{a: a, revenue: a.window.revenue, avg: a.window.revenue}
-			if a.window.orders > 0 {
-				e.avg = a.window.revenue / a.window.orders
+func lessRev(hs []hot) func(a, b int32) int {
+	return func(a, b int32) int {
+		x, y := &hs[a], &hs[b]
+		if x.rev.revenue != y.rev.revenue {
+			if x.rev.revenue > y.rev.revenue {
+				return -1
 			}
-			entries = append(entries, e)
+			return 1
+		}
+		return strings.Compare(x.id, y.id)
+	}
+}
+
+func lessAvg(hs []hot) func(a, b int32) int {
+	return func(a, b int32) int {
+		x, y := &hs[a], &hs[b]
+		if x.avg != y.avg {
+			if x.avg > y.avg {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x.id, y.id)
+	}
+}
+
+// merge keeps old's untouched slots and merges in the sorted fresh ones.
+func merge(dst, old, fresh []int32, hs []hot, cmp func(a, b int32) int) []int32 {
+	dst = dst[:0]
+	i := 0
+	for _, s := range old {
+		if hs[s].touched {
+			continue
+		}
+		for i < len(fresh) && cmp(fresh[i], s) < 0 {
+			dst = append(dst, fresh[i])
+			i++
+		}
+		dst = append(dst, s)
+	}
+	return append(dst, fresh[i:]...)
+}
+
+func (p *Projector) rankAll(closeAt time.Time, closeSeq uint64, closeID string) reviewRow {
+	hs := p.hot
+	// Take in the touched accounts' figures.
+	fresh := p.scratch.fresh[:0]
+	for _, s := range p.touched {
+		h := &hs[s]
+		h.rev, h.prior, h.rSvc, h.rPart = h.live, h.livePrior, h.svc, h.part
+		h.avg = h.rev.revenue
+		if h.rev.orders > 0 {
+			h.avg = h.rev.revenue / h.rev.orders
+		}
+		if h.rev.revenue > 0 {
+			fresh = append(fresh, s)
 		}
 	}
-	sort.Slice(entries, func(i, j int) bool {
-		if entries[i].revenue != entries[j].revenue {
-			return entries[i].revenue > entries[j].revenue
-		}
-		return entries[i].a.id < entries[j].a.id
-	})
-	n := len(entries)
+	slices.SortFunc(fresh, lessRev(hs))
+	p.byRev, p.scratch.spare = merge(p.scratch.spare, p.byRev, fresh, hs, lessRev(hs)), p.byRev
+	slices.SortFunc(fresh, lessAvg(hs))
+	p.byAvg, p.scratch.spare = merge(p.scratch.spare, p.byAvg, fresh, hs, lessAvg(hs)), p.byAvg
+	p.scratch.fresh = fresh
+
+	n := len(p.byRev)
 	var total int64
-	for _, e := range entries {
-		total += e.revenue
+	for _, s := range p.byRev {
+		total += hs[s].rev.revenue
 	}
-	// Rank, before, and the volume percentile (ties share the count of
-	// strictly smaller values, which follow their group in this order).
+	row := reviewRow{accounts: int64(len(p.list)), ranked: int64(n), total: total}
+	prefix := append(p.scratch.prefix[:0], 0)
+	cutA, cutB := p.pol.Tiering.CutA, p.pol.Tiering.CutB
+	// Tiers, the volume percentile (ties share the count of strictly smaller
+	// values, which follow their group), and the key flag of each ranked account.
 	var before int64
 	for i := 0; i < n; {
 		j := i
-		for j < n && entries[j].revenue == entries[i].revenue {
+		for j < n && hs[p.byRev[j]].rev.revenue == hs[p.byRev[i]].rev.revenue {
 			j++
 		}
 		for k := i; k < j; k++ {
-			entries[k].rank = k + 1
-			entries[k].before = before
-			before += entries[k].revenue
-			entries[k].volume = PercentileBP(n-j, n)
+			h := &hs[p.byRev[k]]
+			h.volLess = int32(n - j)
+			h.ranked = true
+			tier := TierFor(before, total, cutA, cutB)
+			if tier != h.tier {
+				p.tierChange(h, tier, rankEntry{before: before, rank: k + 1}, n, total, closeAt, closeSeq, closeID)
+			}
+			row.tierRevenue[tierIndex(tier)] += h.rev.revenue
+			before += h.rev.revenue
+			prefix = append(prefix, before)
 		}
 		i = j
 	}
-	// Concentration: the percentile of the average order value.
-	byAvg := make([]*rankEntry, n)
-	for i := range entries {
-		byAvg[i] = &entries[i]
-	}
-	sort.Slice(byAvg, func(i, j int) bool { return byAvg[i].avg > byAvg[j].avg })
 	for i := 0; i < n; {
 		j := i
-		for j < n && byAvg[j].avg == byAvg[i].avg {
+		for j < n && hs[p.byAvg[j]].avg == hs[p.byAvg[i]].avg {
 			j++
 		}
 		for k := i; k < j; k++ {
-			byAvg[k].concentration = PercentileBP(n-j, n)
+			hs[p.byAvg[k]].concLess = int32(n - j)
 		}
 		i = j
 	}
-
-	row := reviewRow{accounts: int64(len(p.list)), ranked: int64(n), total: total}
-	prefix := make([]int64, n+1)
-	for i, e := range entries {
-		prefix[i+1] = prefix[i] + e.revenue
-		tier := TierFor(e.before, total, p.pol.Tiering.CutA, p.pol.Tiering.CutB)
-		p.decide(e.a, tier, &e, n, total, closeAt, closeSeq, closeID)
-		row.tierRevenue[tierIndex(tier)] += e.revenue
-	}
-	for _, a := range p.list {
-		if a.window.revenue <= 0 {
-			p.decide(a, TierC, nil, n, total, closeAt, closeSeq, closeID)
+	// Accounts that left the ranking, and new ones without revenue, are C.
+	for _, s := range p.touched {
+		h := &hs[s]
+		if h.rev.revenue > 0 {
+			continue
+		}
+		h.ranked, h.volLess, h.concLess = false, 0, 0
+		if h.tier != TierC {
+			p.tierChange(h, TierC, rankEntry{}, n, total, closeAt, closeSeq, closeID)
 		}
 	}
-	for _, a := range p.list {
-		row.tierAccounts[tierIndex(a.tier)]++
-		if a.key {
+	// Key accounts: a score decides only in tier A; elsewhere the flag is false.
+	for _, s := range p.byRev {
+		p.decideKey(&hs[s], n, closeAt, closeSeq, closeID)
+	}
+	for _, s := range p.touched {
+		if h := &hs[s]; !h.ranked {
+			p.decideKey(h, n, closeAt, closeSeq, closeID)
+		}
+	}
+	for i := range hs {
+		h := &hs[i]
+		row.tierAccounts[tierIndex(h.tier)]++
+		if h.key {
 			row.keyAccounts++
 		}
 	}
@@ -146,7 +253,7 @@ func (p *Projector) rankAll(closeAt time.Time, closeSeq uint64, closeID string) 
 		row.top20 = prefix[(n+4)/5]
 	}
 	row.pareto = paretoJSON(prefix, total)
-	p.rankScratch = entries[:0]
+	p.scratch.prefix = prefix
 	return row
 }
 
@@ -157,96 +264,162 @@ func paretoJSON(prefix []int64, total int64) string {
 	if n == 0 || total <= 0 {
 		return "[]"
 	}
-	var b strings.Builder
-	b.WriteByte('[')
+	b := make([]byte, 0, 1600)
+	b = append(b, '[')
 	for k := 1; k <= 100; k++ {
 		m := (k*n + 99) / 100
 		if k > 1 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteByte('[')
-		b.WriteString(strconv.FormatFloat(float64(k)/100, 'f', 2, 64))
-		b.WriteByte(',')
-		b.WriteString(strconv.FormatFloat(float64(prefix[m])/float64(total), 'f', 4, 64))
-		b.WriteByte(']')
+		b = append(b, '[')
+		b = strconv.AppendFloat(b, float64(k)/100, 'f', 2, 64)
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, float64(prefix[m])/float64(total), 'f', 4, 64)
+		b = append(b, ']')
 	}
-	b.WriteByte(']')
-	return b.String()
+	return string(append(b, ']'))
 }
 
-// decide records one account's tier and key-account decision of a review.
-// e is nil for an account that is not ranked.
-func (p *Projector) decide(a *account, tier string, e *rankEntry, ranked int, total int64, closeAt time.Time, closeSeq uint64, closeID string) {
-	pol := p.pol
-	parts := ScoreParts{
-		ServiceRequirement: pol.KeyAccount.ServiceRequirementPoints[a.serviceReqOrStandard()] * 100,
-		Partnership:        pol.KeyAccount.PartnershipPoints[a.partnershipOrNone()] * 100,
+// parts computes an account's score parts from its last review's figures.
+func (p *Projector) parts(h *hot, ranked int) ScoreParts {
+	pts := ScoreParts{ServiceRequirement: h.rSvc * 100, Partnership: h.rPart * 100}
+	if h.ranked {
+		pts.Volume = PercentileBP(int(h.volLess), ranked)
+		pts.Concentration = PercentileBP(int(h.concLess), ranked)
+		pts.PriceInsensitivity = PriceInsensitivityBP(h.rev.revenue, h.rev.discounted)
 	}
-	rank := 0
-	var before int64
-	if e != nil {
-		rank, before = e.rank, e.before
-		parts.Volume, parts.Concentration = e.volume, e.concentration
-		parts.PriceInsensitivity = PriceInsensitivityBP(a.window.revenue, a.window.discounted)
-	}
-	score := KeyScoreBP(parts, pol)
-	key := IsKeyAccount(tier, score, pol)
-
-	tierChanged := tier != a.tier
-	keyChanged := !a.keyDecided || key != a.key
-	if tierChanged {
-		p.out.tiers = append(p.out.tiers, tierRow{
-			account: a.id, effective: closeAt, from: a.tier, to: tier, revenue: a.window.revenue, rank: rank,
-			ranked: ranked, before: before, total: total, closeSeq: closeSeq, closeID: closeID,
-			movedCount: a.movedCount, movedIDs: append(make([]string, 0, len(a.movedIDs)), a.movedIDs...),
-		})
-		a.tier, a.tierSince = tier, closeAt
-		a.movedCount, a.movedIDs = 0, a.movedIDs[:0]
-	}
-	if keyChanged {
-		r := keyRow{account: a.id, effective: closeAt, decided: a.keyDecided, from: a.key, to: key, tier: tier,
-			score: score, parts: parts, revenue: a.window.revenue, orders: a.window.orders, discounted: a.window.discounted,
-			serviceReq: a.serviceReqOrStandard(), partnership: a.partnershipOrNone(), closeSeq: closeSeq, closeID: closeID}
-		p.out.keys = append(p.out.keys, r)
-		a.key, a.keySince, a.keyDecided = key, closeAt, true
-	}
-	if tierChanged || keyChanged {
-		a.decisions = append(a.decisions, decision{effective: closeAt, tier: a.tier, key: a.key})
-	}
-	if tierChanged || keyChanged || !a.scored || a.rank != rank || a.score != score || a.parts != parts ||
-		a.reviewed != a.window || a.reviewedPrior != a.priorOrders {
-		a.dirty = true
-	}
-	a.rank, a.score, a.parts, a.scored = rank, score, parts, true
-	a.reviewed, a.reviewedPrior = a.window, a.priorOrders
+	return pts
 }
 
-// decideLoyalty decides every ordering account's loyalty at a close.
-func (p *Projector) decideLoyalty(closeAt time.Time, closeSeq uint64, closeID string) {
-	for _, a := range p.list {
-		if a.firstOrder.IsZero() {
-			continue
+func (p *Projector) tierChange(h *hot, tier string, e rankEntry, ranked int, total int64, closeAt time.Time, closeSeq uint64, closeID string) {
+	a := h.acct
+	p.out.tiers = append(p.out.tiers, tierRow{
+		account: a.id, effective: closeAt, from: h.tier, to: tier, revenue: h.rev.revenue, rank: e.rank,
+		ranked: ranked, before: e.before, total: total, closeSeq: closeSeq, closeID: closeID,
+		movedCount: a.movedCount, movedIDs: append(make([]string, 0, len(a.movedIDs)), a.movedIDs...),
+	})
+	h.tier, a.tierSince, a.dirty = tier, closeAt, true
+	a.movedCount, a.movedIDs = 0, a.movedIDs[:0]
+	p.decided(h, closeAt)
+}
+
+// decideKey decides one account's key flag; only tier-A accounts need a score.
+func (p *Projector) decideKey(h *hot, ranked int, closeAt time.Time, closeSeq uint64, closeID string) {
+	if h.tier != TierA {
+		if h.keyDecided && !h.key {
+			return
 		}
-		in := LoyaltyInput{
-			Close: closeAt, FirstOrder: a.firstOrder, LastCompetitorPurchase: a.lastCompetitor,
-			WindowOrders: a.window.orders, WindowRevenue: a.window.revenue, WindowDiscounted: a.window.discounted,
-			WindowNewProductOrders: a.window.newProduct, PriorOrders: a.priorOrders,
-		}
-		status, rule, early := Loyalty(in, p.pol)
-		if a.loyaltyDecided && status == a.loyalty && early == a.earlyAdopter {
-			continue
-		}
-		p.out.loyalty = append(p.out.loyalty, loyaltyRow{
-			account: a.id, effective: closeAt, decided: a.loyaltyDecided, from: a.loyalty, to: status,
-			fromEarly: a.earlyAdopter, toEarly: early, reason: LoyaltyReason(in, p.pol, rule), in: in,
-			closeSeq: closeSeq, closeID: closeID,
-		})
-		if status != a.loyalty || !a.loyaltyDecided {
-			a.loyaltySince = closeAt
-		}
-		a.loyalty, a.earlyAdopter, a.loyaltyDecided = status, early, true
-		a.dirty = true
+		p.keyChange(h, false, ranked, closeAt, closeSeq, closeID)
+		return
 	}
+	pts := p.parts(h, ranked)
+	key := IsKeyAccount(h.tier, KeyScoreBP(pts, p.pol), p.pol)
+	if !h.keyDecided || key != h.key {
+		p.keyChange(h, key, ranked, closeAt, closeSeq, closeID)
+	}
+}
+
+func (p *Projector) keyChange(h *hot, key bool, ranked int, closeAt time.Time, closeSeq uint64, closeID string) {
+	a := h.acct
+	pts := p.parts(h, ranked)
+	p.out.keys = append(p.out.keys, keyRow{account: a.id, effective: closeAt, decided: h.keyDecided, from: h.key, to: key,
+		tier: h.tier, score: KeyScoreBP(pts, p.pol), parts: pts, revenue: h.rev.revenue, orders: h.rev.orders,
+		discounted: h.rev.discounted, serviceReq: a.serviceReqOrStandard(), partnership: a.partnershipOrNone(),
+		closeSeq: closeSeq, closeID: closeID})
+	h.key, h.keyDecided, a.keySince, a.dirty = key, true, closeAt, true
+	p.decided(h, closeAt)
+}
+
+// decided records the account's tier and key flag from closeAt on, for the
+// service levels of items opened later (or late).
+func (p *Projector) decided(h *hot, closeAt time.Time) {
+	a := h.acct
+	if n := len(a.decisions); n > 0 && a.decisions[n-1].effective.Equal(closeAt) {
+		a.decisions[n-1].tier, a.decisions[n-1].key = h.tier, h.key
+		return
+	}
+	a.decisions = append(a.decisions, decision{effective: closeAt, tier: h.tier, key: h.key})
+}
+
+// decideLoyalty decides loyalty at the close of day d for the accounts whose
+// inputs changed and those whose time-bound rule expires at this close (on
+// the first review after a start: all).
+func (p *Projector) decideLoyalty(d Day, closeAt time.Time, closeSeq uint64, closeID string) {
+	if p.loyaltyAll {
+		p.loyaltyAll = false
+		for _, a := range p.list {
+			p.loyaltyOf(a, closeAt, closeSeq, closeID)
+		}
+		delete(p.triggers, d)
+		return
+	}
+	for _, s := range p.touched {
+		p.loyaltyOf(p.hot[s].acct, closeAt, closeSeq, closeID)
+	}
+	for _, a := range p.triggers[d] {
+		p.loyaltyOf(a, closeAt, closeSeq, closeID)
+	}
+	delete(p.triggers, d)
+}
+
+func (p *Projector) loyaltyOf(a *account, closeAt time.Time, closeSeq uint64, closeID string) {
+	if a.firstOrder.IsZero() || a.loyaltyGen == p.reviewGen {
+		return
+	}
+	a.loyaltyGen = p.reviewGen
+	h := &p.hot[a.slot]
+	in := LoyaltyInput{
+		Close: closeAt, FirstOrder: a.firstOrder, LastCompetitorPurchase: a.lastCompetitor,
+		WindowOrders: h.live.orders, WindowRevenue: h.live.revenue, WindowDiscounted: h.live.discounted,
+		WindowNewProductOrders: h.live.newProduct, PriorOrders: h.livePrior,
+	}
+	status, rule, early := Loyalty(in, p.pol)
+	if a.loyaltyDecided && status == a.loyalty && early == a.earlyAdopter {
+		return
+	}
+	p.out.loyalty = append(p.out.loyalty, loyaltyRow{
+		account: a.id, effective: closeAt, decided: a.loyaltyDecided, from: a.loyalty, to: status,
+		fromEarly: a.earlyAdopter, toEarly: early, reason: LoyaltyReason(in, p.pol, rule), in: in,
+		closeSeq: closeSeq, closeID: closeID,
+	})
+	if status != a.loyalty || !a.loyaltyDecided {
+		a.loyaltySince = closeAt
+	}
+	a.loyalty, a.earlyAdopter, a.loyaltyDecided = status, early, true
+	a.dirty = true
+}
+
+// scheduleLoyalty notes the closes at which the account's time-bound
+// loyalty rules stop holding: "new" ends new_days after the first order,
+// a competitor purchase counts for competitor_days. Everything else the
+// rule reads changes only through the account's figures, which touch it.
+func (p *Projector) scheduleLoyalty(a *account) {
+	at := func(d Day) {
+		if d >= p.next {
+			p.triggers[d] = append(p.triggers[d], a)
+		}
+	}
+	if !a.firstOrder.IsZero() {
+		// The first close at or after first order + new_days.
+		t := a.firstOrder.Add(time.Duration(p.pol.Loyalty.NewDays) * dayLen)
+		at(DayOf(t.Add(-time.Nanosecond)))
+	}
+	if !a.lastCompetitor.IsZero() {
+		// The first close after last competitor purchase + competitor_days.
+		t := a.lastCompetitor.Add(time.Duration(p.pol.Loyalty.CompetitorDays) * dayLen)
+		at(DayOf(t))
+	}
+}
+
+// facts computes the review-dependent figures of an account's row as of the
+// last review.
+func (p *Projector) facts(a *account, rank int) reviewFacts {
+	h := &p.hot[a.slot]
+	if h.tier == "" {
+		return reviewFacts{}
+	}
+	pts := p.parts(h, len(p.byRev))
+	return reviewFacts{rank: rank, score: KeyScoreBP(pts, p.pol), parts: pts, rev: h.rev, prior: h.prior, scored: true}
 }
 
 // advance moves the windows from the review of day next to that of next+1:
@@ -255,21 +428,23 @@ func (p *Projector) advance() {
 	n := p.next
 	ps, ws := p.priorStart(n), p.windowStart(n)
 	for _, a := range p.byDay[ps] {
-		if b := a.findBucket(ps); b != nil {
-			a.priorOrders -= b.orders
+		h := &p.hot[a.slot]
+		if b := a.findBucket(ps); b != nil && b.orders != 0 {
+			h.livePrior -= b.orders
+			p.touch(h)
 		}
 		a.dropBucketsBefore(ps + 1)
-		p.changed = true
 	}
 	delete(p.byDay, ps)
 	for _, a := range p.byDay[ws] {
+		h := &p.hot[a.slot]
 		if b := a.findBucket(ws); b != nil {
-			a.window.revenue -= b.revenue
-			a.window.discounted -= b.discounted
-			a.window.orders -= b.orders
-			a.window.newProduct -= b.newProduct
-			a.priorOrders += b.orders
-			p.changed = true
+			h.live.revenue -= b.revenue
+			h.live.discounted -= b.discounted
+			h.live.orders -= b.orders
+			h.live.newProduct -= b.newProduct
+			h.livePrior += b.orders
+			p.touch(h)
 		}
 	}
 	p.next = n + 1

@@ -42,7 +42,8 @@ type decision struct {
 
 // account is the in-memory state of one account.
 type account struct {
-	id string
+	id   string
+	slot int32 // its index in Projector.hot, where the review's inputs live
 
 	name, industry, region, manager *string
 	partnership, serviceReq         string
@@ -59,27 +60,20 @@ type account struct {
 	returnsTotal   int64
 	revenueTotal   int64
 	buckets        []bucket // days of the current window and prior period, by day
-	window         sums     // the window of the next review
-	priorOrders    int64    // orders of the prior period of the next review
-	reviewed       sums     // the window as of the last review
-	reviewedPrior  int64
-	tier           string // "" until the first review
 	tierSince      time.Time
-	rank           int // 0: not ranked
-	keyDecided     bool
-	key            bool
 	keySince       time.Time
-	scored         bool
-	score          int
-	parts          ScoreParts
 	loyalty        string
 	loyaltySince   time.Time
 	earlyAdopter   bool
 	loyaltyDecided bool
+	loyaltyGen     int64 // the review that last decided its loyalty
 	movedCount     int64
 	movedIDs       []string
 	decisions      []decision
-	dirty          bool
+	// dirty: a field of its row changed; written holds the review's figures
+	// as last written, so that a row is rewritten only when they change.
+	dirty   bool
+	written reviewFacts
 }
 
 const maxMovedIDs = 20
@@ -130,6 +124,8 @@ func (a *account) decisionAt(t time.Time) decision {
 	return a.decisions[i-1]
 }
 
+// partnershipOrNone and serviceReqOrStandard read the profile with the
+// spec's defaults.
 func (a *account) partnershipOrNone() string {
 	if a.partnership == "" {
 		return "none"

@@ -35,6 +35,7 @@ func main() {
 	accounts := flag.Int("accounts", 20000, "accounts")
 	days := flag.Int("days", 1095, "days of history")
 	keep := flag.String("keep", "", "keep the read model at this path")
+	profile := flag.String("profile", "", "write CPU and heap profiles of kam replay to PREFIX.cpu and PREFIX.heap")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "kam-bench-project")
 	check(err)
@@ -117,7 +118,11 @@ func main() {
 		into = *keep
 	}
 	var out bytes.Buffer
-	cmd := exec.Command(kam, "replay", "--nats-url", ns.ClientURL(), "--into", into, "--quiet")
+	args := []string{"replay", "--nats-url", ns.ClientURL(), "--into", into, "--quiet"}
+	if *profile != "" {
+		args = append(args, "--cpuprofile", *profile+".cpu", "--memprofile", *profile+".heap")
+	}
+	cmd := exec.Command(kam, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start = time.Now()
 	if err := cmd.Run(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -88,6 +89,8 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 	until := fs.String("until", "", "stop before the first event whose business time is after this (RFC 3339 or YYYY-MM-DD, meaning that day's close)")
 	batch := fs.Int("batch", 50000, "most events per transaction")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
+	memprofile := fs.String("memprofile", "", "write a heap profile at the end to this file")
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
@@ -108,6 +111,24 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 			return fmt.Errorf("--until: %w", err)
 		}
 		opts.Until = t
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *memprofile != "" {
+		defer func() {
+			if f, err := os.Create(*memprofile); err == nil {
+				_ = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}()
 	}
 	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	js, stream, closeStream, err := acc.open(ctx, log)
