@@ -28,6 +28,7 @@ import (
 	"kam/bench/internal/gen"
 	"kam/events"
 	"kam/events/natsstore"
+	"kam/projections"
 )
 
 func main() {
@@ -36,6 +37,7 @@ func main() {
 	days := flag.Int("days", 1095, "days of history")
 	keep := flag.String("keep", "", "keep the read model at this path")
 	profile := flag.String("profile", "", "write CPU and heap profiles of kam replay to PREFIX.cpu and PREFIX.heap")
+	also := flag.String("compare", "", "also replay with this other kam binary and compare the two read models' digests")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "kam-bench-project")
 	check(err)
@@ -139,6 +141,36 @@ func main() {
 	fmt.Printf("%-48s %10.0f %7.0f%%\n", "kam replay into a fresh read model", projRate, 100*projRate/rawRate)
 	fmt.Printf("kam replay: %.1fs wall, %.1fs user, %.1fs system, peak RSS %d MiB\n", took.Seconds(),
 		time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds(), ru.Maxrss/1024)
+
+	if *also != "" {
+		other := filepath.Join(dir, "other.db")
+		cmd := exec.Command(*also, "replay", "--nats-url", ns.ClientURL(), "--into", other, "--quiet")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			log.Fatalf("%s replay: %v\n%s", *also, err, out)
+		}
+		a, b := digest(into), digest(other)
+		same := true
+		for i := range a {
+			if a[i] != b[i] {
+				same = false
+				fmt.Printf("DIFFERENT %s: %d rows %s vs %d rows %s\n", a[i].Table, a[i].Rows, a[i].SHA256[:12], b[i].Rows, b[i].SHA256[:12])
+			}
+		}
+		if !same {
+			os.Exit(1)
+		}
+		fmt.Printf("%s builds the same read model (%d tables, equal digests)\n", *also, len(a))
+	}
+}
+
+func digest(path string) []projections.TableDigest {
+	db, err := projections.OpenDB(path)
+	check(err)
+	defer db.Close()
+	d, err := projections.Digest(context.Background(), db.Reader())
+	check(err)
+	return d
 }
 
 func check(err error) {
