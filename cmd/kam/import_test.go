@@ -1,0 +1,357 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sharedData is a file of the real data next to the repository
+// (../shared/data, or $KAM_TEST_DATA); the test is skipped without it.
+func sharedData(t *testing.T, name string) string {
+	t.Helper()
+	dir := os.Getenv("KAM_TEST_DATA")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "data")
+	}
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("real data %s not found (set KAM_TEST_DATA to its directory): %v", name, err)
+	}
+	return path
+}
+
+// cents reads a non-negative dollar amount with two decimals ("35.89").
+func cents(t *testing.T, s string) int64 {
+	t.Helper()
+	whole, frac, ok := strings.Cut(s, ".")
+	if !ok || len(frac) != 2 {
+		t.Fatalf("amount %q: want two decimals", s)
+	}
+	w, err1 := strconv.ParseInt(whole, 10, 64)
+	f, err2 := strconv.ParseInt(frac, 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("amount %q: not a number", s)
+	}
+	return w*100 + f
+}
+
+// cdnowTiers computes, from the raw CDNOW file and nothing of kam, every
+// customer's tier at the close of 1998-06-30 under the default policy: the
+// revenue of 1997-07-01 to 1998-06-30 (365 days), ranked descending with
+// ties by id, A while 100*before < 80*total, B while < 95*total, else C;
+// customers without revenue in the window are C. It also returns the total
+// of all rows and their count.
+func cdnowTiers(t *testing.T, path string) (tiers map[string]string, total int64, rows int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	window := map[string]int64{}
+	tiers = map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		if len(fl) != 4 || fl[0] == "customer_id" {
+			continue
+		}
+		rows++
+		c := cents(t, fl[3])
+		total += c
+		tiers[fl[0]] = "C"
+		if fl[1] >= "19970701" && fl[1] <= "19980630" {
+			window[fl[0]] += c
+		}
+	}
+	type acct struct {
+		id  string
+		rev int64
+	}
+	var ranked []acct
+	var sum int64
+	for id, r := range window {
+		if r > 0 {
+			ranked = append(ranked, acct{id, r})
+			sum += r
+		}
+	}
+	sort.Slice(ranked, func(i, j int) bool {
+		if ranked[i].rev != ranked[j].rev {
+			return ranked[i].rev > ranked[j].rev
+		}
+		return ranked[i].id < ranked[j].id
+	})
+	var before int64
+	for _, a := range ranked {
+		switch {
+		case 100*before < 80*sum:
+			tiers[a.id] = "A"
+		case 100*before < 95*sum:
+			tiers[a.id] = "B"
+		}
+		before += a.rev
+	}
+	return tiers, total, rows
+}
+
+// exportAccounts runs kam export accounts and returns its rows by id.
+func exportAccounts(t *testing.T, k *kam, extra ...string) map[string]map[string]string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "accounts.csv")
+	args := append([]string{"export", "accounts", "--url", "http://" + k.addrs.HTTP, "-o", file}, extra...)
+	if code, _, errOut := runCmd(t, args...); code != 0 {
+		t.Fatalf("kam %v: exit %d: %s", args, code, errOut)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]string{}
+	for _, r := range recs[1:] {
+		row := map[string]string{}
+		for i, c := range recs[0] {
+			row[c] = r[i]
+		}
+		out[row["id"]] = row
+	}
+	return out
+}
+
+// sumMoney adds decimal strings with two decimals, exactly.
+func sumMoney(t *testing.T, rows map[string]map[string]string, col string) int64 {
+	t.Helper()
+	var s int64
+	for _, r := range rows {
+		v := r[col]
+		neg := strings.HasPrefix(v, "-")
+		c := cents(t, strings.TrimPrefix(v, "-"))
+		if neg {
+			c = -c
+		}
+		s += c
+	}
+	return s
+}
+
+// TestImportCDNOW imports the real CDNOW log end to end through a real kam
+// and checks the read model's tiers after the import's closing tick against
+// the test's own computation from the raw file. A second import appends 0.
+func TestImportCDNOW(t *testing.T) {
+	path := sharedData(t, "CDNOW_master.txt")
+	want, wantTotal, wantRows := cdnowTiers(t, path)
+	if len(want) != 23570 || wantRows != 69659 || wantTotal != 250031563 {
+		t.Fatalf("the raw file: %d customers, %d rows, %d cents; want 23570, 69659, 250031563", len(want), wantRows, wantTotal)
+	}
+	k := startKam(t, t.TempDir(), "--no-ticks")
+	start := time.Now()
+	code, out, errOut := runCmd(t, "import", "--format", "cdnow", "--url", "http://"+k.addrs.HTTP, path)
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, s := range []string{"69659 rows read: 69659 orders (2500315.63 USD), 0 returns (0.00 USD), 23570 accounts, 0 bad rows",
+		"closing clock.tick at 1998-07-01T00:00:00Z", "appended 69660, duplicates 0, refused 0 of 69660 events"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("import output %q does not contain %q", out, s)
+		}
+	}
+	imported := time.Since(start)
+	last := waitProjected(t, k, 5*time.Minute)
+	t.Logf("CDNOW: import %s, read model caught up %s after the start", imported.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	if last != 69660 {
+		t.Errorf("stream: got %d events, want 69660", last)
+	}
+	_, body := k.call("GET", "/v1/status", nil)
+	proj := body["projector"].(map[string]any)
+	if proj["rejected"].(float64) != 0 || proj["watermark"] != "1998-07-01T00:00:00Z" || proj["last_review"] != "1998-06-30" {
+		t.Errorf("projector: got %v, want no rejection, watermark 1998-07-01, last review 1998-06-30", proj)
+	}
+
+	for _, asOf := range []string{"", "1998-06-30"} {
+		var extra []string
+		if asOf != "" {
+			extra = []string{"--as-of", asOf}
+		}
+		got := exportAccounts(t, k, extra...)
+		if len(got) != len(want) {
+			t.Errorf("as of %q: got %d accounts, want %d", asOf, len(got), len(want))
+		}
+		counts := map[string]int{}
+		wrong := 0
+		for id, tier := range want {
+			counts[tier]++
+			if g := got[id]["tier"]; g != tier {
+				if wrong++; wrong <= 5 {
+					t.Errorf("as of %q: account %s: got tier %q, want %s", asOf, id, g, tier)
+				}
+			}
+		}
+		if wrong > 0 {
+			t.Errorf("as of %q: %d of %d tiers differ", asOf, wrong, len(want))
+		}
+		if s := sumMoney(t, got, "revenue_total"); s != wantTotal {
+			t.Errorf("as of %q: revenue_total sums to %d cents, want %d", asOf, s, wantTotal)
+		}
+		t.Logf("as of %q: tiers %v", asOf, counts)
+	}
+
+	// The same file again: every event is a duplicate.
+	code, out, errOut = runCmd(t, "import", "--format", "cdnow", "--url", "http://"+k.addrs.HTTP, path)
+	if code != 0 || !strings.Contains(out, "appended 0, duplicates 69660, refused 0") {
+		t.Errorf("second import: exit %d\n%s%s\nwant appended 0, duplicates 69660", code, out, errOut)
+	}
+	_, body = k.call("GET", "/v1/status", nil)
+	if n := body["stream"].(map[string]any)["last_seq"].(float64); n != 69660 {
+		t.Errorf("stream after the second import: got %v events, want 69660", n)
+	}
+}
+
+// gbpPolicy writes the built-in policy with GBP as the currency.
+func gbpPolicy(t *testing.T) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if code := (&Main{Stdout: &buf}).Run(context.Background(), []string{"policy"}); code != 0 {
+		t.Fatalf("kam policy: exit %d", code)
+	}
+	b := bytes.Replace(buf.Bytes(), []byte(`"currency": "USD"`), []byte(`"currency": "GBP"`), 1)
+	if bytes.Equal(b, buf.Bytes()) {
+		t.Fatal(`kam policy has no "currency": "USD" to replace`)
+	}
+	path := filepath.Join(t.TempDir(), "gbp.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+var retailFlags = []string{"--account-col", "customer_id", "--time-col", "invoice_datetime", "--amount-col", "amount_gbp",
+	"--order-col", "invoice", "--qty-col", "quantity", "--time-layout", "2006-01-02 15:04:05", "--currency", "GBP"}
+
+// TestImportOnlineRetail imports the Online Retail II invoices through a
+// kam whose currency is GBP: cancellations become returns, invoices without
+// a customer and sub-penny amounts are bad rows, reported by line; with
+// --round half-even the sub-penny invoices come in, and nothing else again.
+func TestImportOnlineRetail(t *testing.T) {
+	path := sharedData(t, "online_retail_II_2009-2010_invoices.csv")
+	k := startKam(t, t.TempDir(), "--no-ticks", "--policy", gbpPolicy(t))
+	url := "http://" + k.addrs.HTTP
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	args := append([]string{"import", "--url", url, "--bad-rows", bad}, retailFlags...)
+	code, out, errOut := runCmd(t, append(args, path)...)
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
+	}
+	// README: 28,816 invoices; 19,215 sales and 4,372 cancellations with a
+	// customer, 14 of the sales with a 0.001 line; 5,229 without a customer.
+	for _, s := range []string{
+		"28816 rows read: 19201 orders (8817795.89 GBP), 4372 returns (483794.70 GBP), 4380 accounts, 5243 bad rows",
+		"bad rows (not imported): 5229 without account, 14 finer than the minor unit",
+		"line 23: customer_id is empty: a row needs an account",
+		"closing clock.tick at 2010-12-10T00:00:00Z",
+		"appended 23574, duplicates 0, refused 0 of 23574 events",
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("import output %q does not contain %q", out, s)
+		}
+	}
+	b, err := os.ReadFile(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte("\n")); n != 5243+1 || !bytes.Contains(b, []byte("amount_gbp 771.641 has 3 decimals")) || !bytes.Contains(b, []byte("494914,16705,2010-01-19")) {
+		t.Errorf("--bad-rows file: got %d lines, want 5244 with invoice 494914's sub-penny amount", n)
+	}
+
+	code, out, errOut = runCmd(t, append(append(args, "--round", "half-even"), path)...)
+	if code != 0 || !strings.Contains(out, "19215 orders (8832003.26 GBP), 4372 returns (483794.70 GBP), 4383 accounts, 5229 bad rows, 14 amounts rounded half-even") ||
+		!strings.Contains(out, "appended 14, duplicates 23574, refused 0") {
+		t.Errorf("rounded import: exit %d\n%s%s\nwant 14 more orders appended, the rest duplicates", code, out, errOut)
+	}
+	if last := waitProjected(t, k, 2*time.Minute); last != 23588 {
+		t.Errorf("stream: got %d events, want 23588", last)
+	}
+	got := exportAccounts(t, k)
+	// Net revenue: the README's £8,348,208.57 less the rounding of the 14
+	// sub-penny invoices (their £0.001 parts make one penny).
+	if len(got) != 4383 || sumMoney(t, got, "revenue_total") != 834820856 {
+		t.Errorf("read model: got %d accounts, revenue %d pence; want 4383, 834820856", len(got), sumMoney(t, got, "revenue_total"))
+	}
+	// One account's figures against the file itself: customer 12346.
+	var want12346 int64
+	f, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(f), "\n") {
+		if fl := strings.Split(line, ","); len(fl) == 8 && fl[1] == "12346" {
+			c := cents(t, strings.TrimPrefix(fl[6], "-"))
+			if strings.HasPrefix(fl[6], "-") {
+				c = -c
+			}
+			want12346 += c
+		}
+	}
+	if g := got["12346"]; sumMoney(t, map[string]map[string]string{"": g}, "revenue_total") != want12346 {
+		t.Errorf("12346: got revenue_total %s, want %d pence", g["revenue_total"], want12346)
+	}
+
+	// Later history is late now: kam import warns.
+	late := filepath.Join(t.TempDir(), "late.csv")
+	os.WriteFile(late, []byte("invoice,customer_id,invoice_datetime,country,lines,quantity,amount_gbp,kind\n1,99999,2009-06-01 10:00:00,UK,1,1,5.00,sale\n"), 0o644)
+	code, out, errOut = runCmd(t, append(args, late)...)
+	if code != 0 || !strings.Contains(errOut, "warning: 2 of 2 events lie before the read model's watermark (2010-12-10T00:00:00Z)") {
+		t.Errorf("late import: exit %d\n%s%s\nwant a warning about the watermark", code, out, errOut)
+	}
+}
+
+// TestImportToNATS appends straight to NATS, with bad rows, a strict run
+// that appends nothing, and a dry run.
+func TestImportToNATS(t *testing.T) {
+	k := startKam(t, t.TempDir(), "--no-ticks")
+	file := filepath.Join(t.TempDir(), "orders.csv")
+	csvBody := "cust,when,total,qty\nACME,2026-01-05,100.50,2\nGLOBEX,2026-01-04,-20.00,1\n,2026-01-05,5.00,1\nACME,2026-01-06,1.005,1\n"
+	if err := os.WriteFile(file, []byte(csvBody), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"import", "--nats-url", k.addrs.NATS, "--account-col", "cust", "--time-col", "when", "--amount-col", "total", "--qty-col", "qty"}
+	code, out, _ := runCmd(t, append(args, "--strict", file)...)
+	if code != 1 || !strings.Contains(out, "line 4: cust is empty") || !strings.Contains(out, "line 5: total 1.005 has 3 decimals, USD has 2") {
+		t.Errorf("strict: exit %d\n%s\nwant exit 1 listing lines 4 and 5", code, out)
+	}
+	code, out, _ = runCmd(t, append(args, "--dry-run", file)...)
+	if code != 0 || !strings.Contains(out, "nothing appended (dry run)") {
+		t.Errorf("dry run: exit %d\n%s", code, out)
+	}
+	_, body2 := k.call("GET", "/v1/status", nil)
+	if n := body2["stream"].(map[string]any)["last_seq"].(float64); n != 0 {
+		t.Fatalf("after strict and dry runs: got %v events, want 0", n)
+	}
+	code, out, _ = runCmd(t, append(args, file)...)
+	if code != 0 || !strings.Contains(out, "4 rows read: 1 orders (100.50 USD), 1 returns (20.00 USD), 2 accounts, 2 bad rows") ||
+		!strings.Contains(out, "appended 3, duplicates 0, refused 0") {
+		t.Errorf("import: exit %d\n%s", code, out)
+	}
+	waitProjected(t, k, 20*time.Second)
+	code, acme := k.call("GET", "/v1/accounts/GLOBEX", nil)
+	if code != 200 || acme["revenue_total"] != "-20.00" {
+		t.Errorf("GLOBEX: got %d %v, want revenue_total -20.00 (a return)", code, acme)
+	}
+	code, acme = k.call("GET", "/v1/accounts/ACME", nil)
+	if code != 200 || acme["revenue_total"] != "100.50" || acme["tier"] != "A" {
+		t.Errorf("ACME: got %d %v, want revenue_total 100.50, tier A after the closing tick", code, acme)
+	}
+}
