@@ -83,7 +83,7 @@ export function pareto(report) {
     }
     // the A cut
     g.append(s("line", { x1: m.l, x2: m.l + iw, y1: Y(cut), y2: Y(cut), stroke: "var(--bad)", "stroke-width": 1.2, "stroke-dasharray": "5 4", "data-test": "pareto-cut" }));
-    g.append(s("text", { x: m.l + iw - 4, y: Y(cut) + 15, "text-anchor": "end", fill: "var(--bad)" }, `${report.cut_a}% of revenue`));
+    g.append(s("text", { x: m.l + iw - 4, y: Y(cut) - 6, "text-anchor": "end", fill: "var(--bad)" }, `A's cut: ${report.cut_a}% of revenue`));
     // where A ends
     if (aN > 0) {
       g.append(s("line", { x1: X(xA), x2: X(xA), y1: m.t, y2: m.t + ih, stroke: "var(--tier-a)", "stroke-width": 1.2, "stroke-dasharray": "2 3", "data-test": "pareto-a-end" }));

@@ -119,6 +119,9 @@ export function tierReason(r) {
   if (r.rank === null || r.rank === undefined) {
     return `Revenue ${fmtMoney(r.revenue)} in the ${r.window_days}-day window is not above zero: not ranked, so C.`;
   }
+  if (r.rank === 1) {
+    return `Ranked first of ${r.ranked} with ${fmtMoney(r.revenue)} of ${fmtMoney(r.total_revenue)}: no account ranks above it, so A.`;
+  }
   const p = pct(r.before_revenue, r.total_revenue);
   const base = `Ranked ${r.rank} of ${r.ranked} with ${fmtMoney(r.revenue)}; the accounts above it hold ${p}% of ${fmtMoney(r.total_revenue)}`;
   const before100 = toMinor(r.before_revenue, digitsOf(r.total_revenue)) * 100n;
@@ -165,7 +168,11 @@ export function segments(rows, field, untilMs) {
   rows.forEach((r, i) => {
     const start = Date.parse(r.effective);
     const end = i + 1 < rows.length ? Date.parse(rows[i + 1].effective) : untilMs;
-    if (end > start) out.push({ start, end, value: r[field] });
+    if (end <= start) return;
+    const prev = out[out.length - 1];
+    // A row may change another field only (the early-adopter flag): one span.
+    if (prev && prev.value === r[field] && prev.end === start) prev.end = end;
+    else out.push({ start, end, value: r[field] });
   });
   return out;
 }

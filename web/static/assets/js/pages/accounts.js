@@ -14,9 +14,9 @@ const COLUMNS = [
   { label: "#", sort: "rank", num: true, opt: true },
   { label: "Account", sort: "name" },
   { label: "Tier", sort: "tier" },
-  { label: "Key score", sort: "score", num: true },
+  { label: "Key score", sort: "score", num: true, opt: true },
   { label: "Loyalty", opt: true },
-  { label: "Revenue in window", sort: "revenue", num: true },
+  { label: "Revenue", more: " in window", sort: "revenue", num: true },
   { label: "Revenue all time", sort: "revenue_total", num: true, opt: true },
   { label: "Orders", num: true, opt: true },
   { label: "Manager", opt: true },
@@ -118,7 +118,7 @@ export async function render(main, ctx) {
         class: [c.num && "num", c.opt && "opt", c.sort && "sortable", sorted && "sorted"],
         "data-sort": c.sort, "aria-sort": sorted ? (desc ? "descending" : "ascending") : null,
         onclick: c.sort ? () => sortBy(c.sort) : null,
-      }, c.label, c.sort ? h("span", { class: "arrow" }, sorted ? (desc ? "▼" : "▲") : "↕") : null);
+      }, c.label, c.more ? h("span", { class: "opt" }, c.more) : null, c.sort ? h("span", { class: "arrow" }, sorted ? (desc ? "▼" : "▲") : "↕") : null);
     })));
   }
 
@@ -135,9 +135,10 @@ export async function render(main, ctx) {
     const from = st.trail.length * PAGE;
     clear(tbody, res.accounts.length ? res.accounts.map((a) => h("tr", { class: "row-link", "data-href": accountHref(a.id), "data-id": a.id },
       h("td", { class: "num opt faint" }, a.rank ?? "—"),
-      h("td", {}, link(accountHref(a.id), { class: "acct-name" }, a.name || a.id), h("span", { class: "acct-id" }, a.id)),
+      h("td", {}, link(accountHref(a.id), { class: "acct-name" }, a.name || a.id),
+        a.key_account ? h("span", { class: "star phone-only", title: "Key account" }, " ★") : null, h("span", { class: "acct-id" }, a.id)),
       h("td", {}, tierBadge(a.tier)),
-      h("td", { class: "num" }, a.key_account ? h("span", { class: "star", title: "Key account" }, "★ ") : null, a.key_score === null ? "—" : a.key_score.toFixed(1)),
+      h("td", { class: "num opt" }, a.key_account ? h("span", { class: "star", title: "Key account" }, "★ ") : null, a.key_score === null ? "—" : a.key_score.toFixed(1)),
       h("td", { class: "opt nowrap" }, loyaltyChip(a.loyalty), a.early_adopter ? h("span", { class: "early-mark", title: "Early adopter: a window order holds a new product" }, "✦") : null),
       h("td", { class: "num", "data-test": "revenue" }, fmtMoney(a.revenue_window)),
       h("td", { class: "num opt muted" }, fmtMoney(a.revenue_total)),

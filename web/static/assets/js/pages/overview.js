@@ -99,7 +99,7 @@ function kpis(abc, sla) {
 function tierShares(abc) {
   const accountsTotal = TIERS.reduce((n, t) => n + abc.tiers[t].accounts, 0) || 1;
   const stack = (values, labels) => h("div", { class: "stack" }, TIERS.map((t, i) => {
-    const d = h("div", { class: t, title: `${t}: ${labels[i]}` }, values[i] >= 0.07 ? `${t} · ${labels[i]}` : values[i] >= 0.03 ? t : "");
+    const d = h("div", { class: t, title: `${t}: ${labels[i]}` }, values[i] >= 0.18 ? `${t} · ${labels[i]}` : values[i] >= 0.08 ? labels[i] : "");
     d.style.width = (values[i] * 100).toFixed(2) + "%";
     return d;
   }));
