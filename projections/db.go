@@ -37,10 +37,10 @@ func dsn(path string, readOnly bool) string {
 	q.Set("_synchronous", "NORMAL") // a read model can be rebuilt from the log
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
-	q.Set("_cache_size", "-262144") // 256 MiB
+	q.Set("_cache_size", "-65536") // 64 MiB: the hot pages of a batch; more only costs memory
 	if readOnly {
 		q.Set("_query_only", "1")
-		q.Set("_cache_size", "-32768")
+		q.Set("_cache_size", "-16384")
 	} else {
 		q.Set("_txlock", "immediate")
 	}

@@ -35,14 +35,15 @@ type Subscription interface {
 
 // RunOptions tune the runner.
 type RunOptions struct {
-	// MaxBatch is the most messages one transaction holds (default 50000).
+	// MaxBatch is the most messages one transaction holds (default 100000).
 	// While the stream has more to deliver, the runner fills batches up to
 	// this; once caught up, it commits after every message it receives.
 	// Big batches matter: a day's review touches most accounts' rows, and a
 	// batch writes each touched row once.
 	MaxBatch int
 	// MaxDelay bounds how long an applied message waits for its commit
-	// while messages keep arriving (default 1s).
+	// while more keep arriving (default 5s); when the stream has no more to
+	// deliver, the batch is committed at once.
 	MaxDelay time.Duration
 	// StopAt, when not 0, makes Run return nil once it has applied this
 	// sequence (a replay up to the stream's end as it was at start).
@@ -62,10 +63,10 @@ type RunOptions struct {
 // in-memory model unusable: open a new Projector to resume.
 func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) error {
 	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 50000
+		opts.MaxBatch = 100000
 	}
 	if opts.MaxDelay <= 0 {
-		opts.MaxDelay = time.Second
+		opts.MaxDelay = 5 * time.Second
 	}
 	if opts.StopAt != 0 && p.appliedSeq >= opts.StopAt {
 		return nil

@@ -28,7 +28,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"kam/bench/internal/gen"
+	"kam/internal/synth"
 	"kam/events"
 	"kam/events/natsstore"
 	"kam/handlers"
@@ -56,7 +56,7 @@ func main() {
 	check(err)
 
 	mk := func(seed uint64) []*events.Event {
-		return gen.Events(gen.Options{Events: *n, Accounts: 20000, Days: 365, Seed: seed, Start: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)})
+		return synth.Events(synth.Options{Events: *n, Accounts: 20000, Days: 365, Seed: seed, Start: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)})
 	}
 	size := 0
 	for _, e := range mk(99)[:1000] {

@@ -25,7 +25,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"kam/bench/internal/gen"
+	"kam/internal/synth"
 	"kam/events"
 	"kam/events/natsstore"
 	"kam/projections"
@@ -58,7 +58,7 @@ func main() {
 	check(err)
 
 	start := time.Now()
-	evs := gen.Events(gen.Options{Events: *n, Accounts: *accounts, Days: *days, Seed: 7, Start: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)})
+	evs := synth.Events(synth.Options{Events: *n, Accounts: *accounts, Days: *days, Seed: 7, Start: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)})
 	evs = append(evs, &events.Event{SpecVersion: "1.0", ID: "bench-final-tick", Source: "bench", Type: events.TypeClockTick,
 		Time: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, *days)})
 	var bytesTotal int

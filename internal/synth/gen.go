@@ -1,7 +1,7 @@
-// Package gen makes synthetic event streams for kam's benchmarks: a fixed
+// Package synth makes synthetic event streams for kam's benchmarks and tests: a fixed
 // number of events over a number of accounts and days, with a realistic mix
 // of types, Pareto-distributed activity, and about 300 bytes per event.
-package gen
+package synth
 
 import (
 	"encoding/json"
