@@ -28,10 +28,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"kam/internal/synth"
 	"kam/events"
 	"kam/events/natsstore"
 	"kam/handlers"
+	"kam/internal/synth"
 )
 
 func main() {

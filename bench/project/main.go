@@ -25,9 +25,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"kam/internal/synth"
 	"kam/events"
 	"kam/events/natsstore"
+	"kam/internal/synth"
 	"kam/projections"
 )
 

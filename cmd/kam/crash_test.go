@@ -124,8 +124,12 @@ func (k *kamProcess) status() (applied, last uint64) {
 	}
 	defer resp.Body.Close()
 	var st struct {
-		Stream    struct{ LastSeq uint64 `json:"last_seq"` } `json:"stream"`
-		Projector struct{ AppliedSeq uint64 `json:"applied_seq"` } `json:"projector"`
+		Stream struct {
+			LastSeq uint64 `json:"last_seq"`
+		} `json:"stream"`
+		Projector struct {
+			AppliedSeq uint64 `json:"applied_seq"`
+		} `json:"projector"`
 	}
 	b, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(b, &st); err != nil {

@@ -80,7 +80,7 @@ func Events(o Options) []*events.Event {
 			e.Type = events.TypeVisitLogged
 			data = map[string]any{"visit_id": fmt.Sprintf("v-%d", i), "rep": fmt.Sprintf("rep-%02d", rng.IntN(60)),
 				"contact": map[string]any{"name": fmt.Sprintf("Contact %d", rng.IntN(5)), "role": events.ContactRoles[rng.IntN(4)]},
-				"kind": events.VisitKinds[rng.IntN(4)], "competitor": []string{"none", "none", "none", "evaluating", "purchased"}[rng.IntN(5)],
+				"kind":    events.VisitKinds[rng.IntN(4)], "competitor": []string{"none", "none", "none", "evaluating", "purchased"}[rng.IntN(5)],
 				"partnership_discussed": rng.IntN(10) == 0, "notes": "quarterly review of the account plan"}
 		case r < 770:
 			e.Type = events.TypeComplaintFiled
