@@ -7,11 +7,11 @@ import { h, clear, errorBox } from "./dom.js";
 import { fmtInt, fmtDay } from "./format.js";
 
 const routes = [
-  { name: "overview", re: /^\/$/, load: () => import("./pages/overview.js") },
-  { name: "accounts", re: /^\/accounts\/?$/, load: () => import("./pages/accounts.js") },
-  { name: "account", re: /^\/accounts\/([^/]+)\/?$/, load: () => import("./pages/account.js") },
-  { name: "service", re: /^\/service\/?$/, load: () => import("./pages/service.js") },
-  { name: "audit", re: /^\/audit\/?$/, load: () => import("./pages/audit.js") },
+  { name: "overview", title: "Overview", re: /^\/$/, load: () => import("./pages/overview.js") },
+  { name: "accounts", title: "Accounts", re: /^\/accounts\/?$/, load: () => import("./pages/accounts.js") },
+  { name: "account", title: "Account", re: /^\/accounts\/([^/]+)\/?$/, load: () => import("./pages/account.js") },
+  { name: "service", title: "Service levels", re: /^\/service\/?$/, load: () => import("./pages/service.js") },
+  { name: "audit", title: "Audit", re: /^\/audit\/?$/, load: () => import("./pages/audit.js") },
 ];
 
 const main = document.getElementById("main");
@@ -92,6 +92,7 @@ async function render(kind) {
   ctx.track = (p, what) => track(ctx, p, what);
   current = ctx;
   setNav(ctx.page);
+  document.title = `${route ? route.title : "Not found"} · kam`;
   window.scrollTo(0, 0);
   await ctx.track((async () => {
     const status = refreshStatus(ctx.signal);

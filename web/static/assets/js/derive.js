@@ -142,9 +142,10 @@ export function keyReason(r) {
 }
 
 export function loyaltyReason(r) {
-  let why = r.reason || "";
+  let why = (r.reason || "").trim();
+  if (why && !why.endsWith(".")) why += ".";
   if (r.from_early_adopter !== null && r.from_early_adopter !== r.to_early_adopter) {
-    why += r.to_early_adopter ? " Now an early adopter (a window order holds a new product)." : " No longer an early adopter.";
+    why += r.to_early_adopter ? " Now an early adopter: a window order holds a new product." : " No longer an early adopter.";
   }
   return why.trim();
 }
