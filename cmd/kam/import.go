@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 	showBad := fs.Int("show-bad", 20, "bad rows listed in the summary")
 	strict := fs.Bool("strict", false, "append nothing if any row is bad")
 	dryRun := fs.Bool("dry-run", false, "read and check the file, append nothing")
+	force := fs.Bool("force", false, "send every event even when the file's last event is in the stream already (JetStream still drops the ids it remembers)")
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
@@ -106,8 +108,32 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		}
 		return 0 // the closing tick
 	}
+	// A file imported before is found by its last row's event, whatever
+	// JetStream's deduplication window remembers. Rounding brings in rows
+	// that an import without it left out: the last rounded row's event
+	// must be there too.
+	probes := []int{len(file.Rows) - 1}
+	for i := len(file.Rows) - 1; i >= 0; i-- {
+		if file.Rows[i].Rounded {
+			probes = append(probes, i)
+			break
+		}
+	}
+	imported := func(has func(account, id string) (uint64, error)) (bool, error) {
+		var seqs []string
+		for _, i := range probes {
+			seq, err := has(file.Rows[i].Account, evs[i].ID)
+			if err != nil || seq == 0 {
+				return false, err
+			}
+			seqs = append(seqs, fmt.Sprintf("%s at sequence %d", evs[i].ID, seq))
+		}
+		fmt.Fprintf(out, "already imported: the stream holds %s; nothing appended (--force sends it all again)\n", strings.Join(seqs, " and "))
+		return true, nil
+	}
 	var sum *appendSummary
-	send := newProgress(m.Stderr, m.terminal(), "appending", "events", int64(len(evs)))
+	rows := int64(len(file.Rows))
+	send := newProgress(m.Stderr, m.terminal(), "appending", "rows", rows)
 	if nf.url != "" {
 		log := slog.New(slog.DiscardHandler)
 		nc, err := nf.connect(nf.url, log)
@@ -119,6 +145,11 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		if !*force {
+			if done, err := imported(func(account, id string) (uint64, error) { return storeHas(ctx, store, account, id) }); err != nil || done {
+				return err
+			}
+		}
 		if last, ok, err := store.LastBusinessTime(ctx); err == nil && ok {
 			warnLate(m.Stderr, evs, last, "the stream's last business event")
 		}
@@ -127,7 +158,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 			if err := a.add(ctx, e, lineName(lineOf(i))); err != nil {
 				return err
 			}
-			send.set(int64(i + 1))
+			send.set(min(int64(i+1), rows))
 		}
 		err = a.flush(ctx)
 		sum = a.sum
@@ -144,6 +175,11 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		if _, _, err := c.do(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil {
 			return fmt.Errorf("kam at %s: %w", *url, err)
 		}
+		if !*force {
+			if done, err := imported(func(account, id string) (uint64, error) { return apiHas(ctx, c, account, id) }); err != nil || done {
+				return err
+			}
+		}
 		if st.Projector != nil && st.Projector.Watermark != "" {
 			if wm, err := time.Parse(time.RFC3339Nano, st.Projector.Watermark); err == nil {
 				warnLate(m.Stderr, evs, wm, "the read model's watermark")
@@ -154,7 +190,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 				if err := emit(e, lineOf(i)); err != nil {
 					return err
 				}
-				send.set(int64(i + 1))
+				send.set(min(int64(i+1), rows))
 			}
 			return nil
 		})
@@ -173,6 +209,49 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		return &exitError{code: 1, msg: fmt.Sprintf("kam import: %d events refused", len(sum.Refused))}
 	}
 	return nil
+}
+
+// storeHas returns the sequence of the account's event with id, 0 if none.
+func storeHas(ctx context.Context, store *natsstore.Store, account, id string) (uint64, error) {
+	var after uint64
+	for {
+		page, err := store.ReadAccount(ctx, account, after, 1000)
+		if err != nil || len(page) == 0 {
+			return 0, err
+		}
+		for _, st := range page {
+			if e, err := events.Decode(st.Data, false); err == nil && e.ID == id {
+				return st.Seq, nil
+			}
+			after = st.Seq
+		}
+	}
+}
+
+// apiHas is storeHas through a running kam's GET /v1/events.
+func apiHas(ctx context.Context, c *apiClient, account, id string) (uint64, error) {
+	var after uint64
+	for {
+		var page struct {
+			Events []struct {
+				Seq uint64 `json:"seq"`
+				ID  string `json:"id"`
+			} `json:"events"`
+		}
+		path := fmt.Sprintf("/v1/events?account=%s&after=%d&limit=1000", neturl.QueryEscape(account), after)
+		if _, _, err := c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return 0, fmt.Errorf("read the events of account %q: %w", account, err)
+		}
+		if len(page.Events) == 0 {
+			return 0, nil
+		}
+		for _, e := range page.Events {
+			if e.ID == id {
+				return e.Seq, nil
+			}
+			after = e.Seq
+		}
+	}
 }
 
 func lineName(line int) string {

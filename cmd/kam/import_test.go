@@ -209,10 +209,15 @@ func TestImportCDNOW(t *testing.T) {
 		t.Logf("as of %q: tiers %v", asOf, counts)
 	}
 
-	// The same file again: every event is a duplicate.
+	// The same file again: it is found in the stream, nothing is sent; and
+	// sent anyway, every event is a duplicate.
 	code, out, errOut = runCmd(t, "import", "--format", "cdnow", "--url", "http://"+k.addrs.HTTP, path)
+	if code != 0 || !strings.Contains(out, "already imported: the stream holds imp-eff6889ed364c519-") || !strings.Contains(out, "nothing appended") {
+		t.Errorf("second import: exit %d\n%s%s\nwant already imported, nothing appended", code, out, errOut)
+	}
+	code, out, errOut = runCmd(t, "import", "--format", "cdnow", "--force", "--url", "http://"+k.addrs.HTTP, path)
 	if code != 0 || !strings.Contains(out, "appended 0, duplicates 69660, refused 0") {
-		t.Errorf("second import: exit %d\n%s%s\nwant appended 0, duplicates 69660", code, out, errOut)
+		t.Errorf("second import with --force: exit %d\n%s%s\nwant appended 0, duplicates 69660", code, out, errOut)
 	}
 	_, body = k.call("GET", "/v1/status", nil)
 	if n := body["stream"].(map[string]any)["last_seq"].(float64); n != 69660 {
@@ -276,6 +281,12 @@ func TestImportOnlineRetail(t *testing.T) {
 		t.Errorf("--bad-rows file: got %d lines, want 5244 with invoice 494914's sub-penny amount", n)
 	}
 
+	code, out, errOut = runCmd(t, append(args, path)...)
+	if code != 0 || !strings.Contains(out, "already imported") {
+		t.Errorf("the same import again: exit %d\n%s%s\nwant already imported", code, out, errOut)
+	}
+	// Rounded, its last row is another: the rows of the first import are
+	// duplicates, the 14 sub-penny ones new.
 	code, out, errOut = runCmd(t, append(append(args, "--round", "half-even"), path)...)
 	if code != 0 || !strings.Contains(out, "19215 orders (8832003.26 GBP), 4372 returns (483794.70 GBP), 4383 accounts, 5229 bad rows, 14 amounts rounded half-even") ||
 		!strings.Contains(out, "appended 14, duplicates 23574, refused 0") {
@@ -344,6 +355,10 @@ func TestImportToNATS(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "4 rows read: 1 orders (100.50 USD), 1 returns (20.00 USD), 2 accounts, 2 bad rows") ||
 		!strings.Contains(out, "appended 3, duplicates 0, refused 0") {
 		t.Errorf("import: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCmd(t, append(args, file)...)
+	if code != 0 || !strings.Contains(out, "already imported: the stream holds imp-") {
+		t.Errorf("again: exit %d\n%s\nwant already imported", code, out)
 	}
 	waitProjected(t, k, 20*time.Second)
 	code, acme := k.call("GET", "/v1/accounts/GLOBEX", nil)
