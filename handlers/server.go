@@ -40,6 +40,7 @@ type NATSInfo struct {
 type Server struct {
 	Log   EventLog
 	Reads ReadModel // nil when this kam runs no read model
+	Admin Admin     // the read model's administration; nil without one
 	Rules events.Rules
 	NATS  NATSInfo
 	// Now is the wall clock, injected so that tests can pin it.
@@ -133,6 +134,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /v1/accounts/{id}/loyalty", ScopeRead, s.handleHistory(projections.HistoryLoyalty))
 	s.handle(mux, "GET /v1/reports/abc", ScopeRead, s.handleReportABC)
 	s.handle(mux, "GET /v1/reports/sla", ScopeRead, s.handleReportSLA)
+	s.handle(mux, "POST /v1/admin/rebuild", ScopeAdmin, s.handleRebuildPost)
+	s.handle(mux, "GET /v1/admin/rebuild", ScopeAdmin, s.handleRebuildGet)
+	s.handle(mux, "GET /v1/admin/digest", ScopeAudit, s.handleDigest)
 	s.handle(mux, "GET /healthz", ScopeOpen, s.handleHealthz)
 	s.handle(mux, "GET /readyz", ScopeOpen, s.handleReadyz)
 	if s.Metrics != nil {

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,8 +51,8 @@ func TestPoisonOnTheStream(t *testing.T) {
 	publish("kam.acct.ACME.order.placed", order("e1", "ACME", "2026-01-05T10:00:00Z", "100.00")) // a copy past dedup: no msg id
 	publish("kam.acct.BETA.order.placed", order("e5", "BETA", "2026-01-06T09:00:00Z", "50.00"))
 
-	svc := &Service{Policy: DefaultPolicy(), Stream: "KAM", Source: StreamSource(js, "KAM")}
-	if err := svc.Start(ctx, filepath.Join(t.TempDir(), "kam.db")); err != nil {
+	svc := &Service{Policy: DefaultPolicy(), Stream: "KAM", Source: StreamSource(js, "KAM"), DataDir: t.TempDir()}
+	if err := svc.Start(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close() })

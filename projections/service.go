@@ -2,74 +2,158 @@ package projections
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
+
+	"kam/events"
 )
 
 // Service keeps one read model up to date for a running kam: it runs the
 // projector, resumes it after a failure from the file's checkpoint, and
-// hands out the current Queries. Swap replaces the model with another
-// (a rebuilt one) atomically.
+// hands out the current Queries. Rebuild builds a new model from the start
+// of the stream beside the serving one and swaps it in atomically once it
+// has caught up: queries are answered by the old model until then, by the
+// new one after, never by a half-built one.
+//
+// The serving file is DataDir/kam.db, a symbolic link to the current
+// generation's file (kam-<n>.db), so that a swap is one rename.
 type Service struct {
-	Policy *Policy
-	Stream string
-	Source Source
-	Log    *slog.Logger
-	Opts   RunOptions
+	Policy  *Policy // the policy new models are built under
+	Stream  string
+	Source  Source
+	Log     *slog.Logger
+	Opts    RunOptions
+	DataDir string
+	// LastSeq, when set, reports the stream's last sequence, for the
+	// progress of a rebuild.
+	LastSeq func(context.Context) (uint64, error)
 
 	mu      sync.RWMutex
 	cur     *model
-	changed chan struct{} // closed and replaced on Swap
+	changed chan struct{} // closed and replaced on a swap
+	rebuild *RebuildStatus
 	wg      sync.WaitGroup
+	ctx     context.Context
 	cancel  context.CancelFunc
 }
 
 type model struct {
 	db     *DB
+	pol    *Policy
 	proj   *Projector
 	q      *Queries
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// Start opens the read model at path and starts following the stream.
-func (s *Service) Start(ctx context.Context, path string) error {
+// RebuildStatus reports a background rebuild.
+type RebuildStatus struct {
+	Running   bool   `json:"running"`
+	Path      string `json:"path"`
+	Policy    string `json:"policy"`
+	Started   string `json:"started"`
+	Applied   uint64 `json:"applied_seq"`
+	Target    uint64 `json:"target_seq"`
+	Swapped   string `json:"swapped,omitempty"`
+	Error     string `json:"error,omitempty"`
+	startedAt time.Time
+}
+
+// ServingPath is the link through which the serving read model is found.
+func ServingPath(dataDir string) string { return filepath.Join(dataDir, "kam.db") }
+
+// Start opens the serving read model (creating the first generation) and
+// starts following the stream. With useStored, a model built under another
+// policy is served under the policy it was built with (for a rebuild under
+// s.Policy to replace it); without, such a model is refused.
+func (s *Service) Start(ctx context.Context, useStored bool) error {
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
-	m, err := s.openModel(ctx, path)
+	link := ServingPath(s.DataDir)
+	path, err := filepath.EvalSymlinks(link)
+	if errors.Is(err, os.ErrNotExist) {
+		path = filepath.Join(s.DataDir, fmt.Sprintf("kam-%d.db", time.Now().UnixNano()))
+		if err := pointTo(link, path); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	pol := s.Policy
+	if useStored {
+		if stored, err := StoredPolicy(path); err != nil {
+			return err
+		} else if stored != nil {
+			pol = stored
+		}
+	}
+	m, err := s.openModel(ctx, path, pol)
 	if err != nil {
 		return err
 	}
-	ctx, s.cancel = context.WithCancel(ctx)
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.mu.Lock()
 	s.cur = m
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
-	s.follow(ctx, m)
+	s.follow(m)
 	return nil
 }
 
-func (s *Service) openModel(ctx context.Context, path string) (*model, error) {
+// pointTo makes link a symbolic link to target, atomically.
+func pointTo(link, target string) error {
+	tmp := link + ".tmp"
+	os.Remove(tmp)
+	if err := os.Symlink(filepath.Base(target), tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, link)
+}
+
+// StoredPolicy reads the policy a read model file was built under; nil for
+// a file that holds none yet.
+func StoredPolicy(path string) (*Policy, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	db, err := sql.Open("sqlite3", dsn(path, true))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var js string
+	err = db.QueryRow(`SELECT policy_json FROM projector_state WHERE id = 1`).Scan(&js)
+	if err != nil {
+		return nil, nil // no state yet (or no table): a fresh model
+	}
+	return ParsePolicy([]byte(js))
+}
+
+func (s *Service) openModel(ctx context.Context, path string, pol *Policy) (*model, error) {
 	db, err := OpenDB(path)
 	if err != nil {
 		return nil, err
 	}
-	p, err := Open(ctx, db, s.Policy, s.Stream, s.Log)
+	p, err := Open(ctx, db, pol, s.Stream, s.Log)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &model{db: db, proj: p, q: NewQueries(db, s.Policy), done: make(chan struct{})}, nil
+	return &model{db: db, pol: pol, proj: p, q: NewQueries(db, pol), done: make(chan struct{})}, nil
 }
 
-// follow runs m's projector until ctx ends or m is swapped out. After an
-// error it reloads the projector from the file and goes on.
-func (s *Service) follow(ctx context.Context, m *model) {
-	ctx, m.cancel = context.WithCancel(ctx)
+// follow runs m's projector until the service stops or m is swapped out.
+// After an error it reloads the projector from the file and goes on.
+func (s *Service) follow(m *model) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	m.cancel = cancel
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -80,14 +164,14 @@ func (s *Service) follow(ctx context.Context, m *model) {
 			if ctx.Err() != nil {
 				return
 			}
-			s.Log.Error("projector stopped; resuming from the checkpoint", "err", err, "retry_in", wait)
+			s.Log.Error("projector stopped; resuming from the checkpoint", "path", m.db.Path, "err", err, "retry_in", wait)
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
 				return
 			}
 			wait = min(2*wait, 5*time.Second)
-			p, err := Open(ctx, m.db, s.Policy, s.Stream, s.Log)
+			p, err := Open(ctx, m.db, m.pol, s.Stream, s.Log)
 			if err != nil {
 				s.Log.Error("reload projector", "err", err)
 				continue
@@ -114,6 +198,9 @@ func (s *Service) Status() Status {
 	defer s.mu.RUnlock()
 	return s.cur.proj.Status()
 }
+
+// CurrentPolicy is the policy of the serving read model.
+func (s *Service) CurrentPolicy() *Policy { return s.current().pol }
 
 // Path is the current read model's file.
 func (s *Service) Path() string { return s.current().db.Path }
@@ -143,13 +230,106 @@ func (s *Service) WaitApplied(ctx context.Context, seq uint64) error {
 	}
 }
 
-// Swap makes the read model at path the current one (it must be built under
-// the same policy and stream, and is followed from its checkpoint on); the
-// old one stops and is closed. It returns the old file's path.
-func (s *Service) Swap(ctx context.Context, path string) (string, error) {
-	m, err := s.openModel(ctx, path)
+// Rebuild starts building a new read model from the start of the stream
+// under s.Policy, beside the serving one; once it has applied at least what
+// the serving one has, it becomes the serving one and the old file is
+// removed. An *events.Error with code EConflict says one is running.
+func (s *Service) Rebuild() (RebuildStatus, error) {
+	s.mu.Lock()
+	if s.rebuild != nil && s.rebuild.Running {
+		st := *s.rebuild
+		s.mu.Unlock()
+		return st, &events.Error{Code: events.EConflict, Message: "a rebuild is running: " + st.Path}
+	}
+	now := time.Now()
+	path := filepath.Join(s.DataDir, fmt.Sprintf("kam-%d.db", now.UnixNano()))
+	s.rebuild = &RebuildStatus{Running: true, Path: path, Policy: s.Policy.Version(), Started: now.UTC().Format(time.RFC3339), startedAt: now}
+	st := *s.rebuild
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := s.runRebuild(path)
+		s.mu.Lock()
+		s.rebuild.Running = false
+		if err != nil {
+			s.rebuild.Error = err.Error()
+		}
+		s.mu.Unlock()
+		if err != nil && s.ctx.Err() == nil {
+			s.Log.Error("rebuild failed; the serving read model stays", "path", path, "err", err)
+		}
+	}()
+	return st, nil
+}
+
+// RebuildStatus reports the last rebuild, if any.
+func (s *Service) RebuildStatus() (RebuildStatus, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.rebuild == nil {
+		return RebuildStatus{}, false
+	}
+	st := *s.rebuild
+	return st, true
+}
+
+func (s *Service) runRebuild(path string) error {
+	ctx := s.ctx
+	s.Log.Info("rebuild started", "path", path, "policy", s.Policy.ShortVersion())
+	m, err := s.openModel(ctx, path, s.Policy)
 	if err != nil {
-		return "", err
+		return err
+	}
+	s.follow(m)
+	// Wait until the new model has applied what the stream held when the
+	// rebuild started, and what the serving model has applied.
+	var target uint64
+	if s.LastSeq != nil {
+		if target, err = s.LastSeq(ctx); err != nil {
+			return fmt.Errorf("read the stream's last sequence: %w", err)
+		}
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			m.cancel()
+			<-m.done
+			m.db.Close()
+			os.Remove(path)
+			return ctx.Err()
+		case <-m.done:
+			m.db.Close()
+			return errors.New("the rebuild's projector stopped")
+		case <-tick.C:
+		}
+		s.mu.Lock()
+		applied, serving := m.proj.Status().AppliedSeq, s.cur.proj.Status().AppliedSeq
+		s.rebuild.Applied, s.rebuild.Target = applied, max(target, serving)
+		s.mu.Unlock()
+		if applied >= serving && applied >= target {
+			break
+		}
+	}
+	old, err := s.swap(m)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.rebuild.Swapped = time.Now().UTC().Format(time.RFC3339)
+	s.mu.Unlock()
+	s.Log.Info("rebuild swapped in", "path", path, "replaced", old, "applied_seq", m.proj.Status().AppliedSeq,
+		"took", time.Since(s.rebuild.startedAt).Round(time.Millisecond))
+	return nil
+}
+
+// swap makes m the serving model, points the serving link at it, stops and
+// closes the old one and removes its files. It returns the old file's path.
+func (s *Service) swap(m *model) (string, error) {
+	if err := pointTo(ServingPath(s.DataDir), m.db.Path); err != nil {
+		return "", fmt.Errorf("point the serving link at %s: %w", m.db.Path, err)
 	}
 	s.mu.Lock()
 	old := s.cur
@@ -157,24 +337,27 @@ func (s *Service) Swap(ctx context.Context, path string) (string, error) {
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
-	s.follow(context.WithoutCancel(ctx), m)
 	old.cancel()
 	<-old.done
 	if err := old.db.Close(); err != nil {
 		return old.db.Path, fmt.Errorf("close the old read model: %w", err)
 	}
+	for _, suffix := range []string{"-wal", "-shm", ""} {
+		if suffix == "" && old.db.Path == ServingPath(s.DataDir) {
+			break // a first-generation file at the link's name: replaced by the link already
+		}
+		os.Remove(old.db.Path + suffix)
+	}
 	return old.db.Path, nil
 }
 
-// Close stops following and closes the read model, after the last batch
-// is committed.
+// Close stops following and closes the read models, after the last batch
+// is committed; a rebuild in progress is abandoned and its file removed.
 func (s *Service) Close() error {
 	if s.cancel == nil {
 		return errors.New("service not started")
 	}
 	s.cancel()
-	m := s.current()
-	m.cancel()
 	s.wg.Wait()
-	return m.db.Close()
+	return s.current().db.Close()
 }

@@ -105,6 +105,7 @@ type serveFlags struct {
 	policy      string
 	batch       int
 	noProject   bool
+	rebuild     bool
 	noTicks     bool
 	logLevel    string
 	logFormat   string
@@ -126,6 +127,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.StringVar(&f.policy, "policy", "", "policy file (JSON; default: the built-in policy, see kam policy)")
 	fs.IntVar(&f.batch, "batch", 100000, "most events the projector commits in one transaction")
 	fs.BoolVar(&f.noProject, "no-projector", false, "ingest only: run no read model")
+	fs.BoolVar(&f.rebuild, "rebuild", false, "rebuild the read model from the stream in the background (under --policy), serving the old one until the new one has caught up")
 	fs.BoolVar(&f.noTicks, "no-ticks", false, "do not append the daily clock.tick")
 	demoOn := fs.Bool("demo", false, "load the demo history (kam demo's defaults, ending yesterday) into an empty stream at start")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -211,13 +213,19 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 
 	var reads handlers.ReadModel
+	var svc *projections.Service
 	if !f.noProject {
-		svc := &projections.Service{
+		svc = &projections.Service{
 			Policy: pol, Stream: store.StreamName(), Source: projections.StreamSource(store.JetStream(), store.StreamName()),
-			Log: log.With("component", "projector"), Opts: projections.RunOptions{MaxBatch: f.batch},
+			Log: log.With("component", "projector"), Opts: projections.RunOptions{MaxBatch: f.batch}, DataDir: f.dataDir,
+			LastSeq: func(ctx context.Context) (uint64, error) {
+				st, err := store.Status(ctx)
+				return st.LastSeq, err
+			},
 		}
-		path := filepath.Join(f.dataDir, "kam.db")
-		if err := svc.Start(ctx, path); err != nil {
+		// With --rebuild, a model built under another policy is served under
+		// its own until the rebuild under the new one replaces it.
+		if err := svc.Start(ctx, f.rebuild); err != nil {
 			return err
 		}
 		closers = append(closers, func() {
@@ -227,7 +235,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			log.Info("projector stopped", "applied_seq", svc.Status().AppliedSeq)
 		})
 		reads = svc
-		log.Info("read model open", "path", path, "policy", pol.ShortVersion(), "applied_seq", svc.Status().AppliedSeq)
+		log.Info("read model open", "path", svc.Path(), "policy", svc.CurrentPolicy().ShortVersion(), "applied_seq", svc.Status().AppliedSeq)
+		if f.rebuild {
+			if _, err := svc.Rebuild(); err != nil {
+				return err
+			}
+		}
 	}
 	if !f.noTicks {
 		tctx, cancel := context.WithCancel(ctx)
@@ -241,6 +254,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	api := &handlers.Server{
 		Log:             met.InstrumentLog(store),
 		Reads:           reads,
+		Admin:           adminOf(svc),
 		Rules:           pol.Rules(),
 		FutureTolerance: time.Duration(pol.FutureToleranceSeconds) * time.Second,
 		NATS:            natsInfo,
@@ -289,4 +303,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("http api stopped")
 	return nil
+}
+
+// adminOf is the admin side of the read model, nil without one (never a
+// typed nil in the interface).
+func adminOf(svc *projections.Service) handlers.Admin {
+	if svc == nil {
+		return nil
+	}
+	return svc
 }

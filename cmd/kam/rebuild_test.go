@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"kam/events/natsstore"
+	"kam/internal/synth"
+)
+
+// fill appends n synthetic events straight onto kam's stream and waits
+// until the read model has applied them.
+func fill(t *testing.T, k *kam, n int, seed uint64) uint64 {
+	t.Helper()
+	nc, err := nats.Connect(k.addrs.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	store, err := natsstore.Open(context.Background(), nc, natsstore.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := synth.Events(synth.Options{Events: n, Accounts: 500, Days: 300, Seed: seed, Start: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)})
+	var last uint64
+	for i := 0; i < len(evs); i += 4096 {
+		res, errs := store.AppendEach(context.Background(), evs[i:min(i+4096, len(evs))])
+		for j, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = max(last, res[j].Seq)
+		}
+	}
+	if code, body := k.call("GET", fmt.Sprintf("/v1/status?min_seq=%d", last), nil); code != 200 {
+		t.Fatalf("status: %d %v", code, body)
+	}
+	checkFor(t, 60*time.Second, 20*time.Millisecond, func() error {
+		_, body := k.call("GET", "/v1/status", nil)
+		if applied := body["projector"].(map[string]any)["applied_seq"].(float64); uint64(applied) < last {
+			return fmt.Errorf("applied %v of %d", applied, last)
+		}
+		return nil
+	})
+	return last
+}
+
+// TestRebuildSwapUnderQueries rebuilds the read model in the background
+// while clients query it: every answer, before, during and after the swap,
+// is the complete model's.
+func TestRebuildSwapUnderQueries(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	fill(t, k, 20000, 3)
+	_, abc := k.call("GET", "/v1/reports/abc", nil)
+	_, list := k.call("GET", "/v1/accounts?limit=5&sort=revenue", nil)
+	want := fmt.Sprint(abc["total_revenue"], abc["accounts"], abc["tiers"], list["total"], list["accounts"])
+	wantTotals := fmt.Sprint(abc["total_revenue"], abc["accounts"])
+	before, _ := filepath.EvalSymlinks(filepath.Join(dir, "kam.db"))
+
+	var answered, wrong atomic.Int64
+	var firstWrong atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := 0; c < 4; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, abc := k.call("GET", "/v1/reports/abc", nil)
+				_, list := k.call("GET", "/v1/accounts?limit=5&sort=revenue", nil)
+				got := fmt.Sprint(abc["total_revenue"], abc["accounts"], abc["tiers"], list["total"], list["accounts"])
+				answered.Add(1)
+				if got != want {
+					wrong.Add(1)
+					firstWrong.CompareAndSwap(nil, got)
+				}
+			}
+		}()
+	}
+	code, body := k.call("POST", "/v1/admin/rebuild", nil)
+	if code != 202 {
+		t.Fatalf("POST /v1/admin/rebuild: %d %v", code, body)
+	}
+	if code, _ := k.call("POST", "/v1/admin/rebuild", nil); code != 409 && code != 202 {
+		t.Errorf("a second rebuild while one runs: got %d, want 409 (or 202 if the first had finished)", code)
+	}
+	checkFor(t, 60*time.Second, 20*time.Millisecond, func() error {
+		_, body := k.call("GET", "/v1/admin/rebuild", nil)
+		rb := body["rebuild"].(map[string]any)
+		if rb["error"] != nil {
+			t.Fatalf("rebuild failed: %v", rb)
+		}
+		if rb["swapped"] == nil {
+			return fmt.Errorf("not swapped yet: %v", rb)
+		}
+		return nil
+	})
+	time.Sleep(200 * time.Millisecond) // queries against the new model too
+	close(stop)
+	wg.Wait()
+	if wrong.Load() > 0 || answered.Load() < 10 {
+		t.Errorf("%d of %d answers differed from the complete model's; first: %v\nwant: %s", wrong.Load(), answered.Load(), firstWrong.Load(), want)
+	}
+	after, _ := filepath.EvalSymlinks(filepath.Join(dir, "kam.db"))
+	if after == before {
+		t.Errorf("the serving file is still %s after the swap", before)
+	}
+	if _, err := os.Stat(before); !os.IsNotExist(err) {
+		t.Errorf("the old read model %s is still there (%v)", before, err)
+	}
+	t.Logf("%d answers, swapped %s for %s", answered.Load(), filepath.Base(before), filepath.Base(after))
+
+	// After a restart, kam serves the rebuilt model.
+	k.stop()
+	k2 := startKam(t, dir, "--no-ticks")
+	_, abc = k2.call("GET", "/v1/reports/abc", nil)
+	if got := fmt.Sprint(abc["total_revenue"], abc["accounts"]); got != wantTotals {
+		t.Errorf("after a restart: got %s, want %s", got, wantTotals)
+	}
+}
+
+// TestServeRebuildUnderNewPolicy: a read model built under one policy is
+// served (under its own policy) while `kam serve --rebuild --policy NEW`
+// builds the new one, which then replaces it.
+func TestServeRebuildUnderNewPolicy(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	fill(t, k, 5000, 4)
+	_, st := k.call("GET", "/v1/status", nil)
+	oldPolicy := st["projector"].(map[string]any)["policy"]
+	k.stop()
+
+	var buf bytes.Buffer
+	(&Main{Stdout: &buf}).Run(context.Background(), []string{"policy"})
+	pol := filepath.Join(t.TempDir(), "p.json")
+	if err := os.WriteFile(pol, bytes.Replace(buf.Bytes(), []byte(`"cut_a": 80`), []byte(`"cut_a": 60`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k2 := startKam(t, dir, "--no-ticks", "--policy", pol, "--rebuild")
+	checkFor(t, 60*time.Second, 20*time.Millisecond, func() error {
+		_, st := k2.call("GET", "/v1/status", nil)
+		if p := st["projector"].(map[string]any)["policy"]; p == oldPolicy {
+			return fmt.Errorf("still serving policy %v", p)
+		}
+		return nil
+	})
+	_, abc := k2.call("GET", "/v1/reports/abc", nil)
+	if abc["cut_a"].(float64) != 60 {
+		t.Errorf("ABC report after the swap: cut_a %v, want 60", abc["cut_a"])
+	}
+}
