@@ -25,7 +25,9 @@ window.kamTimings = [];
 let current = null;
 let readyCount = 0;
 
-function track(ctx, promise, what) {
+// A failure is logged once and shown in box, when given; the promise track
+// returns never rejects, so that work can be tracked and left to run.
+function track(ctx, promise, what, box) {
   if (ctx.pending === 0 && ctx.started === null) ctx.started = performance.now();
   if (ctx.pending === 0 && ctx.what === null) ctx.what = what || "update";
   ctx.pending++;
@@ -34,13 +36,15 @@ function track(ctx, promise, what) {
     .catch((err) => {
       if (ctx.signal.aborted || (err && err.name === "AbortError")) return;
       console.error(err);
-      throw err;
+      if (box) clear(box, errorBox(err));
     })
     .finally(() => {
       ctx.pending--;
       if (ctx.pending > 0 || ctx !== current) return;
       const ms = Math.round(performance.now() - ctx.started);
-      window.kamTimings.push({ page: ctx.page, path: location.pathname + location.search, ms, kind: ctx.what });
+      window.kamTimings.push({ page: ctx.page, path: location.pathname + location.search, ms, kind: ctx.what,
+        shown: ctx.shown === undefined ? ms : Math.round(ctx.shown - ctx.started) });
+      ctx.shown = undefined;
       ctx.started = null;
       ctx.what = null;
       document.documentElement.dataset.readyCount = String(++readyCount);
@@ -85,11 +89,12 @@ async function refreshStatus(signal) {
 async function render(kind) {
   if (current) current.abort.abort();
   const path = location.pathname;
+  rendered = path + location.search;
   const route = routes.find((r) => r.re.test(path));
   const abort = new AbortController();
   const ctx = { page: route ? route.name : "notfound", abort, signal: abort.signal, pending: 0,
     started: kind === "load" ? 0 : performance.now(), what: kind };
-  ctx.track = (p, what) => track(ctx, p, what);
+  ctx.track = (p, what, box) => track(ctx, p, what, box);
   current = ctx;
   setNav(ctx.page);
   document.title = `${route ? route.title : "Not found"} · kam`;
@@ -116,7 +121,8 @@ async function render(kind) {
     if (ctx.signal.aborted) return;
     const params = route.re.exec(path).slice(1).map(decodeURIComponent);
     try {
-      await mod.render(main, { ...ctx, params, status: st, query: new URLSearchParams(location.search), navigate });
+      await mod.render(main, { ...ctx, params, status: st, query: new URLSearchParams(location.search), navigate, setURL });
+      ctx.shown = performance.now(); // the page is drawn; details it tracks may still come
     } catch (err) {
       if (!ctx.signal.aborted && !(err && err.name === "AbortError")) clear(main, errorBox(err));
       throw err;
@@ -125,7 +131,7 @@ async function render(kind) {
       const target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
       if (target) target.scrollIntoView();
     }
-  })()).catch(() => {});
+  })());
 }
 
 // tokenForm asks for an API token when kam wants one.
@@ -139,6 +145,14 @@ function tokenForm(err) {
       setToken(input.value.trim());
       render("route");
     } }, input, h("button", { class: "btn", type: "submit" }, "Use token")));
+}
+
+// setURL records a page's own change of its URL (a filter, a page of a
+// list), which the page has drawn already.
+function setURL(url, { replace = false, state = null } = {}) {
+  if (replace) history.replaceState(state, "", url);
+  else history.pushState(state, "", url);
+  rendered = location.pathname + location.search;
 }
 
 // navigate moves to an in-app URL and renders it.
@@ -159,6 +173,11 @@ document.addEventListener("click", (ev) => {
   navigate(url.pathname + url.search + url.hash);
 });
 
-window.addEventListener("popstate", () => render("route"));
+// Going back or forward renders the page again, unless only the #fragment
+// changed (an in-page link): then the browser's scroll is all it takes.
+let rendered = "";
+window.addEventListener("popstate", () => {
+  if (location.pathname + location.search !== rendered) render("route");
+});
 
 render("load");

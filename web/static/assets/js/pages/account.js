@@ -71,7 +71,7 @@ export async function render(main, ctx) {
     clear(itemsBox, openItemsTable(openItems(events), acct));
     showEvent = eventHistory(historyBox, events, truncated);
   })();
-  await ctx.track(loadEvents, "load");
+  await ctx.track(loadEvents, "load", historyBox);
 }
 
 function profile(a) {

@@ -81,10 +81,8 @@ export async function render(main, ctx) {
     st[name] = value;
     st.cursor = ""; // a new filter or order starts again at the first page
     st.trail = [];
-    const url = urlOf(st);
-    if (typing) history.replaceState({ trail: [] }, "", url);
-    else history.pushState({ trail: [] }, "", url);
-    ctx.track(load(), "update");
+    ctx.setURL(urlOf(st), { replace: typing, state: { trail: [] } });
+    ctx.track(load(), "update", tbody);
   }
 
   function page(dir) {
@@ -95,8 +93,8 @@ export async function render(main, ctx) {
       st.cursor = st.trail.length ? st.trail[st.trail.length - 1] : "";
       st.trail = st.trail.slice(0, -1);
     }
-    history.pushState({ trail: st.trail }, "", urlOf(st));
-    ctx.track(load(), "update");
+    ctx.setURL(urlOf(st), { state: { trail: st.trail } });
+    ctx.track(load(), "update", tbody);
   }
 
   function sortBy(key) {

@@ -23,10 +23,8 @@ export async function render(main, ctx) {
       card({ title: "Trace an account", sub: "Its timeline, with the reason and closing event of each change", class: "span-7" }, traceForm(ctx)),
       card({ title: "Tier decisions, last 30 days", sub: abc ? `Accounts whose tier at the review of ${fmtDay(abc.day)} differs from 30 days before` : "", class: "span-12", test: "audit-decisions" }, decisions),
       card({ title: "Event log", sub: "The stream as stored, newest first: sequence, business time, type, account", class: "span-12", id: "log", test: "audit-log" }, logBox)));
-  await Promise.all([
-    ctx.track(recentDecisions(ctx, decisions, abc), "load"),
-    ctx.track(eventLog(ctx, logBox, st.stream ? st.stream.last_seq : 0), "load"),
-  ]);
+  ctx.track(recentDecisions(ctx, decisions, abc), "load", decisions);
+  ctx.track(eventLog(ctx, logBox, st.stream ? st.stream.last_seq : 0), "load", logBox);
 }
 
 function statusList(st) {
@@ -111,8 +109,8 @@ async function recentDecisions(ctx, box, abc) {
 async function eventLog(ctx, box, lastSeq) {
   let after = Math.max(0, lastSeq - LOG_PAGE);
   const body = h("tbody", {});
-  const older = h("button", { class: "btn", type: "button", "data-test": "log-older", onclick: () => ctx.track(show(Math.max(0, after - LOG_PAGE)), "update") }, "← Older");
-  const newer = h("button", { class: "btn", type: "button", "data-test": "log-newer", onclick: () => ctx.track(show(after + LOG_PAGE), "update") }, "Newer →");
+  const older = h("button", { class: "btn", type: "button", "data-test": "log-older", onclick: () => ctx.track(show(Math.max(0, after - LOG_PAGE)), "update", body) }, "← Older");
+  const newer = h("button", { class: "btn", type: "button", "data-test": "log-newer", onclick: () => ctx.track(show(after + LOG_PAGE), "update", body) }, "Newer →");
   const range = h("span", { class: "muted" });
   clear(box,
     h("div", { class: "table-wrap" }, h("table", { "data-test": "log-table" },

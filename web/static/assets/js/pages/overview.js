@@ -40,9 +40,9 @@ export async function render(main, ctx) {
         card({ title: "Loyalty by tier", sub: "Attitude to the brand of each tier's accounts", test: "loyalty" }, loyaltyBox)),
       card({ title: "Key accounts", sub: `${plural(abc.key_accounts, "key account")}: tier A with a key score at or above the policy's threshold`, class: "span-12", test: "key-accounts" },
         keyBox)));
-  ctx.track(showMovements(ctx, moves, day, 30), "load");
-  ctx.track(keyAccounts(ctx, keyBox), "load");
-  ctx.track(loyaltyMix(ctx, loyaltyBox), "load");
+  ctx.track(showMovements(ctx, moves, day, 30), "load", moves);
+  ctx.track(keyAccounts(ctx, keyBox), "load", keyBox);
+  ctx.track(loyaltyMix(ctx, loyaltyBox), "load", loyaltyBox);
 }
 
 const LOYALTIES = ["loyal", "new", "no_brand_loyalty", "brand_switching", null];
@@ -140,7 +140,7 @@ function periodToggle(ctx, box, day) {
       type: "button", class: days === 30 ? "on" : "", "data-days": days,
       onclick: (ev) => {
         for (const b of seg.children) b.classList.toggle("on", b === ev.currentTarget);
-        ctx.track(showMovements(ctx, box, day, days), "update");
+        ctx.track(showMovements(ctx, box, day, days), "update", box);
       },
     }, `${days} days`));
   }

@@ -39,7 +39,7 @@ export async function render(main, ctx) {
       card({ title: "Accounts waiting on service", sub: "Key and A accounts with items overdue now", class: "span-7", test: "waiting" }, waiting),
       card({ title: "Requests", sub: "Service requests: first response and resolution", class: "span-12", test: "sla-requests" }, requestsTable(sla)),
       card({ title: "Complaints", sub: "Complaints: resolution", class: "span-12", test: "sla-complaints" }, complaintsTable(sla))));
-  await ctx.track(waitingAccounts(ctx, waiting), "load");
+  ctx.track(waitingAccounts(ctx, waiting), "load", waiting);
 }
 
 function sum(sla, kind) {
