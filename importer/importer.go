@@ -105,7 +105,7 @@ func (o *Options) defaults() error {
 		}
 		if len(missing) > 0 {
 			slices.Sort(missing)
-			return fmt.Errorf("format csv: the mapping needs %s (header names of the columns)", strings.Join(missing, ", "))
+			return fmt.Errorf("format csv: the mapping needs %s (header names of the columns), or give format cdnow for the CDNOW log", strings.Join(missing, ", "))
 		}
 	default:
 		return fmt.Errorf("format: want %s or %s, got %q", FormatCDNOW, FormatCSV, o.Format)

@@ -71,10 +71,13 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 	}
 	switch {
 	case *url != "":
-		sum, err = postEvents(ctx, newAPIClient(*url, *token), func(emit func(*events.Event, int) error) error {
-			n := 0
-			return demo.Generate(o, func(e *events.Event) error { n++; count(e); return emit(e, n) })
-		})
+		a := newHTTPAppender(newAPIClient(*url, *token))
+		n := 0
+		err = demo.Generate(o, func(e *events.Event) error { n++; count(e); return a.add(ctx, e, n) })
+		if err == nil {
+			err = a.flush(ctx)
+		}
+		sum = a.sum
 	case nf.url != "":
 		log := slog.New(slog.DiscardHandler)
 		nc, cerr := nf.connect(nf.url, log)
@@ -117,9 +120,7 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 		total, o.Accounts, o.Days, o.End.Format(time.DateOnly), o.Seed, time.Since(start).Round(time.Millisecond), strings.Join(types, ", "))
 	if *url != "" || nf.url != "" {
 		fmt.Fprintf(m.Stderr, "  appended %d, duplicates %d, refused %d\n", sum.Appended, sum.Duplicates, len(sum.Refused))
-		for _, r := range sum.Refused {
-			fmt.Fprintln(m.Stderr, "  refused "+r)
-		}
+		listRefused(m.Stderr, sum.Refused, 20)
 		if len(sum.Refused) > 0 {
 			return &exitError{code: 1, msg: fmt.Sprintf("kam demo: %d events refused", len(sum.Refused))}
 		}
@@ -153,17 +154,16 @@ func writeDemo(w io.Writer, o demo.Options, each func(*events.Event)) (*appendSu
 // appendSummary counts what an append of many events did.
 type appendSummary = publishSummary
 
-// appendDemo appends the demo to the stream in order, in chunks whose
-// acknowledgements are awaited together.
+// appendDemo appends the demo to the stream in order.
 func appendDemo(ctx context.Context, store *natsstore.Store, o demo.Options, each func(*events.Event)) (*appendSummary, error) {
-	a := &chunkAppender{store: store, sum: &appendSummary{}}
+	a := newStoreAppender(store)
 	n := 0
 	err := demo.Generate(o, func(e *events.Event) error {
 		n++
 		if each != nil {
 			each(e)
 		}
-		return a.add(ctx, e, fmt.Sprintf("event %d", n))
+		return a.add(ctx, e, n)
 	})
 	if err != nil {
 		return a.sum, err
@@ -171,36 +171,94 @@ func appendDemo(ctx context.Context, store *natsstore.Store, o demo.Options, eac
 	return a.sum, a.flush(ctx)
 }
 
-// chunkAppender appends events straight to the stream, in order, a chunk
-// at a time (AppendEach publishes a chunk asynchronously and awaits its
-// acknowledgements). Events the log did not acknowledge are retried a few
-// times: their ids make a retry safe.
-type chunkAppender struct {
-	store *natsstore.Store
+// appender appends events in order, in batches, through a running kam
+// (HTTP, the publisher's batches with per-event results) or straight to the
+// stream (AppendEach, a chunk of asynchronous publishes at a time), and
+// counts what happened. Each event comes with its line: where it is in the
+// input (0 for none), which names it in refusals.
+type appender struct {
+	post  *publisher       // through kam, or
+	store *natsstore.Store // straight to the stream
 	sum   *appendSummary
-	evs   []*events.Event
-	names []string
+	evs   []*events.Event   // the batch, for the stream
+	raws  []json.RawMessage // the batch, for kam
+	lines []int
+	size  int
+	// stopIfAllRefused: when every event of the first batch is refused,
+	// the rest would be too (another currency, say): stop there.
+	stopIfAllRefused bool
+	batches          int
 }
 
-const appendChunk = 2000
+func newHTTPAppender(c *apiClient) *appender {
+	return &appender{post: &publisher{client: c, batch: 1000}, sum: &appendSummary{}}
+}
 
-func (a *chunkAppender) add(ctx context.Context, e *events.Event, name string) error {
-	a.evs = append(a.evs, e)
-	a.names = append(a.names, name)
-	if len(a.evs) >= appendChunk {
+func newStoreAppender(store *natsstore.Store) *appender {
+	return &appender{store: store, sum: &appendSummary{}}
+}
+
+// storeChunk is how many events one AppendEach publishes before awaiting
+// their acknowledgements.
+const storeChunk = 2000
+
+func (a *appender) add(ctx context.Context, e *events.Event, line int) error {
+	a.sum.Lines++
+	if a.post != nil {
+		b, err := e.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		if a.size+len(b) > maxBatchBytes {
+			if err := a.flush(ctx); err != nil {
+				return err
+			}
+		}
+		a.size += len(b) + 1
+		a.raws = append(a.raws, b)
+	} else {
+		a.evs = append(a.evs, e)
+	}
+	a.lines = append(a.lines, line)
+	if (a.post != nil && len(a.raws) >= a.post.batch) || (a.post == nil && len(a.evs) >= storeChunk) {
 		return a.flush(ctx)
 	}
 	return nil
 }
 
-func (a *chunkAppender) flush(ctx context.Context) error {
-	evs, names := a.evs, a.names
-	a.evs, a.names = a.evs[:0:0], a.names[:0:0]
+func (a *appender) flush(ctx context.Context) error {
+	if len(a.lines) == 0 {
+		return nil
+	}
+	evs, raws, lines := a.evs, a.raws, a.lines
+	a.evs, a.raws, a.lines, a.size = nil, nil, nil, 0
+	refused := len(a.sum.Refused)
+	var err error
+	if a.post != nil {
+		err = a.post.send(ctx, raws, lines, a.sum)
+	} else {
+		err = a.appendEach(ctx, evs, lines)
+	}
+	if err != nil {
+		return err
+	}
+	a.batches++
+	if a.stopIfAllRefused && a.batches == 1 && len(a.sum.Refused)-refused == len(lines) {
+		return fmt.Errorf("every event of the first batch was refused, so the rest is not sent; the first: %s", a.sum.Refused[refused])
+	}
+	return nil
+}
+
+// appendEach appends a chunk straight to the stream. Events the log did not
+// acknowledge are sent again a few times: their ids make that safe. (A
+// resent event may land after later ones of its chunk; the projector counts
+// a late event from the next review on.)
+func (a *appender) appendEach(ctx context.Context, evs []*events.Event, lines []int) error {
 	wait := 250 * time.Millisecond
 	for attempt := 0; len(evs) > 0; attempt++ {
 		res, errs := a.store.AppendEach(ctx, evs)
 		var againE []*events.Event
-		var againN []string
+		var againL []int
 		for i, err := range errs {
 			switch {
 			case err == nil && res[i].Duplicate:
@@ -208,15 +266,12 @@ func (a *chunkAppender) flush(ctx context.Context) error {
 			case err == nil:
 				a.sum.Appended++
 			case events.ErrorCode(err) == events.EUnavailable && attempt < maxSendAttempts:
-				againE, againN = append(againE, evs[i]), append(againN, names[i])
+				againE, againL = append(againE, evs[i]), append(againL, lines[i])
 			default:
-				a.sum.Refused = append(a.sum.Refused, names[i]+": "+err.Error())
+				a.sum.Refused = append(a.sum.Refused, fmt.Sprintf("line %d: %v", lines[i], err))
 			}
 		}
-		// A retry may land after later events of the chunk: the projector
-		// counts a late event from the next review on. Rare (the log did
-		// not answer), and said in the summary as duplicates/appended.
-		evs, names = againE, againN
+		evs, lines = againE, againL
 		if len(evs) > 0 {
 			select {
 			case <-time.After(wait):
@@ -227,51 +282,6 @@ func (a *chunkAppender) flush(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// postEvents sends the events that gen makes through a running kam, in
-// order, in batches of up to 1000 (and 3 MiB), with per-event results.
-// gen's emit takes each event with the number that names it in errors
-// (its line in the input).
-func postEvents(ctx context.Context, c *apiClient, gen func(emit func(*events.Event, int) error) error) (*appendSummary, error) {
-	p := &publisher{client: c, batch: 1000}
-	sum := &appendSummary{}
-	var (
-		raws  []json.RawMessage
-		lines []int
-		size  int
-	)
-	flush := func() error {
-		if len(raws) == 0 {
-			return nil
-		}
-		err := p.send(ctx, raws, lines, sum)
-		raws, lines, size = nil, nil, 0
-		return err
-	}
-	err := gen(func(e *events.Event, line int) error {
-		b, err := e.MarshalJSON()
-		if err != nil {
-			return err
-		}
-		if size+len(b) > maxBatchBytes {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		raws = append(raws, b)
-		lines = append(lines, line)
-		size += len(b) + 1
-		sum.Lines++
-		if len(raws) >= p.batch {
-			return flush()
-		}
-		return nil
-	})
-	if err != nil {
-		return sum, err
-	}
-	return sum, flush()
 }
 
 // loadDemo appends the demo history to an empty stream, for kam serve

@@ -102,12 +102,6 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		return nil
 	}
 
-	lineOf := func(i int) int {
-		if i < len(file.Rows) {
-			return file.Rows[i].Line
-		}
-		return 0 // the closing tick
-	}
 	// A file imported before is found by its last row's event, whatever
 	// JetStream's deduplication window remembers. Rounding brings in rows
 	// that an import without it left out: the last rounded row's event
@@ -131,7 +125,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		fmt.Fprintf(out, "already imported: the stream holds %s; nothing appended (--force sends it all again)\n", strings.Join(seqs, " and "))
 		return true, nil
 	}
-	var sum *appendSummary
+	var a *appender
 	rows := int64(len(file.Rows))
 	send := newProgress(m.Stderr, m.terminal(), "appending", "rows", rows)
 	if nf.url != "" {
@@ -153,18 +147,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		if last, ok, err := store.LastBusinessTime(ctx); err == nil && ok {
 			warnLate(m.Stderr, evs, last, "the stream's last business event")
 		}
-		a := &chunkAppender{store: store, sum: &appendSummary{}}
-		for i, e := range evs {
-			if err := a.add(ctx, e, lineName(lineOf(i))); err != nil {
-				return err
-			}
-			send.set(min(int64(i+1), rows))
-		}
-		err = a.flush(ctx)
-		sum = a.sum
-		if err != nil {
-			return err
-		}
+		a = newStoreAppender(store)
 	} else {
 		c := newAPIClient(*url, *token)
 		var st struct {
@@ -185,16 +168,27 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 				warnLate(m.Stderr, evs, wm, "the read model's watermark")
 			}
 		}
-		sum, err = postEvents(ctx, c, func(emit func(*events.Event, int) error) error {
-			for i, e := range evs {
-				if err := emit(e, lineOf(i)); err != nil {
-					return err
-				}
-				send.set(min(int64(i+1), rows))
-			}
-			return nil
-		})
-		if err != nil {
+		a = newHTTPAppender(c)
+	}
+	a.stopIfAllRefused = true
+	rowEvents, tick := evs[:len(file.Rows)], evs[len(file.Rows):]
+	for i, e := range rowEvents {
+		if err := a.add(ctx, e, file.Rows[i].Line); err != nil {
+			return err
+		}
+		send.set(int64(i + 1))
+	}
+	if err := a.flush(ctx); err != nil {
+		return err
+	}
+	sum := a.sum
+	// The closing tick only after rows that made it into the stream: a
+	// tick in a stream without them would make all later history late.
+	if len(tick) > 0 && sum.Appended+sum.Duplicates > 0 {
+		if err := a.add(ctx, tick[0], 0); err != nil {
+			return err
+		}
+		if err := a.flush(ctx); err != nil {
 			return err
 		}
 	}
@@ -202,9 +196,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 	took := time.Since(start)
 	fmt.Fprintf(out, "appended %d, duplicates %d, refused %d of %d events in %s (%.0f events/s)\n",
 		sum.Appended, sum.Duplicates, len(sum.Refused), len(evs), took.Round(time.Millisecond), float64(len(evs))/took.Seconds())
-	for _, r := range sum.Refused {
-		fmt.Fprintln(out, "  refused "+strings.Replace(r, "line 0:", "closing tick:", 1))
-	}
+	listRefused(out, sum.Refused, *showBad)
 	if len(sum.Refused) > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("kam import: %d events refused", len(sum.Refused))}
 	}
@@ -254,11 +246,15 @@ func apiHas(ctx context.Context, c *apiClient, account, id string) (uint64, erro
 	}
 }
 
-func lineName(line int) string {
-	if line == 0 {
-		return "closing tick"
+// listRefused lists the first show refusals and counts the rest.
+func listRefused(w io.Writer, refused []string, show int) {
+	for i, r := range refused {
+		if i >= show {
+			fmt.Fprintf(w, "  ... and %d more refused\n", len(refused)-show)
+			return
+		}
+		fmt.Fprintln(w, "  refused "+strings.Replace(r, "line 0:", "closing tick:", 1))
 	}
-	return "line " + strconv.Itoa(line)
 }
 
 // warnLate warns when events lie before what the log or read model has

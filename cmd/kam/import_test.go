@@ -329,6 +329,21 @@ func TestImportOnlineRetail(t *testing.T) {
 	}
 }
 
+// TestImportWrongCurrency: a kam of another currency refuses every event;
+// kam import stops after the first batch, and appends no closing tick.
+func TestImportWrongCurrency(t *testing.T) {
+	path := sharedData(t, "online_retail_II_2009-2010_invoices.csv")
+	k := startKam(t, t.TempDir(), "--no-ticks")
+	code, out, errOut := runCmd(t, append(append([]string{"import", "--url", "http://" + k.addrs.HTTP}, retailFlags...), path)...)
+	if code != 1 || !strings.Contains(errOut, `every event of the first batch was refused, so the rest is not sent; the first: line 2: data.currency: must be USD, the deployment's currency, got "GBP"`) {
+		t.Errorf("exit %d\n%s%s\nwant a stop after the first batch", code, out, errOut)
+	}
+	_, body := k.call("GET", "/v1/status", nil)
+	if n := body["stream"].(map[string]any)["last_seq"].(float64); n != 0 {
+		t.Errorf("stream: got %v events, want none (no tick either)", n)
+	}
+}
+
 // TestImportToNATS appends straight to NATS, with bad rows, a strict run
 // that appends nothing, and a dry run.
 func TestImportToNATS(t *testing.T) {
