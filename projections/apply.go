@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -82,7 +83,10 @@ func (p *Projector) addToWindows(h *hot, b bucket) {
 
 // newAccount adds an account, with a slot for its review inputs.
 func (p *Projector) newAccount(id string) *account {
-	a := &account{id: id, slot: int32(len(p.hot)), movedIDs: []string{}}
+	a := &account{id: id, slot: int32(len(p.hot))}
+	for _, m := range []*mover{&a.movers.Tier, &a.movers.Key, &a.movers.Loyalty} {
+		m.IDs, m.Seqs = []string{}, []uint64{}
+	}
 	p.accounts[id] = a
 	p.list = append(p.list, a)
 	p.hot = append(p.hot, hot{acct: a, id: id})
@@ -113,6 +117,7 @@ func (p *Projector) apply(in Incoming) {
 	}
 	p.timing.batchEvents++
 	defer func() { p.appliedSeq = st.Seq }()
+	p.link(st)
 	if in.Reject != "" {
 		p.reject(in, in.Reject)
 		return
@@ -160,8 +165,10 @@ func (p *Projector) apply(in Incoming) {
 			a.registeredAt = t
 		}
 		p.setProfile(a, pl.Profile)
+		a.movers.Key.add(e.ID, st.Seq)
 	case *events.AccountUpdated:
 		p.setProfile(a, pl.Profile)
+		a.movers.Key.add(e.ID, st.Seq)
 	case *events.OrderPlaced:
 		p.amountTotal += pl.Amount
 		a.ordersTotal++
@@ -182,22 +189,30 @@ func (p *Projector) apply(in Incoming) {
 			b.newProduct = 1
 		}
 		p.addBucket(a, b)
-		a.moved(e.ID)
+		a.movers.Tier.add(e.ID, st.Seq)
+		a.movers.Key.add(e.ID, st.Seq)
+		a.movers.Loyalty.add(e.ID, st.Seq)
 	case *events.OrderReturned:
 		p.amountTotal += pl.Amount
 		a.returnsTotal++
 		a.revenueTotal -= pl.Amount
 		p.addBucket(a, bucket{day: DayOf(t), revenue: -pl.Amount, returns: 1})
-		a.moved(e.ID)
+		a.movers.Tier.add(e.ID, st.Seq)
+		a.movers.Key.add(e.ID, st.Seq)
+		a.movers.Loyalty.add(e.ID, st.Seq)
 	case *events.VisitLogged:
-		if pl.Competitor == "purchased" && t.After(a.lastCompetitor) {
-			a.lastCompetitor = t
-			p.touch(&p.hot[a.slot])
-			p.scheduleLoyalty(a)
+		if pl.Competitor == "purchased" {
+			a.movers.Loyalty.add(e.ID, st.Seq)
+			if t.After(a.lastCompetitor) {
+				a.lastCompetitor = t
+				p.touch(&p.hot[a.slot])
+				p.scheduleLoyalty(a)
+			}
 		}
 		if pl.PartnershipDiscussed && a.partnershipOrNone() == "none" {
 			a.partnership = "interested"
 			p.setPoints(a)
+			a.movers.Key.add(e.ID, st.Seq)
 		}
 		if pl.Contact.Role != "" || pl.Contact.Name != "" {
 			p.visitContact(a.id, pl.Contact, t)
@@ -237,6 +252,31 @@ func (p *Projector) apply(in Incoming) {
 			it.resolvedAt = t
 		}
 	}
+}
+
+// link extends the hash chain of the account whose subject the message is
+// on, whatever the message holds: the chain covers the log as stored.
+func (p *Projector) link(st events.Stored) {
+	token, ok := natsstore.TokenOf(st.Subject)
+	if !ok {
+		return
+	}
+	c := p.chains[token]
+	if c == nil {
+		acct, ok := natsstore.AccountOf(token)
+		if !ok {
+			acct = token
+		}
+		c = &chain{account: acct}
+		p.chains[token] = c
+	}
+	h := sha256.New()
+	h.Write(c.head[:])
+	h.Write(st.Data)
+	h.Sum(c.head[:0])
+	c.length++
+	c.lastSeq = st.Seq
+	p.out.chains[token] = c
 }
 
 func tierOrC(t string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -23,6 +24,7 @@ type batchOut struct {
 	reviews  []reviewRow
 	rejected []rejectedRow
 	ids      []idEntry
+	chains   map[string]*chain
 }
 
 type dayKey struct {
@@ -44,8 +46,7 @@ type tierRow struct {
 	before, total int64
 	closeSeq      uint64
 	closeID       string
-	movedCount    int64
-	movedIDs      []string
+	moved         mover
 }
 
 type keyRow struct {
@@ -59,6 +60,7 @@ type keyRow struct {
 	serviceReq, partnership     string
 	closeSeq                    uint64
 	closeID                     string
+	moved                       mover
 }
 
 type loyaltyRow struct {
@@ -71,6 +73,7 @@ type loyaltyRow struct {
 	in                 LoyaltyInput
 	closeSeq           uint64
 	closeID            string
+	moved              mover
 }
 
 type rejectedRow struct {
@@ -84,6 +87,7 @@ func (o *batchOut) reset() {
 		days:     map[dayKey]*bucket{},
 		items:    map[itemKey]*slaItem{},
 		contacts: map[contactKey]*contact{},
+		chains:   map[string]*chain{},
 	}
 }
 
@@ -94,7 +98,7 @@ func (p *Projector) flush(ctx context.Context) error {
 	err := p.db.withTx(ctx, func(tx *sql.Tx) error {
 		for _, step := range []func(*sql.Tx) error{
 			p.writeAccounts, p.writeDays, p.writeItems, p.writeContacts, p.writeHistory,
-			p.writeReviews, p.writeRejected, p.writeIDs, p.writeState,
+			p.writeReviews, p.writeRejected, p.writeIDs, p.writeChains, p.writeState,
 		} {
 			if err := step(tx); err != nil {
 				return err
@@ -209,7 +213,7 @@ func (p *Projector) writeAccounts(tx *sql.Tx) error {
 		orders_total, returns_total, revenue_total, last_competitor_purchase_at, revenue_window, orders_window,
 		discounted_window, new_product_orders_window, prior_orders, tier, tier_since, tier_rank, key_account, key_since,
 		key_score, score_volume, score_concentration, score_service_requirement, score_price_insensitivity, score_partnership,
-		loyalty, loyalty_since, early_adopter, moved_count, moved_ids) VALUES `, "", 39)
+		loyalty, loyalty_since, early_adopter, movers) VALUES `, "", 38)
 	rank := p.scratch.rank[:0]
 	rank = append(rank, make([]int32, len(p.hot))...)
 	for i, s := range p.byRev {
@@ -222,7 +226,7 @@ func (p *Projector) writeAccounts(tx *sql.Tx) error {
 			continue
 		}
 		h := &p.hot[a.slot]
-		moved, _ := json.Marshal(a.movedIDs)
+		movers, _ := json.Marshal(&a.movers)
 		var rk, score, sv, sc, ss, sp, spa any
 		if f.rank > 0 {
 			rk = f.rank
@@ -240,7 +244,7 @@ func (p *Projector) writeAccounts(tx *sql.Tx) error {
 			a.events, ts(a.firstOrder), ts(a.lastOrder), a.ordersTotal, a.returnsTotal, a.revenueTotal, ts(a.lastCompetitor),
 			f.rev.revenue, f.rev.orders, f.rev.discounted, f.rev.newProduct, f.prior,
 			emptyNil(h.tier), ts(a.tierSince), rk, boolInt(h.key), ts(a.keySince), score, sv, sc, ss, sp, spa,
-			loyalty, ts(a.loyaltySince), boolInt(a.earlyAdopter), a.movedCount, string(moved)); err != nil {
+			loyalty, ts(a.loyaltySince), boolInt(a.earlyAdopter), string(movers)); err != nil {
 			return fmt.Errorf("accounts: %w", err)
 		}
 		a.dirty, a.written = false, f
@@ -333,15 +337,15 @@ func (p *Projector) writeContacts(tx *sql.Tx) error {
 func (p *Projector) writeHistory(tx *sql.Tx) error {
 	pol := p.pol
 	t := newMultiInsert(tx, `INSERT INTO tier_history (account, effective, from_tier, to_tier, policy, revenue, rank, ranked,
-		before_revenue, total_revenue, window_days, cut_a, cut_b, close_seq, close_event_id, moved_count, moved_ids) VALUES `, "", 17)
+		before_revenue, total_revenue, window_days, cut_a, cut_b, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 18)
 	for _, r := range p.out.tiers {
-		moved, _ := json.Marshal(r.movedIDs)
+		ids, seqs := movedJSON(r.moved)
 		var rank any
 		if r.rank > 0 {
 			rank = r.rank
 		}
 		if err := t.add(r.account, ts(r.effective), emptyNil(r.from), r.to, pol.Version(), r.revenue, rank, r.ranked, r.before,
-			r.total, pol.Tiering.WindowDays, pol.Tiering.CutA, pol.Tiering.CutB, r.closeSeq, r.closeID, r.movedCount, string(moved)); err != nil {
+			r.total, pol.Tiering.WindowDays, pol.Tiering.CutA, pol.Tiering.CutB, r.closeSeq, r.closeID, r.moved.Count, ids, seqs); err != nil {
 			return fmt.Errorf("tier_history: %w", err)
 		}
 	}
@@ -350,15 +354,16 @@ func (p *Projector) writeHistory(tx *sql.Tx) error {
 	}
 	k := newMultiInsert(tx, `INSERT INTO key_history (account, effective, from_key, to_key, policy, tier, score, min_score,
 		score_volume, score_concentration, score_service_requirement, score_price_insensitivity, score_partnership, revenue,
-		orders, discounted, service_requirement, partnership, close_seq, close_event_id) VALUES `, "", 20)
+		orders, discounted, service_requirement, partnership, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 23)
 	for _, r := range p.out.keys {
+		ids, seqs := movedJSON(r.moved)
 		var from any
 		if r.decided {
 			from = boolInt(r.from)
 		}
 		if err := k.add(r.account, ts(r.effective), from, boolInt(r.to), pol.Version(), r.tier, r.score, pol.KeyAccount.MinScore*100,
 			r.parts.Volume, r.parts.Concentration, r.parts.ServiceRequirement, r.parts.PriceInsensitivity, r.parts.Partnership,
-			r.revenue, r.orders, r.discounted, r.serviceReq, r.partnership, r.closeSeq, r.closeID); err != nil {
+			r.revenue, r.orders, r.discounted, r.serviceReq, r.partnership, r.closeSeq, r.closeID, r.moved.Count, ids, seqs); err != nil {
 			return fmt.Errorf("key_history: %w", err)
 		}
 	}
@@ -367,19 +372,43 @@ func (p *Projector) writeHistory(tx *sql.Tx) error {
 	}
 	l := newMultiInsert(tx, `INSERT INTO loyalty_history (account, effective, from_loyalty, to_loyalty, from_early_adopter,
 		to_early_adopter, policy, reason, orders_window, revenue_window, discounted_window, prior_orders, first_order_at,
-		last_competitor_purchase_at, close_seq, close_event_id) VALUES `, "", 16)
+		last_competitor_purchase_at, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 19)
 	for _, r := range p.out.loyalty {
+		ids, seqs := movedJSON(r.moved)
 		var from, fromEarly any
 		if r.decided {
 			from, fromEarly = emptyNil(r.from), boolInt(r.fromEarly)
 		}
 		if err := l.add(r.account, ts(r.effective), from, r.to, fromEarly, boolInt(r.toEarly), pol.Version(), r.reason,
 			r.in.WindowOrders, r.in.WindowRevenue, r.in.WindowDiscounted, r.in.PriorOrders, ts(r.in.FirstOrder),
-			ts(r.in.LastCompetitorPurchase), r.closeSeq, r.closeID); err != nil {
+			ts(r.in.LastCompetitorPurchase), r.closeSeq, r.closeID, r.moved.Count, ids, seqs); err != nil {
 			return fmt.Errorf("loyalty_history: %w", err)
 		}
 	}
 	return l.done()
+}
+
+// movedJSON is a mover's ids and sequences as JSON arrays.
+func movedJSON(m mover) (ids, seqs string) {
+	if m.IDs == nil {
+		m.IDs = []string{}
+	}
+	if m.Seqs == nil {
+		m.Seqs = []uint64{}
+	}
+	i, _ := json.Marshal(m.IDs)
+	s, _ := json.Marshal(m.Seqs)
+	return string(i), string(s)
+}
+
+func (p *Projector) writeChains(tx *sql.Tx) error {
+	m := newMultiInsert(tx, `INSERT OR REPLACE INTO chains (token, account, length, head, last_seq) VALUES `, "", 5)
+	for token, c := range p.out.chains {
+		if err := m.add(token, c.account, c.length, hex.EncodeToString(c.head[:]), c.lastSeq); err != nil {
+			return fmt.Errorf("chains: %w", err)
+		}
+	}
+	return m.done()
 }
 
 func (p *Projector) writeReviews(tx *sql.Tx) error {

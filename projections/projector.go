@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ type Projector struct {
 	log    *slog.Logger
 
 	// The model.
+	chains     map[string]*chain // by subject token
 	accounts   map[string]*account
 	list       []*account // in order of first appearance
 	byDay      map[Day][]*account
@@ -119,6 +121,7 @@ func Open(ctx context.Context, db *DB, pol *Policy, stream string, log *slog.Log
 		contacts: map[contactKey]*contact{},
 		ids:      map[idDigest]uint64{},
 		triggers: map[Day][]*account{},
+		chains:   map[string]*chain{},
 		progress: make(chan struct{}),
 	}
 	p.out.reset()
@@ -226,7 +229,7 @@ func (p *Projector) load(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, step := range []func(context.Context) error{p.loadAccounts, p.loadBuckets, p.loadDecisions, p.loadItems, p.loadContacts, p.loadIDs} {
+	for _, step := range []func(context.Context) error{p.loadAccounts, p.loadBuckets, p.loadDecisions, p.loadItems, p.loadContacts, p.loadIDs, p.loadChains} {
 		if err := step(ctx); err != nil {
 			return err
 		}
@@ -292,7 +295,7 @@ func (p *Projector) loadAccounts(ctx context.Context) error {
 		revenue_total, last_competitor_purchase_at, revenue_window, orders_window, discounted_window, new_product_orders_window,
 		prior_orders, tier, tier_since, tier_rank, key_account, key_since, key_score, score_volume, score_concentration,
 		score_service_requirement, score_price_insensitivity, score_partnership, loyalty, loyalty_since, early_adopter,
-		moved_count, moved_ids
+		movers
 		FROM accounts ORDER BY first_seq, account`)
 	if err != nil {
 		return err
@@ -306,7 +309,7 @@ func (p *Projector) loadAccounts(ctx context.Context) error {
 			tier, tierSince, keySince, loyalty, loyaltySince         sql.NullString
 			rank, score, sv, sc, ss, sp, spa                         sql.NullInt64
 			key, early                                               bool
-			movedIDs                                                 string
+			movers                                                   string
 			reviewed                                                 sums
 			reviewedPrior                                            int64
 		)
@@ -314,7 +317,7 @@ func (p *Projector) loadAccounts(ctx context.Context) error {
 			&registered, &firstSeen, &a.firstSeq, &a.lastSeq, &a.events, &firstOrder, &lastOrder, &a.ordersTotal, &a.returnsTotal,
 			&a.revenueTotal, &competitor, &reviewed.revenue, &reviewed.orders, &reviewed.discounted, &reviewed.newProduct,
 			&reviewedPrior, &tier, &tierSince, &rank, &key, &keySince, &score, &sv, &sc, &ss, &sp, &spa, &loyalty, &loyaltySince, &early,
-			&a.movedCount, &movedIDs); err != nil {
+			&movers); err != nil {
 			return fmt.Errorf("load accounts: %w", err)
 		}
 		a.name, a.industry, a.region, a.manager = nullStr(name), nullStr(industry), nullStr(region), nullStr(manager)
@@ -330,8 +333,8 @@ func (p *Projector) loadAccounts(ctx context.Context) error {
 		a.loyalty = loyalty.String
 		a.loyaltyDecided = loyalty.Valid
 		a.earlyAdopter = early
-		if err := json.Unmarshal([]byte(movedIDs), &a.movedIDs); err != nil {
-			return fmt.Errorf("account %s: moved_ids: %w", a.id, err)
+		if err := json.Unmarshal([]byte(movers), &a.movers); err != nil {
+			return fmt.Errorf("account %s: movers: %w", a.id, err)
 		}
 		a.slot = int32(len(p.hot))
 		h := hot{acct: a, id: a.id, rev: reviewed, prior: reviewedPrior, tier: tier.String, key: key, keyDecided: tier.Valid}
@@ -513,6 +516,28 @@ func (p *Projector) loadIDs(ctx context.Context) error {
 			copy(d[:], b[i:i+16])
 			p.ids[d] = binary.BigEndian.Uint64(b[i+16 : i+24])
 		}
+	}
+	return rows.Err()
+}
+
+func (p *Projector) loadChains(ctx context.Context) error {
+	rows, err := p.db.writer.QueryContext(ctx, `SELECT token, account, length, head, last_seq FROM chains`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c := &chain{}
+		var head, token string
+		if err := rows.Scan(&token, &c.account, &c.length, &head, &c.lastSeq); err != nil {
+			return err
+		}
+		b, err := hex.DecodeString(head)
+		if err != nil || len(b) != 32 {
+			return fmt.Errorf("chains: account %q: bad head %q", c.account, head)
+		}
+		copy(c.head[:], b)
+		p.chains[token] = c
 	}
 	return rows.Err()
 }

@@ -531,7 +531,7 @@ var (
 		"score_service_requirement": true, "score_price_insensitivity": true, "score_partnership": true}
 	timeColumns = map[string]bool{"effective": true, "first_order_at": true, "last_competitor_purchase_at": true}
 	boolColumns = map[string]bool{"from_key": true, "to_key": true, "from_early_adopter": true, "to_early_adopter": true}
-	jsonColumns = map[string]bool{"moved_ids": true}
+	jsonColumns = map[string]bool{"moved_ids": true, "moved_seqs": true}
 )
 
 func (q *Queries) jsonRows(rows *sql.Rows) ([]map[string]any, error) {

@@ -295,11 +295,9 @@ func (p *Projector) tierChange(h *hot, tier string, e rankEntry, ranked int, tot
 	a := h.acct
 	p.out.tiers = append(p.out.tiers, tierRow{
 		account: a.id, effective: closeAt, from: h.tier, to: tier, revenue: h.rev.revenue, rank: e.rank,
-		ranked: ranked, before: e.before, total: total, closeSeq: closeSeq, closeID: closeID,
-		movedCount: a.movedCount, movedIDs: append(make([]string, 0, len(a.movedIDs)), a.movedIDs...),
+		ranked: ranked, before: e.before, total: total, closeSeq: closeSeq, closeID: closeID, moved: a.movers.Tier.take(),
 	})
 	h.tier, a.tierSince, a.dirty = tier, closeAt, true
-	a.movedCount, a.movedIDs = 0, a.movedIDs[:0]
 	p.decided(h, closeAt)
 }
 
@@ -325,7 +323,7 @@ func (p *Projector) keyChange(h *hot, key bool, ranked int, closeAt time.Time, c
 	p.out.keys = append(p.out.keys, keyRow{account: a.id, effective: closeAt, decided: h.keyDecided, from: h.key, to: key,
 		tier: h.tier, score: KeyScoreBP(pts, p.pol), parts: pts, revenue: h.rev.revenue, orders: h.rev.orders,
 		discounted: h.rev.discounted, serviceReq: a.serviceReqOrStandard(), partnership: a.partnershipOrNone(),
-		closeSeq: closeSeq, closeID: closeID})
+		closeSeq: closeSeq, closeID: closeID, moved: a.movers.Key.take()})
 	h.key, h.keyDecided, a.keySince, a.dirty = key, true, closeAt, true
 	p.decided(h, closeAt)
 }
@@ -380,7 +378,7 @@ func (p *Projector) loyaltyOf(a *account, closeAt time.Time, closeSeq uint64, cl
 	p.out.loyalty = append(p.out.loyalty, loyaltyRow{
 		account: a.id, effective: closeAt, decided: a.loyaltyDecided, from: a.loyalty, to: status,
 		fromEarly: a.earlyAdopter, toEarly: early, reason: LoyaltyReason(in, p.pol, rule), in: in,
-		closeSeq: closeSeq, closeID: closeID,
+		closeSeq: closeSeq, closeID: closeID, moved: a.movers.Loyalty.take(),
 	})
 	if status != a.loyalty || !a.loyaltyDecided {
 		a.loyaltySince = closeAt

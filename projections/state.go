@@ -67,8 +67,7 @@ type account struct {
 	earlyAdopter   bool
 	loyaltyDecided bool
 	loyaltyGen     int64 // the review that last decided its loyalty
-	movedCount     int64
-	movedIDs       []string
+	movers         movers
 	decisions      []decision
 	// dirty: a field of its row changed; written holds the review's figures
 	// as last written, so that a row is rewritten only when they change.
@@ -76,14 +75,46 @@ type account struct {
 	written reviewFacts
 }
 
-const maxMovedIDs = 20
+const maxMoved = 20
 
-func (a *account) moved(id string) {
-	a.movedCount++
-	a.movedIDs = append(a.movedIDs, id)
-	if len(a.movedIDs) > maxMovedIDs {
-		a.movedIDs = append(a.movedIDs[:0], a.movedIDs[len(a.movedIDs)-maxMovedIDs:]...)
+// mover keeps the events that moved one kind of decision since its last
+// change: their count, and the ids and stream sequences of the latest 20.
+type mover struct {
+	Count int64    `json:"count"`
+	IDs   []string `json:"ids"`
+	Seqs  []uint64 `json:"seqs"`
+}
+
+func (m *mover) add(id string, seq uint64) {
+	m.Count++
+	m.IDs = append(m.IDs, id)
+	m.Seqs = append(m.Seqs, seq)
+	if len(m.IDs) > maxMoved {
+		m.IDs = append(m.IDs[:0], m.IDs[len(m.IDs)-maxMoved:]...)
+		m.Seqs = append(m.Seqs[:0], m.Seqs[len(m.Seqs)-maxMoved:]...)
 	}
+}
+
+// take returns the mover's content and starts it afresh.
+func (m *mover) take() mover {
+	out := mover{Count: m.Count, IDs: append(make([]string, 0, len(m.IDs)), m.IDs...), Seqs: append(make([]uint64, 0, len(m.Seqs)), m.Seqs...)}
+	*m = mover{IDs: m.IDs[:0], Seqs: m.Seqs[:0]}
+	return out
+}
+
+// movers are an account's movers of its tier, key flag and loyalty.
+type movers struct {
+	Tier    mover `json:"tier"`
+	Key     mover `json:"key"`
+	Loyalty mover `json:"loyalty"`
+}
+
+// chain is the hash chain over an account's messages (see the chains table).
+type chain struct {
+	account string
+	length  int64
+	head    [32]byte
+	lastSeq uint64
 }
 
 // bucketAt returns the account's bucket of day d, creating it (in day order)

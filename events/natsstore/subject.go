@@ -78,3 +78,17 @@ func SubjectFor(account, eventType string) string {
 	}
 	return AccountSubject(account, eventType)
 }
+
+// TokenOf returns the account token of an account subject
+// (kam.acct.<token>.<type>); ok is false for any other subject.
+func TokenOf(subject string) (string, bool) {
+	rest, ok := strings.CutPrefix(subject, accountPrefix)
+	if !ok {
+		return "", false
+	}
+	token, _, ok := strings.Cut(rest, ".")
+	if !ok || token == "" {
+		return "", false
+	}
+	return token, true
+}

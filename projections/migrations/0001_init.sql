@@ -58,8 +58,9 @@ CREATE TABLE accounts (
   loyalty                     TEXT,            -- NULL while the account has no order
   loyalty_since               TEXT,
   early_adopter               INTEGER NOT NULL,
-  moved_count                 INTEGER NOT NULL, -- revenue events since its last tier change
-  moved_ids                   TEXT NOT NULL     -- JSON array, the latest 20 of them
+  -- the events that moved each kind of decision since its last change:
+  -- JSON {"tier"|"key"|"loyalty": {"count": N, "ids": [...], "seqs": [...]}}, the latest 20
+  movers                      TEXT NOT NULL
 ) WITHOUT ROWID;
 
 -- Revenue and orders per account and business day: the windows' inputs.
@@ -114,6 +115,7 @@ CREATE TABLE tier_history (
   close_event_id  TEXT    NOT NULL,
   moved_count     INTEGER NOT NULL,  -- the account's revenue events since its previous change
   moved_ids       TEXT    NOT NULL,  -- JSON array, the latest 20 of them
+  moved_seqs      TEXT    NOT NULL,  -- JSON array, their stream sequences
   PRIMARY KEY (account, effective)
 ) WITHOUT ROWID;
 
@@ -139,6 +141,9 @@ CREATE TABLE key_history (
   partnership                TEXT    NOT NULL,
   close_seq                  INTEGER NOT NULL,
   close_event_id             TEXT    NOT NULL,
+  moved_count                INTEGER NOT NULL, -- the account's orders, returns and profile changes since the previous change
+  moved_ids                  TEXT    NOT NULL, -- JSON array, the latest 20 of them
+  moved_seqs                 TEXT    NOT NULL,
   PRIMARY KEY (account, effective)
 ) WITHOUT ROWID;
 
@@ -160,6 +165,9 @@ CREATE TABLE loyalty_history (
   last_competitor_purchase_at  TEXT,
   close_seq                    INTEGER NOT NULL,
   close_event_id               TEXT    NOT NULL,
+  moved_count                  INTEGER NOT NULL, -- the account's orders, returns and competitor reports since the previous change
+  moved_ids                    TEXT    NOT NULL,
+  moved_seqs                   TEXT    NOT NULL,
   PRIMARY KEY (account, effective)
 ) WITHOUT ROWID;
 
@@ -206,6 +214,18 @@ CREATE TABLE rejected_events (
   stored_at  TEXT NOT NULL,
   reason     TEXT NOT NULL
 );
+
+-- Tamper evidence: a hash chain per account over every message on its
+-- subjects, in stream order: link 1 = SHA-256(32 zero bytes || message 1's
+-- bytes as stored), link n = SHA-256(link n-1 || message n's bytes).
+-- kam verify --chain recomputes it from the stream.
+CREATE TABLE chains (
+  token     TEXT PRIMARY KEY,  -- the account's subject token
+  account   TEXT    NOT NULL,  -- the account id (the token itself if it is not one kam makes)
+  length    INTEGER NOT NULL,
+  head      TEXT    NOT NULL,  -- hex
+  last_seq  INTEGER NOT NULL
+) WITHOUT ROWID;
 
 -- The ids applied, for exactly-once: a compact ledger that kam loads at
 -- start. Block b holds the events with sequence b*256 to b*256+255, in order,
