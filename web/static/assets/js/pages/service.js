@@ -2,7 +2,7 @@
 // most valuable accounts have items overdue now.
 
 import { get, allAccounts, pool } from "../api.js";
-import { h, clear, card, link, accountHref, tierBadge, keyChip, empty, meter } from "../dom.js";
+import { h, clear, card, link, accountHref, tierBadge, empty, meter } from "../dom.js";
 import { fmtInt, fmtHours, fmtDateTime, fmtMoney, TIERS } from "../format.js";
 import { complianceBars, legend } from "../charts.js";
 
@@ -29,7 +29,7 @@ export async function render(main, ctx) {
         h("div", { class: "sub" }, `${fmtInt(all.requests.open)} open · ${fmtInt(all.requests.overdue)} overdue`)),
       h("div", { class: "card kpi" }, h("div", { class: "label" }, "Complaints"), h("div", { class: "value" }, fmtInt(all.complaints.opened)),
         h("div", { class: "sub" }, `${fmtInt(all.complaints.open)} open · ${fmtInt(all.complaints.overdue)} overdue`))),
-    h("div", { class: "grid" },
+    h("div", { class: "grid align-start" },
       card({ title: "Compliance by tier", sub: "Share of closed items that met their target", class: "span-5" },
         complianceBars(TIERS.map((t) => ({
           tier: t,
@@ -110,7 +110,8 @@ async function waitingAccounts(ctx, box) {
         h("thead", {}, h("tr", {}, h("th", {}, "Account"), h("th", {}, "Tier"), h("th", { class: "num" }, "Requests overdue"), h("th", { class: "num" }, "Complaints overdue"),
           h("th", { class: "num opt" }, "Revenue in window"))),
         h("tbody", {}, late.map((d) => h("tr", {},
-          h("td", {}, link(accountHref(d.id) + "#service", { class: "acct-name" }, d.name || d.id), " ", keyChip(d.key_account)),
+          h("td", {}, link(accountHref(d.id) + "#service", { class: "acct-name" }, d.name || d.id),
+            d.key_account ? h("span", { class: "star", title: "Key account" }, " ★") : null, h("span", { class: "acct-id" }, d.id)),
           h("td", {}, tierBadge(d.tier)),
           h("td", { class: "num" }, h("span", { class: ["chip", d.sla.requests.overdue_now ? "bad" : ""] }, fmtInt(d.sla.requests.overdue_now))),
           h("td", { class: "num" }, h("span", { class: ["chip", d.sla.complaints.overdue_now ? "bad" : ""] }, fmtInt(d.sla.complaints.overdue_now))),
