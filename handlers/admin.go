@@ -12,6 +12,7 @@ type Admin interface {
 	Rebuild() (projections.RebuildStatus, error)
 	RebuildStatus() (projections.RebuildStatus, bool)
 	DB() *projections.DB
+	CurrentPolicy() *projections.Policy
 }
 
 // handleRebuildPost starts a background rebuild of the read model; the old
@@ -48,14 +49,48 @@ func (s *Server) handleDigest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, events.Errorf(events.EUnavailable, "this kam runs no read model"))
 		return
 	}
-	var applied uint64
-	if s.Reads != nil {
-		applied = s.Reads.Status().AppliedSeq
-	}
-	d, err := projections.Digest(r.Context(), s.Admin.DB().Reader())
+	applied, d, err := projections.SnapshotDigest(r.Context(), s.Admin.DB().Reader())
 	if err != nil {
 		writeError(w, r, s.Logger, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"applied_seq": applied, "tables": d})
+}
+
+// handlePolicy answers the serving read model's policy, canonical JSON.
+func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request) {
+	if s.Admin == nil {
+		writeError(w, r, s.Logger, events.Errorf(events.EUnavailable, "this kam runs no read model"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Kam-Policy-Version", s.Admin.CurrentPolicy().Version())
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(s.Admin.CurrentPolicy().Canonical())
+}
+
+// handleRows answers a read-model table's rows in primary-key order, for
+// kam verify to name the rows that differ.
+func (s *Server) handleRows(w http.ResponseWriter, r *http.Request) {
+	if s.Admin == nil {
+		writeError(w, r, s.Logger, events.Errorf(events.EUnavailable, "this kam runs no read model"))
+		return
+	}
+	q := r.URL.Query()
+	offset, err := uintParam(q.Get("offset"), "offset", 0)
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	limit, err := uintParam(q.Get("limit"), "limit", 1000)
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	rows, err := projections.TableRows(r.Context(), s.Admin.DB().Reader(), q.Get("table"), int(offset), int(min(limit, 10000)))
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"table": q.Get("table"), "offset": offset, "rows": rows})
 }

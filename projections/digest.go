@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"kam/events"
 )
 
 // Tables are the read model's tables, in the order digests list them.
@@ -27,19 +29,41 @@ type TableDigest struct {
 // Digest hashes every table's rows in primary-key order, each value tagged
 // with its type, so that two read models with equal digests hold equal data.
 func Digest(ctx context.Context, db *sql.DB) ([]TableDigest, error) {
+	_, d, err := SnapshotDigest(ctx, db)
+	return d, err
+}
+
+// SnapshotDigest hashes every table within one read transaction, so that
+// the digests and the applied sequence it returns belong together even while
+// the projector commits.
+func SnapshotDigest(ctx context.Context, db *sql.DB) (uint64, []TableDigest, error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, nil, err
+	}
+	defer tx.Rollback()
+	var applied uint64
+	if err := tx.QueryRowContext(ctx, `SELECT applied_seq FROM projector_state WHERE id = 1`).Scan(&applied); err != nil {
+		return 0, nil, err
+	}
 	out := make([]TableDigest, 0, len(Tables))
 	for _, t := range Tables {
-		d, err := digestTable(ctx, db, t)
+		d, err := digestTable(ctx, tx, t)
 		if err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		out = append(out, d)
 	}
-	return out, nil
+	return applied, out, nil
+}
+
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // primaryKey returns the table's primary-key columns in key order.
-func primaryKey(ctx context.Context, db *sql.DB, table string) ([]string, error) {
+func primaryKey(ctx context.Context, db querier, table string) ([]string, error) {
 	rows, err := db.QueryContext(ctx, `SELECT name, pk FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, table)
 	if err != nil {
 		return nil, err
@@ -60,7 +84,7 @@ func primaryKey(ctx context.Context, db *sql.DB, table string) ([]string, error)
 	return cols, rows.Err()
 }
 
-func digestTable(ctx context.Context, db *sql.DB, table string) (TableDigest, error) {
+func digestTable(ctx context.Context, db querier, table string) (TableDigest, error) {
 	pk, err := primaryKey(ctx, db, table)
 	if err != nil {
 		return TableDigest{}, err
@@ -134,4 +158,47 @@ func appendRow(b []byte, vals []any) []byte {
 		}
 	}
 	return b
+}
+
+// TableRows returns up to limit rows of a read-model table from offset, in
+// primary-key order; BLOBs come as x'hex' text, so that rows compare as text.
+func TableRows(ctx context.Context, db *sql.DB, table string, offset, limit int) ([][]any, error) {
+	known := false
+	for _, t := range Tables {
+		known = known || t == table
+	}
+	if !known {
+		return nil, &events.Error{Code: events.ENotFound, Message: fmt.Sprintf("no table %q (tables: %s)", table, strings.Join(Tables, ", "))}
+	}
+	pk, err := primaryKey(ctx, db, table)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, "SELECT * FROM "+table+" ORDER BY "+strings.Join(pk, ", ")+" LIMIT ? OFFSET ?", limit, offset)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	out := [][]any{}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				vals[i] = "x'" + hex.EncodeToString(b) + "'"
+			}
+		}
+		out = append(out, vals)
+	}
+	return out, rows.Err()
 }

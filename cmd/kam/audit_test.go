@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/mattn/go-sqlite3"
+)
+
+// auditScript appends the scripted history of ACME and BETA and returns the
+// sequences: ACME's tier goes none→A at the close of 2026-01-05 (closed by
+// e3) and A→B at the close of 2026-01-07 (closed by the tick e5).
+func auditScript(t *testing.T, k *kam, acmeFirst string) {
+	t.Helper()
+	post := func(ev map[string]any, hdr ...string) {
+		t.Helper()
+		if code, body := k.call("POST", "/v1/events", ev, hdr...); code != 201 {
+			t.Fatalf("append %v: %d %v", ev["id"], code, body)
+		}
+	}
+	e1 := order("e1", "ACME", "2026-01-05T10:00:00Z", acmeFirst)
+	e1["correlationid"] = "c-1"
+	post(e1, "Kam-Actor", "alice")
+	post(order("e2", "BETA", "2026-01-05T11:00:00Z", "100.00"))
+	post(order("e3", "ACME", "2026-01-06T09:00:00Z", "10.00"), "Kam-Actor", "bob")
+	post(order("e4", "BETA", "2026-01-07T09:00:00Z", "5000.00"))
+	post(map[string]any{"id": "e5", "source": "test", "type": "clock.tick", "time": "2026-01-08T00:00:00Z"})
+}
+
+func TestAuditTrail(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	auditScript(t, k, "1000.00")
+	code, a := k.call("GET", "/v1/accounts/ACME/audit?min_seq=5", nil)
+	if code != 200 {
+		t.Fatalf("audit: %d %v", code, a)
+	}
+	type want struct {
+		kind, effective, from, to string
+		closeSeq                  float64
+		closeID                   string
+		moved                     []string
+	}
+	wants := []want{
+		// First review, the close of 2026-01-05 (e3's time closed it):
+		// ACME 1000.00 of 1100.00, nothing above it → A; score 65.00 ≥ 60 → key;
+		// first order less than 90 days before → new.
+		{"tier", "2026-01-06T00:00:00Z", "<nil>", "A", 3, "e3", []string{"e1"}},
+		{"key", "2026-01-06T00:00:00Z", "<nil>", "true", 3, "e3", []string{"e1"}},
+		{"loyalty", "2026-01-06T00:00:00Z", "<nil>", "new", 3, "e3", []string{"e1"}},
+		// The close of 2026-01-07 (the tick): BETA 5100.00 ranks first;
+		// ACME's 1010.00 has 5100.00 above it: 100*5100 >= 80*6110 → B, not key.
+		{"tier", "2026-01-08T00:00:00Z", "A", "B", 5, "e5", []string{"e3"}},
+		{"key", "2026-01-08T00:00:00Z", "true", "false", 5, "e5", []string{"e3"}},
+	}
+	ds := a["decisions"].([]any)
+	if len(ds) != len(wants) {
+		t.Fatalf("decisions: got %d, want %d: %v", len(ds), len(wants), ds)
+	}
+	for i, w := range wants {
+		d := ds[i].(map[string]any)
+		closed := d["closed_by"].(map[string]any)
+		var moved []string
+		for _, m := range d["moved"].([]any) {
+			moved = append(moved, m.(map[string]any)["id"].(string))
+		}
+		got := fmt.Sprint(d["kind"], d["effective"], fmt.Sprint(d["from"]), fmt.Sprint(d["to"]), closed["seq"], closed["id"], moved)
+		exp := fmt.Sprint(w.kind, w.effective, w.from, w.to, w.closeSeq, w.closeID, w.moved)
+		if got != exp {
+			t.Errorf("decision %d: got %s, want %s", i+1, got, exp)
+		}
+	}
+	// The events are shown as stored, with who appended them.
+	first := ds[0].(map[string]any)["moved"].([]any)[0].(map[string]any)
+	if first["actor"] != "alice" || first["correlationid"] != "c-1" || first["source"] != "e2e" || first["stored_at"] == nil {
+		t.Errorf("moved event as stored: got %v", first)
+	}
+	stream := a["stream"].(map[string]any)
+	if stream["deny_delete"] != true || stream["deny_purge"] != true {
+		t.Errorf("stream settings in the audit: %v", stream)
+	}
+	if c := a["chain"].(map[string]any); c["length"].(float64) != 2 || len(c["head"].(string)) != 64 {
+		t.Errorf("chain: %v", c)
+	}
+
+	var out syncBuffer
+	m := &Main{Stdout: &out, Stderr: &out}
+	if code := m.Run(context.Background(), []string{"audit", "--url", "http://" + k.addrs.HTTP, "ACME"}); code != 0 {
+		t.Fatalf("kam audit: exit %d: %s", code, out.String())
+	}
+	for _, s := range []string{`AUDIT STATEMENT: account "ACME"`, "TIER  (none) -> A", "TIER  A -> B", "actor alice",
+		"The day was closed by #5 clock.tick id e5", "deny delete: yes"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("kam audit text lacks %q:\n%s", s, out.String())
+		}
+	}
+	out = syncBuffer{}
+	if code := m.Run(context.Background(), []string{"audit", "--url", "http://" + k.addrs.HTTP, "--as-of", "2026-01-06", "ACME"}); code != 0 ||
+		!strings.Contains(out.String(), "3 decisions") {
+		t.Errorf("kam audit --as-of 2026-01-06: exit %d, want the 3 decisions of the first close:\n%s", code, out.String())
+	}
+}
+
+// runKam runs a kam command in-process and returns its exit code and its
+// output, stdout then stderr.
+func runKam(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	code, stdout, stderr := runKamSplit(t, args...)
+	return code, stdout + stderr
+}
+
+func runKamSplit(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(context.Background(), args)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestVerify: verify passes on a healthy model, through a running kam and
+// on its data dir, and fails naming the row when a row is changed by hand.
+func TestVerify(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	auditScript(t, k, "1000.00")
+	k.call("GET", "/v1/accounts?min_seq=5", nil)
+	if code, out := runKam(t, "verify", "--url", "http://"+k.addrs.HTTP, "--quiet"); code != 0 || !strings.Contains(out, "exactly what the log implies") {
+		t.Fatalf("verify --url on a healthy model: exit %d:\n%s", code, out)
+	}
+	k.stop()
+	if code, out := runKam(t, "verify", "--data-dir", dir, "--quiet"); code != 0 || !strings.Contains(out, "accounts") {
+		t.Fatalf("verify --data-dir on a healthy model: exit %d:\n%s", code, out)
+	}
+
+	path, err := filepath.EvalSymlinks(filepath.Join(dir, "kam.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE accounts SET tier = 'C' WHERE account = 'BETA'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, out := runKam(t, "verify", "--data-dir", dir, "--quiet")
+	if code != 1 || !strings.Contains(out, "accounts         DIFFERS") || !strings.Contains(out, "serving: BETA") ||
+		!strings.Contains(out, "rebuilt: BETA") {
+		t.Errorf("verify after a hand edit: exit %d, want 1 naming BETA's row:\n%s", code, out)
+	}
+	if strings.Count(out, "DIFFERS") != 1 {
+		t.Errorf("only the accounts table was changed:\n%s", out)
+	}
+}
+
+// TestVerifyChain: the hash chains recomputed from a history that differs
+// by one byte from the filed one differ, for that account only.
+func TestVerifyChain(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	auditScript(t, k, "1000.00")
+	k.call("GET", "/v1/accounts?min_seq=5", nil)
+	k.stop()
+	code, filed, _ := runKamSplit(t, "verify", "--chain", "--data-dir", dir)
+	if code != 0 || !strings.Contains(filed, "ACME 2 ") || !strings.Contains(filed, "BETA 2 ") {
+		t.Fatalf("verify --chain: exit %d:\n%s", code, filed)
+	}
+	filedPath := filepath.Join(t.TempDir(), "chains.txt")
+	if err := os.WriteFile(filedPath, []byte(filed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runKam(t, "verify", "--chain", "--data-dir", dir, "--against", filedPath); code != 0 {
+		t.Fatalf("the same history against its own filed chains: exit %d:\n%s", code, out)
+	}
+
+	// The same history but one byte: 1000.00 → 1000.01 in ACME's first order.
+	other := t.TempDir()
+	k2 := startKam(t, other, "--no-ticks")
+	auditScript(t, k2, "1000.01")
+	k2.call("GET", "/v1/accounts?min_seq=5", nil)
+	k2.stop()
+	code, out := runKam(t, "verify", "--chain", "--data-dir", other, "--against", filedPath)
+	var differing []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "DIFFERS") {
+			differing = append(differing, strings.Fields(line)[0])
+		}
+	}
+	if code != 1 || fmt.Sprint(differing) != "[ACME]" {
+		t.Errorf("a one-byte change against the filed chains: exit %d, want 1 with ACME differing only:\n%s", code, out)
+	}
+}

@@ -1,0 +1,411 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"kam/events/natsstore"
+	"kam/projections"
+)
+
+func init() {
+	register(command{name: "verify", usage: "prove the read model is what the log implies: rebuild and compare digests; --chain checks the hash chains", run: (*Main).verify})
+}
+
+// verify rebuilds the read model from the stream into a temporary file
+// under the serving model's policy, up to the sequence the serving model
+// has applied, and compares the two table by table.
+func (m *Main) verify(ctx context.Context, args []string) error {
+	fs := m.flagSet("verify")
+	var acc streamAccess
+	acc.register(fs)
+	url := fs.String("url", "", "a running kam's HTTP address (then the stream is read through --nats-url, or the NATS URL kam reports)")
+	token := fs.String("token", "", "API token with the audit and admin scopes (for --url)")
+	chainMode := fs.Bool("chain", false, "recompute every account's hash chain from the stream and compare it with the read model's")
+	against := fs.String("against", "", "with --chain: compare with a list filed earlier (lines: ACCOUNT LENGTH HEAD) instead")
+	quiet := fs.Bool("quiet", false, "no progress line")
+	if err := m.parse(fs, args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var serving servingModel
+	var err error
+	if *url != "" {
+		serving, err = remoteModel(ctx, newAPIClient(*url, *token))
+		if err == nil && acc.nats.url == "" {
+			acc.nats.url = serving.natsURL
+		}
+	} else {
+		serving, err = localModel(acc.dataDir)
+	}
+	if err != nil {
+		return err
+	}
+	defer serving.close()
+	js, stream, closeStream, err := acc.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer closeStream()
+	if *chainMode {
+		return m.verifyChains(ctx, js, stream, serving, *against)
+	}
+
+	dir, err := os.MkdirTemp("", "kam-verify")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	fresh := filepath.Join(dir, "verify.db")
+	res, err := buildReadModel(ctx, js, acc.nats.stream, fresh, serving.policy, serving.applied, projections.RunOptions{},
+		progressWriter(m, *quiet), log)
+	if err != nil {
+		return err
+	}
+	if res.Status.AppliedSeq != serving.applied {
+		return fmt.Errorf("the rebuild stopped at sequence %d, the serving model is at %d", res.Status.AppliedSeq, serving.applied)
+	}
+	rebuilt, err := projections.OpenDB(fresh)
+	if err != nil {
+		return err
+	}
+	defer rebuilt.Close()
+	want, err := projections.Digest(ctx, rebuilt.Reader())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "read model %s at sequence %d, policy %s; rebuilt from stream %s\n",
+		serving.name, serving.applied, serving.policy.ShortVersion(), acc.nats.stream)
+	differ := 0
+	for i, w := range want {
+		g := serving.digests[i]
+		if g == w {
+			fmt.Fprintf(m.Stdout, "  %-16s %8d rows  sha256 %s  equal\n", w.Table, w.Rows, w.SHA256)
+			continue
+		}
+		differ++
+		fmt.Fprintf(m.Stdout, "  %-16s DIFFERS: serving %d rows sha256 %s, rebuilt %d rows sha256 %s\n", w.Table, g.Rows, g.SHA256, w.Rows, w.SHA256)
+		rows, err := firstDifference(ctx, serving, rebuilt, w.Table)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(m.Stdout, rows)
+	}
+	if differ > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("kam verify: %d tables differ from what the log implies", differ)}
+	}
+	fmt.Fprintln(m.Stdout, "the read model is exactly what the log implies")
+	return nil
+}
+
+// servingModel is the read model being verified: a local file, or a
+// running kam's.
+type servingModel struct {
+	name    string
+	applied uint64
+	policy  *projections.Policy
+	digests []projections.TableDigest
+	natsURL string
+	// rows returns up to limit rows of a table in primary-key order from offset.
+	rows  func(ctx context.Context, table string, offset, limit int) ([][]any, error)
+	close func()
+}
+
+func localModel(dataDir string) (servingModel, error) {
+	path, err := filepath.EvalSymlinks(projections.ServingPath(dataDir))
+	if err != nil {
+		return servingModel{}, fmt.Errorf("no read model in %s: %w", dataDir, err)
+	}
+	pol, err := projections.StoredPolicy(path)
+	if err != nil || pol == nil {
+		return servingModel{}, fmt.Errorf("%s holds no policy: %v", path, err)
+	}
+	db, err := projections.OpenDB(path)
+	if err != nil {
+		return servingModel{}, err
+	}
+	applied, d, err := projections.SnapshotDigest(context.Background(), db.Reader())
+	if err != nil {
+		db.Close()
+		return servingModel{}, err
+	}
+	return servingModel{name: path, applied: applied, policy: pol, digests: d,
+		rows: func(ctx context.Context, table string, offset, limit int) ([][]any, error) {
+			return projections.TableRows(ctx, db.Reader(), table, offset, limit)
+		},
+		close: func() { db.Close() }}, nil
+}
+
+func remoteModel(ctx context.Context, c *apiClient) (servingModel, error) {
+	var dig struct {
+		AppliedSeq uint64                    `json:"applied_seq"`
+		Tables     []projections.TableDigest `json:"tables"`
+	}
+	if _, _, err := c.do(ctx, http.MethodGet, "/v1/admin/digest", nil, &dig); err != nil {
+		return servingModel{}, err
+	}
+	var pol json.RawMessage
+	if _, _, err := c.do(ctx, http.MethodGet, "/v1/admin/policy", nil, &pol); err != nil {
+		return servingModel{}, err
+	}
+	p, err := projections.ParsePolicy(pol)
+	if err != nil {
+		return servingModel{}, err
+	}
+	var st struct {
+		NATS struct{ URL string } `json:"nats"`
+	}
+	if _, _, err := c.do(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil {
+		return servingModel{}, err
+	}
+	return servingModel{name: c.url, applied: dig.AppliedSeq, policy: p, digests: dig.Tables, natsURL: st.NATS.URL,
+		rows: func(ctx context.Context, table string, offset, limit int) ([][]any, error) {
+			var out struct {
+				Rows [][]any `json:"rows"`
+			}
+			path := fmt.Sprintf("/v1/admin/rows?table=%s&offset=%d&limit=%d&applied_seq=%d", table, offset, limit, dig.AppliedSeq)
+			if _, _, err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+				return nil, err
+			}
+			return out.Rows, nil
+		},
+		close: func() {}}, nil
+}
+
+// firstDifference finds the first rows where a table differs and says which.
+func firstDifference(ctx context.Context, serving servingModel, rebuilt *projections.DB, table string) (string, error) {
+	const page = 1000
+	for offset := 0; ; offset += page {
+		a, err := serving.rows(ctx, table, offset, page)
+		if err != nil {
+			return "", err
+		}
+		b, err := projections.TableRows(ctx, rebuilt.Reader(), table, offset, page)
+		if err != nil {
+			return "", err
+		}
+		for i := 0; i < max(len(a), len(b)); i++ {
+			var ra, rb string
+			if i < len(a) {
+				ra = rowString(a[i])
+			}
+			if i < len(b) {
+				rb = rowString(b[i])
+			}
+			if ra != rb {
+				return fmt.Sprintf("    first difference at row %d (primary-key order):\n      serving: %s\n      rebuilt: %s\n",
+					offset+i+1, orNone(ra), orNone(rb)), nil
+			}
+		}
+		if len(a) < page && len(b) < page {
+			return "    (rows equal as text: the values differ in type)\n", nil
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no such row)"
+	}
+	return s
+}
+
+func rowString(r []any) string {
+	parts := make([]string, len(r))
+	for i, v := range r {
+		switch v := v.(type) {
+		case nil:
+			parts[i] = "NULL"
+		case []byte:
+			parts[i] = "x'" + hex.EncodeToString(v) + "'"
+		case float64:
+			// JSON numbers arrive as floats; integers print as integers.
+			if v == float64(int64(v)) {
+				parts[i] = fmt.Sprint(int64(v))
+			} else {
+				parts[i] = fmt.Sprint(v)
+			}
+		default:
+			parts[i] = fmt.Sprint(v)
+		}
+	}
+	return strings.Join(parts, " | ")
+}
+
+// verifyChains recomputes every account's hash chain from the stream, up to
+// the read model's applied sequence, and compares it with the read model's
+// (or with a list filed earlier).
+func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, serving servingModel, against string) error {
+	// Against the read model: up to what it has applied. Against a filed
+	// list: the whole log as it stands.
+	upTo := serving.applied
+	if against != "" {
+		info, err := stream.Info(ctx)
+		if err != nil {
+			return err
+		}
+		upTo = info.State.LastSeq
+	}
+	if upTo == 0 {
+		return fmt.Errorf("nothing to chain: the log (or the read model) is empty")
+	}
+	got, err := recomputeChains(ctx, js, stream.CachedInfo().Config.Name, upTo)
+	if err != nil {
+		return err
+	}
+	var want map[string]projections.Chain
+	source := "the read model"
+	if against != "" {
+		if want, err = readFiledChains(against); err != nil {
+			return err
+		}
+		source = against
+	} else if want, err = servingChains(ctx, serving); err != nil {
+		return err
+	}
+	accounts := make([]string, 0, len(got))
+	for a := range got {
+		accounts = append(accounts, a)
+	}
+	for a := range want {
+		if _, ok := got[a]; !ok {
+			accounts = append(accounts, a)
+		}
+	}
+	sort.Strings(accounts)
+	bad := 0
+	for _, a := range accounts {
+		g, w := got[a], want[a]
+		line := fmt.Sprintf("%s %d %s", a, g.Length, g.Head)
+		if g.Length != w.Length || g.Head != w.Head {
+			bad++
+			fmt.Fprintf(m.Stdout, "%s  DIFFERS from %s: %d %s\n", line, source, w.Length, orNone(w.Head))
+			continue
+		}
+		fmt.Fprintln(m.Stdout, line)
+	}
+	if bad > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("kam verify --chain: %d of %d accounts' chains differ from %s", bad, len(accounts), source)}
+	}
+	fmt.Fprintf(m.Stderr, "%d chains up to sequence %d equal %s\n", len(accounts), upTo, source)
+	return nil
+}
+
+// recomputeChains reads every account message up to seq and chains them.
+func recomputeChains(ctx context.Context, js jetstream.JetStream, stream string, upTo uint64) (map[string]projections.Chain, error) {
+	sub, err := natsstore.Subscribe(ctx, js, stream, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Stop()
+	heads := map[string]*[32]byte{}
+	out := map[string]projections.Chain{}
+	for {
+		st, _, err := sub.Next()
+		if err != nil {
+			return nil, err
+		}
+		if token, ok := natsstore.TokenOf(st.Subject); ok {
+			acct, ok := natsstore.AccountOf(token)
+			if !ok {
+				acct = token
+			}
+			h := heads[acct]
+			if h == nil {
+				h = new([32]byte)
+				heads[acct] = h
+			}
+			sum := sha256.New()
+			sum.Write(h[:])
+			sum.Write(st.Data)
+			sum.Sum(h[:0])
+			c := out[acct]
+			c.Length++
+			c.LastSeq = st.Seq
+			c.Head = hex.EncodeToString(h[:])
+			out[acct] = c
+		}
+		if st.Seq >= upTo {
+			return out, nil
+		}
+	}
+}
+
+func servingChains(ctx context.Context, serving servingModel) (map[string]projections.Chain, error) {
+	out := map[string]projections.Chain{}
+	for offset := 0; ; offset += 1000 {
+		rows, err := serving.rows(ctx, "chains", offset, 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			// token, account, length, head, last_seq
+			if len(r) != 5 {
+				return nil, fmt.Errorf("chains: a row of %d columns", len(r))
+			}
+			out[fmt.Sprint(r[1])] = projections.Chain{Length: toInt(r[2]), Head: fmt.Sprint(r[3]), LastSeq: uint64(toInt(r[4]))}
+		}
+		if len(rows) < 1000 {
+			return out, nil
+		}
+	}
+}
+
+func toInt(v any) int64 {
+	switch v := v.(type) {
+	case int64:
+		return v
+	case float64:
+		return int64(v)
+	}
+	return 0
+}
+
+// readFiledChains reads a list kam verify --chain printed: ACCOUNT LENGTH HEAD.
+// An account id may hold spaces: the last two fields are length and head.
+func readFiledChains(path string) (map[string]projections.Chain, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parseChains(f)
+}
+
+func parseChains(r io.Reader) (map[string]projections.Chain, error) {
+	out := map[string]projections.Chain{}
+	sc := bufio.NewScanner(r)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.Contains(line, "DIFFERS") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			return nil, fmt.Errorf("line %d: want ACCOUNT LENGTH HEAD", n)
+		}
+		var length int64
+		if _, err := fmt.Sscan(f[len(f)-2], &length); err != nil {
+			return nil, fmt.Errorf("line %d: length: %v", n, err)
+		}
+		rest := strings.TrimSpace(strings.TrimSuffix(line, f[len(f)-1]))
+		acct := strings.TrimSpace(strings.TrimSuffix(rest, f[len(f)-2]))
+		out[acct] = projections.Chain{Length: length, Head: f[len(f)-1]}
+	}
+	return out, sc.Err()
+}
