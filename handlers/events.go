@@ -182,15 +182,19 @@ func splitBody(body []byte, maxBatch int) ([]json.RawMessage, error) {
 		}
 		return []json.RawMessage{body}, nil
 	case '[':
-		var arr []json.RawMessage
-		if err := json.Unmarshal(body, &arr); err != nil {
+		elems, err := events.SplitArray(body)
+		if err != nil {
 			return nil, events.Errorf(events.EInvalid, "the body is not a valid JSON array: %v", err)
 		}
-		if len(arr) == 0 {
+		if len(elems) == 0 {
 			return nil, events.Errorf(events.EInvalid, "the batch is empty")
 		}
-		if len(arr) > maxBatch {
-			return nil, events.Errorf(events.ETooLarge, "a batch holds at most %d events, got %d", maxBatch, len(arr))
+		if len(elems) > maxBatch {
+			return nil, events.Errorf(events.ETooLarge, "a batch holds at most %d events, got %d", maxBatch, len(elems))
+		}
+		arr := make([]json.RawMessage, len(elems))
+		for i, e := range elems {
+			arr[i] = e
 		}
 		return arr, nil
 	}
