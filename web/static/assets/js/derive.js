@@ -106,12 +106,13 @@ export function openItems(events) {
 }
 
 function pct(num, den) {
-  // Exact enough for words: both are decimal strings of the same currency.
+  // Both are decimal strings of the same currency.
   const d = digitsOf(den);
   const n = toMinor(num, d);
   const t = toMinor(den, d);
   if (t === 0n) return "0";
-  return (Number((n * 100000n) / t) / 1000).toFixed(1);
+  // Truncated, not rounded: 94.96% reads 94.9%, never the 95% it is under.
+  return (Number((n * 1000n) / t) / 10).toFixed(1);
 }
 
 // tierReason says in words why a tier history row decided what it did.

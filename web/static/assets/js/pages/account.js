@@ -92,7 +92,8 @@ function profile(a) {
       h("a", { href: apiHref(a.id), target: "_blank", rel: "noopener" }, "account"),
       h("a", { href: apiHref(a.id, "tiers"), target: "_blank", rel: "noopener" }, "tiers"),
       h("a", { href: apiHref(a.id, "key"), target: "_blank", rel: "noopener" }, "key"),
-      h("a", { href: apiHref(a.id, "loyalty"), target: "_blank", rel: "noopener" }, "loyalty")));
+      h("a", { href: apiHref(a.id, "loyalty"), target: "_blank", rel: "noopener" }, "loyalty"),
+      link("/audit?account=" + encodeURIComponent(a.id) + "#trail", {}, "audit trail →")));
 }
 
 function alerts(a) {
@@ -168,7 +169,7 @@ function timelineView(a, tiers, keys, loyalty, untilMs, revealEvent) {
   const moved = (r) => {
     if (!r.moved_count) return null;
     const ids = r.moved_ids || [];
-    return h("div", { class: "trace" }, `Moved by ${plural(r.moved_count, "revenue event")} since the previous change`,
+    return h("div", { class: "trace" }, `Moved by ${plural(r.moved_count, "event")} since the previous change`,
       ids.length ? [": ", ids.map((evId, i) => [i ? ", " : "", h("button", { type: "button", class: "btn link mono", onclick: () => revealEvent(evId) }, evId)]),
         r.moved_count > ids.length ? ` (latest ${ids.length})` : ""] : "");
   };
@@ -179,7 +180,7 @@ function timelineView(a, tiers, keys, loyalty, untilMs, revealEvent) {
     h("ul", { class: "changes", "data-test": "changes" }, changes.map((c) => h("li", { "data-kind": c.kind },
       h("div", {}, h("div", { class: "when" }, fmtDay(reviewDay(c.at))), h("div", { class: "kind-tag" }, c.kind)),
       h("div", { class: "what" }, what(c)),
-      h("div", {}, h("div", { class: "why" }, c.why), c.kind === "tier" ? moved(c.row) : null,
+      h("div", {}, h("div", { class: "why" }, c.why), moved(c.row),
         h("div", { class: "trace" }, changeTrace(c.row)))))),
   ];
 }
