@@ -91,49 +91,77 @@ func (o *batchOut) reset() {
 	}
 }
 
-// flush writes the batch and the checkpoint in one transaction. On error the
-// in-memory model is ahead of the file: the caller must discard the
-// projector and open a new one, which reloads from the file.
-func (p *Projector) flush(ctx context.Context) error {
+// pending is one batch made ready to write: each table's rows as values,
+// taken from the model when the batch ended, so that writing them needs
+// nothing of the model and can run beside the next batch's applying.
+type pending struct {
+	sets   []*multiInsert
+	status Status // published once the batch is committed
+}
+
+// prepare takes the batch's rows out of the model and starts the next batch.
+func (p *Projector) prepare() (*pending, error) {
+	ws := &pending{}
+	for _, step := range []func(*pending) error{
+		p.writeAccounts, p.writeDays, p.writeItems, p.writeContacts, p.writeHistory,
+		p.writeReviews, p.writeRejected, p.writeIDs, p.writeChains, p.writeState,
+	} {
+		if err := step(ws); err != nil {
+			return nil, err
+		}
+	}
+	p.out.reset()
+	if p.timing.batchEvents > 0 {
+		p.timing.lastBatch = time.Since(p.timing.batchStart)
+	}
+	ws.status = p.statusNow()
+	p.timing.batchEvents = 0
+	return ws, nil
+}
+
+// write commits a prepared batch, its checkpoint included, in one
+// transaction, then publishes its status.
+func (p *Projector) write(ctx context.Context, ws *pending) error {
 	err := p.db.withTx(ctx, func(tx *sql.Tx) error {
-		for _, step := range []func(*sql.Tx) error{
-			p.writeAccounts, p.writeDays, p.writeItems, p.writeContacts, p.writeHistory,
-			p.writeReviews, p.writeRejected, p.writeIDs, p.writeChains, p.writeState,
-		} {
-			if err := step(tx); err != nil {
+		for _, m := range ws.sets {
+			if err := m.exec(tx); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("write batch up to sequence %d: %w", p.appliedSeq, err)
+		return fmt.Errorf("write batch up to sequence %d: %w", ws.status.AppliedSeq, err)
 	}
-	p.out.reset()
-	if p.timing.batchEvents > 0 {
-		p.timing.lastBatch = time.Since(p.timing.batchStart)
-	}
-	p.publishStatus()
-	p.timing.batchEvents = 0
+	p.publish(ws.status)
 	return nil
 }
 
-// multiInsert writes rows with one statement per chunk of rows: cgo calls,
-// not SQLite, are the cost of one statement per row.
-type multiInsert struct {
-	tx      *sql.Tx
-	head    string // INSERT ... VALUES
-	tail    string // ON CONFLICT ...
-	cols    int
-	perStmt int
-	args    []any
-	rows    int
-	stmt    *sql.Stmt
+// flush writes the batch and the checkpoint in one transaction. On error the
+// in-memory model is ahead of the file: the caller must discard the
+// projector and open a new one, which reloads from the file.
+func (p *Projector) flush(ctx context.Context) error {
+	ws, err := p.prepare()
+	if err != nil {
+		return err
+	}
+	return p.write(ctx, ws)
 }
 
-func newMultiInsert(tx *sql.Tx, head, tail string, cols int) *multiInsert {
-	per := 900 / cols // stay well under SQLite's bound-parameter limit
-	return &multiInsert{tx: tx, head: head, tail: tail, cols: cols, perStmt: per, args: make([]any, 0, per*cols)}
+// multiInsert holds rows for one statement, written with one statement per
+// chunk of rows: cgo calls, not SQLite, are the cost of a statement per row.
+type multiInsert struct {
+	head string // INSERT ... VALUES
+	tail string // ON CONFLICT ...
+	cols int
+	args []any
+}
+
+// newMultiInsert starts a table's rows in ws.
+func newMultiInsert(ws *pending, head, tail string, cols int) *multiInsert {
+	m := &multiInsert{head: head, tail: tail, cols: cols}
+	ws.sets = append(ws.sets, m)
+	return m
 }
 
 func (m *multiInsert) sqlFor(rows int) string {
@@ -156,32 +184,46 @@ func (m *multiInsert) add(vals ...any) error {
 		return fmt.Errorf("multiInsert: %d values for %d columns", len(vals), m.cols)
 	}
 	m.args = append(m.args, vals...)
-	m.rows++
-	if m.rows == m.perStmt {
-		if m.stmt == nil {
-			s, err := m.tx.Prepare(m.sqlFor(m.perStmt))
-			if err != nil {
-				return err
-			}
-			m.stmt = s
-		}
-		if _, err := m.stmt.Exec(m.args...); err != nil {
-			return err
-		}
-		m.args, m.rows = m.args[:0], 0
-	}
 	return nil
 }
 
-func (m *multiInsert) done() error {
-	if m.stmt != nil {
-		defer m.stmt.Close()
-	}
-	if m.rows == 0 {
+// done is kept for the callers' shape; rows are written by exec.
+func (m *multiInsert) done() error { return nil }
+
+// exec writes the rows.
+func (m *multiInsert) exec(tx *sql.Tx) error {
+	rows := len(m.args) / m.cols
+	if rows == 0 {
 		return nil
 	}
-	_, err := m.tx.Exec(m.sqlFor(m.rows), m.args...)
-	return err
+	per := max(1, 900/m.cols) // stay well under SQLite's bound-parameter limit
+	var stmt *sql.Stmt
+	defer func() {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}()
+	for i := 0; i < rows; i += per {
+		n := min(per, rows-i)
+		args := m.args[i*m.cols : (i+n)*m.cols]
+		if n == per {
+			if stmt == nil {
+				s, err := tx.Prepare(m.sqlFor(per))
+				if err != nil {
+					return err
+				}
+				stmt = s
+			}
+			if _, err := stmt.Exec(args...); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := tx.Exec(m.sqlFor(n), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func boolInt(b bool) int {
@@ -207,8 +249,8 @@ func emptyNil(s string) any {
 
 // writeAccounts writes the rows of the accounts whose events or review
 // figures changed since their row was last written.
-func (p *Projector) writeAccounts(tx *sql.Tx) error {
-	m := newMultiInsert(tx, `INSERT OR REPLACE INTO accounts (account, name, industry, region, manager, partnership,
+func (p *Projector) writeAccounts(ws *pending) error {
+	m := newMultiInsert(ws, `INSERT OR REPLACE INTO accounts (account, name, industry, region, manager, partnership,
 		service_requirement, registered_at, first_seen_at, first_seq, last_seq, events, first_order_at, last_order_at,
 		orders_total, returns_total, revenue_total, last_competitor_purchase_at, revenue_window, orders_window,
 		discounted_window, new_product_orders_window, prior_orders, tier, tier_since, tier_rank, key_account, key_since,
@@ -252,7 +294,7 @@ func (p *Projector) writeAccounts(tx *sql.Tx) error {
 	return m.done()
 }
 
-func (p *Projector) writeDays(tx *sql.Tx) error {
+func (p *Projector) writeDays(ws *pending) error {
 	keys := make([]dayKey, 0, len(p.out.days))
 	for k := range p.out.days {
 		keys = append(keys, k)
@@ -264,7 +306,7 @@ func (p *Projector) writeDays(tx *sql.Tx) error {
 		}
 		return keys[i].day < keys[j].day
 	})
-	m := newMultiInsert(tx, `INSERT INTO account_days (account, day, revenue, discounted, orders, returns, new_product_orders) VALUES `,
+	m := newMultiInsert(ws, `INSERT INTO account_days (account, day, revenue, discounted, orders, returns, new_product_orders) VALUES `,
 		`ON CONFLICT (account, day) DO UPDATE SET revenue = revenue + excluded.revenue, discounted = discounted + excluded.discounted,
 		orders = orders + excluded.orders, returns = returns + excluded.returns, new_product_orders = new_product_orders + excluded.new_product_orders`, 7)
 	for _, k := range keys {
@@ -301,8 +343,8 @@ func (it *slaItem) responseAt() time.Time {
 	return r
 }
 
-func (p *Projector) writeItems(tx *sql.Tx) error {
-	m := newMultiInsert(tx, `INSERT OR REPLACE INTO sla_items (account, kind, item_id, priority, opened_at, opened_seq, tier,
+func (p *Projector) writeItems(ws *pending) error {
+	m := newMultiInsert(ws, `INSERT OR REPLACE INTO sla_items (account, kind, item_id, priority, opened_at, opened_seq, tier,
 		key_account, target_column, response_due, resolution_due, responded_at, resolved_at, response_met, resolution_met,
 		response_seconds, resolution_seconds, satisfied) VALUES `, "", 18)
 	for _, it := range p.out.items {
@@ -324,8 +366,8 @@ func (p *Projector) writeItems(tx *sql.Tx) error {
 	return m.done()
 }
 
-func (p *Projector) writeContacts(tx *sql.Tx) error {
-	m := newMultiInsert(tx, `INSERT OR REPLACE INTO contacts (account, role, name, visits, first_visit_at, last_visit_at) VALUES `, "", 6)
+func (p *Projector) writeContacts(ws *pending) error {
+	m := newMultiInsert(ws, `INSERT OR REPLACE INTO contacts (account, role, name, visits, first_visit_at, last_visit_at) VALUES `, "", 6)
 	for _, c := range p.out.contacts {
 		if err := m.add(c.account, c.role, c.name, c.visits, ts(c.first), ts(c.last)); err != nil {
 			return fmt.Errorf("contacts: %w", err)
@@ -334,9 +376,9 @@ func (p *Projector) writeContacts(tx *sql.Tx) error {
 	return m.done()
 }
 
-func (p *Projector) writeHistory(tx *sql.Tx) error {
+func (p *Projector) writeHistory(ws *pending) error {
 	pol := p.pol
-	t := newMultiInsert(tx, `INSERT INTO tier_history (account, effective, from_tier, to_tier, policy, revenue, rank, ranked,
+	t := newMultiInsert(ws, `INSERT INTO tier_history (account, effective, from_tier, to_tier, policy, revenue, rank, ranked,
 		before_revenue, total_revenue, window_days, cut_a, cut_b, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 18)
 	for _, r := range p.out.tiers {
 		ids, seqs := movedJSON(r.moved)
@@ -352,7 +394,7 @@ func (p *Projector) writeHistory(tx *sql.Tx) error {
 	if err := t.done(); err != nil {
 		return err
 	}
-	k := newMultiInsert(tx, `INSERT INTO key_history (account, effective, from_key, to_key, policy, tier, score, min_score,
+	k := newMultiInsert(ws, `INSERT INTO key_history (account, effective, from_key, to_key, policy, tier, score, min_score,
 		score_volume, score_concentration, score_service_requirement, score_price_insensitivity, score_partnership, revenue,
 		orders, discounted, service_requirement, partnership, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 23)
 	for _, r := range p.out.keys {
@@ -370,7 +412,7 @@ func (p *Projector) writeHistory(tx *sql.Tx) error {
 	if err := k.done(); err != nil {
 		return err
 	}
-	l := newMultiInsert(tx, `INSERT INTO loyalty_history (account, effective, from_loyalty, to_loyalty, from_early_adopter,
+	l := newMultiInsert(ws, `INSERT INTO loyalty_history (account, effective, from_loyalty, to_loyalty, from_early_adopter,
 		to_early_adopter, policy, reason, orders_window, revenue_window, discounted_window, prior_orders, first_order_at,
 		last_competitor_purchase_at, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 19)
 	for _, r := range p.out.loyalty {
@@ -401,8 +443,8 @@ func movedJSON(m mover) (ids, seqs string) {
 	return string(i), string(s)
 }
 
-func (p *Projector) writeChains(tx *sql.Tx) error {
-	m := newMultiInsert(tx, `INSERT OR REPLACE INTO chains (token, account, length, head, last_seq) VALUES `, "", 5)
+func (p *Projector) writeChains(ws *pending) error {
+	m := newMultiInsert(ws, `INSERT OR REPLACE INTO chains (token, account, length, head, last_seq) VALUES `, "", 5)
 	for token, c := range p.out.chains {
 		if err := m.add(token, c.account, c.length, hex.EncodeToString(c.head[:]), c.lastSeq); err != nil {
 			return fmt.Errorf("chains: %w", err)
@@ -411,8 +453,8 @@ func (p *Projector) writeChains(tx *sql.Tx) error {
 	return m.done()
 }
 
-func (p *Projector) writeReviews(tx *sql.Tx) error {
-	m := newMultiInsert(tx, `INSERT INTO reviews (day, effective, policy, accounts, ranked, total_revenue, a_accounts, a_revenue,
+func (p *Projector) writeReviews(ws *pending) error {
+	m := newMultiInsert(ws, `INSERT INTO reviews (day, effective, policy, accounts, ranked, total_revenue, a_accounts, a_revenue,
 		b_accounts, b_revenue, c_accounts, c_revenue, key_accounts, top20_revenue, pareto, close_seq, close_event_id) VALUES `, "", 17)
 	for _, r := range p.out.reviews {
 		if err := m.add(r.day.String(), ts(r.day.Close()), p.pol.Version(), r.accounts, r.ranked, r.total,
@@ -424,8 +466,8 @@ func (p *Projector) writeReviews(tx *sql.Tx) error {
 	return m.done()
 }
 
-func (p *Projector) writeRejected(tx *sql.Tx) error {
-	m := newMultiInsert(tx, `INSERT INTO rejected_events (seq, subject, event_id, type, stored_at, reason) VALUES `, "", 6)
+func (p *Projector) writeRejected(ws *pending) error {
+	m := newMultiInsert(ws, `INSERT INTO rejected_events (seq, subject, event_id, type, stored_at, reason) VALUES `, "", 6)
 	for _, r := range p.out.rejected {
 		if err := m.add(r.seq, r.subject, emptyNil(r.eventID), emptyNil(r.eventType), ts(msTime(r.storedAt)), r.reason); err != nil {
 			return fmt.Errorf("rejected_events: %w", err)
@@ -437,8 +479,10 @@ func (p *Projector) writeRejected(tx *sql.Tx) error {
 // writeIDs appends the batch's ids to the ledger's blocks. A block's content
 // is the same whatever the batch sizes were, since ids are appended in
 // sequence order.
-func (p *Projector) writeIDs(tx *sql.Tx) error {
+func (p *Projector) writeIDs(ws *pending) error {
 	ids := p.out.ids
+	m := newMultiInsert(ws, `INSERT INTO applied_ids (block, entries) VALUES `,
+		`ON CONFLICT (block) DO UPDATE SET entries = CAST(entries || excluded.entries AS BLOB)`, 2)
 	for len(ids) > 0 {
 		block := ids[0].seq >> idBlockBits
 		n := 0
@@ -450,8 +494,7 @@ func (p *Projector) writeIDs(tx *sql.Tx) error {
 			buf = append(buf, e.digest[:]...)
 			buf = binary.BigEndian.AppendUint64(buf, e.seq)
 		}
-		if _, err := tx.Exec(`INSERT INTO applied_ids (block, entries) VALUES (?, ?)
-			ON CONFLICT (block) DO UPDATE SET entries = CAST(entries || excluded.entries AS BLOB)`, int64(block), buf); err != nil {
+		if err := m.add(int64(block), buf); err != nil {
 			return fmt.Errorf("applied_ids: %w", err)
 		}
 		ids = ids[n:]
@@ -461,7 +504,7 @@ func (p *Projector) writeIDs(tx *sql.Tx) error {
 
 const idBlockBits = 8
 
-func (p *Projector) writeState(tx *sql.Tx) error {
+func (p *Projector) writeState(ws *pending) error {
 	var next, last any
 	if p.started {
 		next = p.next.String()
@@ -469,13 +512,13 @@ func (p *Projector) writeState(tx *sql.Tx) error {
 	if p.reviewed {
 		last = p.lastReview.String()
 	}
-	_, err := tx.Exec(`INSERT INTO projector_state (id, stream, applied_seq, watermark, next_review_day, last_review_day, policy,
-		policy_json, events_applied, rejected, amount_total) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET applied_seq = excluded.applied_seq, watermark = excluded.watermark,
+	m := newMultiInsert(ws, `INSERT INTO projector_state (id, stream, applied_seq, watermark, next_review_day, last_review_day, policy,
+		policy_json, events_applied, rejected, amount_total) VALUES `,
+		`ON CONFLICT (id) DO UPDATE SET applied_seq = excluded.applied_seq, watermark = excluded.watermark,
 		next_review_day = excluded.next_review_day, last_review_day = excluded.last_review_day,
-		events_applied = excluded.events_applied, rejected = excluded.rejected, amount_total = excluded.amount_total`,
-		p.stream, p.appliedSeq, ts(p.watermark), next, last, p.pol.Version(), string(p.pol.Canonical()), p.applied, p.rejected,
-		p.amountTotal)
+		events_applied = excluded.events_applied, rejected = excluded.rejected, amount_total = excluded.amount_total`, 11)
+	err := m.add(1, p.stream, p.appliedSeq, ts(p.watermark), next, last, p.pol.Version(), string(p.pol.Canonical()), p.applied,
+		p.rejected, p.amountTotal)
 	if err != nil {
 		return fmt.Errorf("projector_state: %w", err)
 	}

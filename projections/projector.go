@@ -166,7 +166,11 @@ func (p *Projector) WaitApplied(ctx context.Context, seq uint64) error {
 	}
 }
 
-func (p *Projector) publishStatus() {
+// publishStatus publishes the model's status as it is now.
+func (p *Projector) publishStatus() { p.publish(p.statusNow()) }
+
+// statusNow is the model's status as it is now.
+func (p *Projector) statusNow() Status {
 	st := Status{
 		AppliedSeq: p.appliedSeq, Policy: p.pol.Version(), Rejected: p.rejected, Applied: p.applied,
 		BatchEvents: p.timing.batchEvents, BatchSeconds: p.timing.lastBatch.Seconds(),
@@ -178,6 +182,11 @@ func (p *Projector) publishStatus() {
 	if p.reviewed {
 		st.LastReview = p.lastReview.String()
 	}
+	return st
+}
+
+// publish makes st the status readers see and wakes the waiters.
+func (p *Projector) publish(st Status) {
 	p.mu.Lock()
 	p.status = st
 	close(p.progress)
@@ -198,7 +207,7 @@ func (p *Projector) load(ctx context.Context) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		// A fresh read model: pin the policy and stream at once, so that
 		// even an empty model is never continued under another policy.
-		return p.db.withTx(ctx, p.writeState)
+		return p.flush(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("read projector state: %w", err)

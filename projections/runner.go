@@ -57,11 +57,12 @@ type RunOptions struct {
 }
 
 // Run follows the stream from the applied sequence until ctx ends, applying
-// in batches. Decoding runs on its own goroutine, ahead of applying.
+// in batches. Decoding runs on its own goroutine, ahead of applying, and
+// writing on another, behind it: three stages over two cores.
 // It returns ctx's error on shutdown, after committing what it applied.
 // Any other error (a failed commit, a lost subscription) leaves the
 // in-memory model unusable: open a new Projector to resume.
-func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) error {
+func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 100000
 	}
@@ -103,6 +104,37 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) error 
 	defer stop()
 	defer sub.Stop()
 
+	// The writer commits prepared batches while the next one is applied:
+	// at most one waits, so memory stays bounded.
+	writes := make(chan *pending, 1)
+	werr := make(chan error, 1)
+	wdone := make(chan struct{})
+	go func() {
+		defer close(wdone)
+		for ws := range writes {
+			if err := p.write(context.WithoutCancel(ctx), ws); err != nil {
+				werr <- err
+				for range writes {
+				}
+				return
+			}
+			if opts.Progress != nil {
+				opts.Progress(ws.status.AppliedSeq)
+			}
+		}
+	}()
+	defer func() {
+		close(writes)
+		<-wdone
+		select {
+		case e := <-werr:
+			if err == nil || errors.Is(err, context.Canceled) {
+				err = e
+			}
+		default:
+		}
+	}()
+
 	n := 0
 	var first time.Time
 	commit := func() error {
@@ -110,13 +142,16 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) error 
 			return nil
 		}
 		n = 0
-		if err := p.flush(context.WithoutCancel(ctx)); err != nil {
+		ws, err := p.prepare()
+		if err != nil {
 			return err
 		}
-		if opts.Progress != nil {
-			opts.Progress(p.appliedSeq)
+		select {
+		case writes <- ws:
+			return nil
+		case err := <-werr:
+			return err
 		}
-		return nil
 	}
 	for {
 		var d decoded
@@ -130,9 +165,15 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) error 
 					return err
 				}
 				continue
+			case err := <-werr:
+				return err
 			}
 		} else {
-			d, ok = <-ch
+			select {
+			case d, ok = <-ch:
+			case err := <-werr:
+				return err
+			}
 		}
 		if !ok || d.err != nil {
 			if err := commit(); err != nil {
