@@ -115,3 +115,9 @@ export async function pool(items, n, fn) {
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
   return results;
 }
+
+// policy is the policy the read model was built under (currency, cut-offs,
+// weights, service-level targets), or null when this caller may not read it.
+export function policy() {
+  return cached("/v1/admin/policy").catch(() => null);
+}

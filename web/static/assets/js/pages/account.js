@@ -2,7 +2,7 @@
 // tier, key and loyalty histories with the reason of each change, revenue by
 // month, open service items and the event history read from /v1/events.
 
-import { get, cached, accountEvents } from "../api.js";
+import { get, cached, accountEvents, policy } from "../api.js";
 import { h, clear, card, link, apiHref, tierBadge, keyChip, loyaltyChip, empty, meter } from "../dom.js";
 import { fmtMoney, fmtCompact, fmtInt, fmtPct, fmtDate, fmtDateTime, fmtHours, fmtDay, addDays, daysAgo, digitsOf, plural, ROLE_LABEL, LOYALTY_LABEL, reviewDay } from "../format.js";
 import { monthly, track, tierStyle, keyStyle, loyaltyStyle, legend } from "../charts.js";
@@ -25,9 +25,9 @@ export async function render(main, ctx) {
     }
     throw err;
   }
-  const [tiers, keys, loyalty, abc] = await Promise.all([
+  const [tiers, keys, loyalty, abc, pol] = await Promise.all([
     get(apiHref(id, "tiers"), ctx.signal), get(apiHref(id, "key"), ctx.signal), get(apiHref(id, "loyalty"), ctx.signal),
-    cached("/v1/reports/abc").catch(() => null),
+    cached("/v1/reports/abc").catch(() => null), policy(),
   ]);
   if (ctx.signal.aborted) return;
   document.title = `${acct.name || id} · kam`;
@@ -42,10 +42,10 @@ export async function render(main, ctx) {
     h("div", { class: "crumb" }, link("/accounts", {}, "Accounts"), " / ", h("span", { class: "mono" }, id)),
     profile(acct),
     alerts(acct),
-    facts(acct),
+    facts(acct, pol),
     h("div", { class: "grid" },
       card({ title: "Revenue by month", sub: `Orders minus returns by business month; shaded: the ${windowDays}-day window of the last review`, class: "span-8", id: "revenue" }, revenueBox),
-      card({ title: "Key-account score", sub: "Five criteria, each 0–100, weighted by the policy", class: "span-4", id: "score" }, scoreCard(acct, keys.history)),
+      card({ title: "Key-account score", sub: "Five criteria, each 0–100, weighted by the policy", class: "span-4", id: "score" }, scoreCard(acct, keys.history, pol)),
       card({ title: "Timeline", sub: "Every change of tier, key account and loyalty, with the reason the review gave", class: "span-12", id: "timeline", test: "timeline" },
         timelineView(acct, tiers.history, keys.history, loyalty.history, untilMs, revealEvent)),
       card({ title: "Service", sub: "Requests and complaints, against the targets of the tier at opening", class: "span-6", id: "service" }, slaStats(acct), itemsBox),
@@ -113,11 +113,12 @@ function fact(label, value, sub, test) {
   return h("div", { class: "card kpi" }, h("div", { class: "label" }, label), h("div", { class: "value", "data-test": test }, value), h("div", { class: "sub" }, sub));
 }
 
-function facts(a) {
+function facts(a, pol) {
+  const cur = pol ? " · " + pol.currency : "";
   return h("div", { class: "facts" },
-    fact("Revenue in window", h("span", { title: fmtMoney(a.revenue_window) }, fmtCompact(a.revenue_window)),
+    fact(`Revenue in window${cur}`, h("span", { title: fmtMoney(a.revenue_window) }, fmtCompact(a.revenue_window)),
       h("span", { "data-test": "acct-revenue-window" }, fmtMoney(a.revenue_window))),
-    fact("Revenue all time", h("span", { title: fmtMoney(a.revenue_total) }, fmtCompact(a.revenue_total)),
+    fact(`Revenue all time${cur}`, h("span", { title: fmtMoney(a.revenue_total) }, fmtCompact(a.revenue_total)),
       h("span", { "data-test": "acct-revenue-total" }, fmtMoney(a.revenue_total))),
     fact("Tier", h("span", { "data-test": "acct-tier" }, a.tier || "–"), a.rank ? `rank ${fmtInt(a.rank)}` : "not ranked"),
     fact("Orders", fmtInt(a.orders_window), `in window · ${fmtInt(a.orders_total)} all time`, "acct-orders"),
@@ -125,22 +126,25 @@ function facts(a) {
     fact("Last order", h("span", { class: "sm" }, a.last_order_at ? fmtDate(a.last_order_at) : "—"), a.last_order_at ? `${daysAgo(a.last_order_at, Date.now())} days ago` : "no order"));
 }
 
-function scoreCard(a, keyRows) {
+function scoreCard(a, keyRows, pol) {
   if (!a.key_score) return empty("Not reviewed yet.");
   const min = keyRows.length ? keyRows[keyRows.length - 1].min_score : null;
+  const w = pol ? pol.key_account.weights : {};
   const parts = [
-    ["Volume", a.key_score.volume], ["Concentration", a.key_score.concentration], ["Service requirement", a.key_score.service_requirement],
-    ["Price insensitivity", a.key_score.price_insensitivity], ["Partnership", a.key_score.partnership],
+    ["Volume", a.key_score.volume, w.volume], ["Concentration", a.key_score.concentration, w.concentration],
+    ["Service requirement", a.key_score.service_requirement, w.service_requirement],
+    ["Price insensitivity", a.key_score.price_insensitivity, w.price_insensitivity], ["Partnership", a.key_score.partnership, w.partnership],
   ];
   return [
     h("div", { style: { display: "flex", alignItems: "baseline", gap: "10px" } },
       h("span", { class: "score-big", "data-test": "acct-score" }, a.key_score.score.toFixed(1)),
       h("span", { class: "muted" }, min !== null ? `threshold ${min}` : ""),
       keyChip(a.key_account)),
-    h("div", { class: "parts" }, parts.map(([label, v]) => {
+    h("div", { class: "parts" }, parts.map(([label, v, weight]) => {
       const fill = h("div", {});
       fill.style.width = v + "%";
-      return h("div", { class: "part" }, h("span", { class: "muted" }, label), h("div", { class: "bar" }, fill), h("span", { class: "num" }, v.toFixed(0)));
+      return h("div", { class: "part" }, h("span", { class: "muted" }, label, weight !== undefined ? h("span", { class: "faint" }, ` · ${weight}%`) : null),
+        h("div", { class: "bar" }, fill), h("span", { class: "num" }, v.toFixed(0)));
     })),
   ];
 }

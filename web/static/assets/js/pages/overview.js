@@ -1,7 +1,7 @@
 // Overview: the 80/20 picture, who moved tier, service levels by tier, and
 // the key accounts with what they are waiting for.
 
-import { cached, get, allAccounts, pool, query } from "../api.js";
+import { cached, get, allAccounts, pool, query, policy } from "../api.js";
 import { h, clear, card, link, accountHref, tierBadge, loyaltyChip, empty, meter, rowClick } from "../dom.js";
 import { fmtMoney, fmtCompact, fmtInt, fmtPct, fmtDay, addDays, plural, TIERS, LOYALTY_LABEL } from "../format.js";
 import { pareto, legend } from "../charts.js";
@@ -10,9 +10,10 @@ import { movements } from "../derive.js";
 const KEY_ROWS = 25;
 
 export async function render(main, ctx) {
-  const [abc, sla] = await Promise.all([
+  const [abc, sla, pol] = await Promise.all([
     cached("/v1/reports/abc").catch((err) => (err.status === 404 ? null : Promise.reject(err))),
     get("/v1/reports/sla", ctx.signal),
+    policy(),
   ]);
   if (ctx.signal.aborted) return;
   if (!abc) {
@@ -27,7 +28,7 @@ export async function render(main, ctx) {
   const loyaltyBox = h("div", {}, h("p", { class: "loading" }, "…"));
   clear(main,
     head(abc),
-    kpis(abc, sla),
+    kpis(abc, sla, pol),
     h("div", { class: "grid" },
       card({ title: "Accounts and revenue by tier", sub: `Revenue in the window ending with the review of ${fmtDay(day)}`, class: "span-5", test: "tiers" },
         tierShares(abc)),
@@ -80,7 +81,7 @@ function kpi(label, value, sub, attrs = {}) {
     h("div", { class: "sub" }, sub));
 }
 
-function kpis(abc, sla) {
+function kpis(abc, sla, pol) {
   let overdueReq = 0;
   let overdueCmp = 0;
   for (const t of TIERS) {
@@ -89,7 +90,7 @@ function kpis(abc, sla) {
   }
   const overdue = overdueReq + overdueCmp;
   return h("div", { class: "kpis", style: { marginBottom: "18px" } },
-    kpi("Revenue in window", fmtCompact(abc.total_revenue), h("span", { "data-test": "total-revenue" }, fmtMoney(abc.total_revenue)), { title: fmtMoney(abc.total_revenue) }),
+    kpi(`Revenue in window${pol ? " · " + pol.currency : ""}`, fmtCompact(abc.total_revenue), h("span", { "data-test": "total-revenue" }, fmtMoney(abc.total_revenue)), { title: fmtMoney(abc.total_revenue) }),
     kpi("Accounts", h("span", { "data-test": "accounts" }, fmtInt(abc.accounts)), `${fmtInt(abc.ranked)} with revenue in the window`),
     kpi("Key accounts", h("span", { "data-test": "key-count" }, fmtInt(abc.key_accounts)), `${fmtPct(abc.accounts ? abc.key_accounts / abc.accounts : 0)} of accounts`),
     kpi("Top 20% share", fmtPct(abc.top20_share), "of revenue from the top fifth of ranked accounts"),

@@ -1,7 +1,7 @@
 // Service levels: /v1/reports/sla by the tier at opening, and which of the
 // most valuable accounts have items overdue now.
 
-import { get, allAccounts, pool } from "../api.js";
+import { get, allAccounts, pool, policy } from "../api.js";
 import { h, clear, card, link, accountHref, tierBadge, empty, meter } from "../dom.js";
 import { fmtInt, fmtHours, fmtDateTime, fmtMoney, TIERS } from "../format.js";
 import { complianceBars, legend } from "../charts.js";
@@ -10,7 +10,7 @@ import { complianceBars, legend } from "../charts.js";
 const CHECK = 60;
 
 export async function render(main, ctx) {
-  const sla = await get("/v1/reports/sla", ctx.signal);
+  const [sla, pol] = await Promise.all([get("/v1/reports/sla", ctx.signal), policy()]);
   if (ctx.signal.aborted) return;
   const waiting = h("div", {}, h("p", { class: "loading" }, "Checking accounts…"));
   const all = { requests: sum(sla, "requests"), complaints: sum(sla, "complaints") };
@@ -30,16 +30,38 @@ export async function render(main, ctx) {
       h("div", { class: "card kpi" }, h("div", { class: "label" }, "Complaints"), h("div", { class: "value" }, fmtInt(all.complaints.opened)),
         h("div", { class: "sub" }, `${fmtInt(all.complaints.open)} open · ${fmtInt(all.complaints.overdue)} overdue`))),
     h("div", { class: "grid align-start" },
-      card({ title: "Compliance by tier", sub: "Share of closed items that met their target", class: "span-5" },
+      h("div", { class: "span-5 stack-col" }, card({ title: "Compliance by tier", sub: "Share of closed items that met their target" },
         complianceBars(TIERS.map((t) => ({
           tier: t,
           values: [sla.tiers[t].requests.response.compliance, sla.tiers[t].requests.resolution.compliance, sla.tiers[t].complaints.resolution.compliance],
         })), [{ label: "first response", color: "var(--tier-a)" }, { label: "resolution", color: "var(--tier-b)" }, { label: "complaints", color: "#f0a060" }]),
         legend([["sw-A", "first response"], ["sw-B", "request resolution"], ["sw-no_brand_loyalty", "complaint resolution"]])),
+        pol ? card({ title: "Targets", sub: "Hours from opening, by the tier at opening (policy)", test: "targets" }, targets(pol)) : null),
       card({ title: "Accounts waiting on service", sub: "Key and A accounts with items overdue now", class: "span-7", test: "waiting" }, waiting),
       card({ title: "Requests", sub: "Service requests: first response and resolution", class: "span-12", test: "sla-requests" }, requestsTable(sla)),
       card({ title: "Complaints", sub: "Complaints: resolution", class: "span-12", test: "sla-complaints" }, complaintsTable(sla))));
   ctx.track(waitingAccounts(ctx, waiting), "load", waiting);
+}
+
+const PRIORITIES = ["urgent", "high", "normal", "low"];
+const SEVERITIES = ["critical", "high", "medium", "low"];
+
+// targets shows the policy's service-level targets: requests as first
+// response / resolution, complaints as resolution, in hours.
+function targets(pol) {
+  const req = pol.service_levels.requests;
+  const cmp = pol.service_levels.complaints;
+  const cols = Object.keys(req[PRIORITIES[0]] || {}).sort((a, b) => (a === "key") - (b === "key") || a.localeCompare(b));
+  const head = (first) => h("thead", {}, h("tr", {}, h("th", {}, first), cols.map((c) => h("th", { class: "num" }, c === "key" ? "★ key" : tierBadge(c)))));
+  return [
+    h("div", { class: "table-wrap" }, h("table", { class: "targets" }, head("Request"),
+      h("tbody", {}, PRIORITIES.filter((p) => req[p]).map((p) => h("tr", {}, h("td", { class: "muted" }, p),
+        cols.map((c) => h("td", { class: "num" }, `${req[p][c].response_hours} / ${req[p][c].resolution_hours}`))))))),
+    h("div", { class: "table-wrap" }, h("table", { class: "targets" }, head("Complaint"),
+      h("tbody", {}, SEVERITIES.filter((v) => cmp[v]).map((v) => h("tr", {}, h("td", { class: "muted" }, v),
+        cols.map((c) => h("td", { class: "num" }, cmp[v][c] === undefined ? "—" : String(cmp[v][c])))))))),
+    h("div", { class: "card-foot" }, "Requests: first response / resolution. From ", h("a", { href: "/v1/admin/policy", target: "_blank", rel: "noopener" }, "/v1/admin/policy"), "."),
+  ];
 }
 
 function sum(sla, kind) {
