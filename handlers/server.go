@@ -149,7 +149,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 		writeError(w, r, s.Logger, events.Errorf(events.ENotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 	if s.UI != nil {
-		s.handle(mux, "GET /", ScopeOpen, s.UI.ServeHTTP)
+		s.handle(mux, "/", ScopeOpen, s.UI.ServeHTTP) // any method: "GET /" would conflict with "/v1/"; the UI answers 405 itself
 	}
 }
 
