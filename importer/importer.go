@@ -351,7 +351,7 @@ func (f *File) parseCSV(r io.Reader) error {
 		}
 		i, ok := index[name]
 		if !ok {
-			return 0, fmt.Errorf("--%s %q: no such column in the header (%s)", flag, name, strings.Join(header, ", "))
+			return 0, fmt.Errorf("%s %q: no such column in the header (%s)", flag, name, strings.Join(header, ", "))
 		}
 		return i, nil
 	}

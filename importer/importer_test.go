@@ -163,7 +163,7 @@ func TestOptionsRefused(t *testing.T) {
 	}{
 		"no mapping":     {Options{Format: FormatCSV, AccountCol: "a"}, "a\n", "amount-col, time-col"},
 		"unknown format": {Options{Format: "xlsx"}, "", `format: want cdnow or csv, got "xlsx"`},
-		"no column":      {Options{Format: FormatCSV, AccountCol: "a", TimeCol: "t", AmountCol: "amount"}, "a,t,m\n", `--amount-col "amount": no such column`},
+		"no column":      {Options{Format: FormatCSV, AccountCol: "a", TimeCol: "t", AmountCol: "amount"}, "a,t,m\n", `amount-col "amount": no such column`},
 		"bad currency":   {Options{Format: FormatCDNOW, Currency: "usd"}, "", `currency: want an ISO 4217 code`},
 		"bad rounding":   {Options{Format: FormatCDNOW, Round: "up"}, "", `round: want "half-even"`},
 		"empty csv":      {Options{Format: FormatCSV, AccountCol: "a", TimeCol: "t", AmountCol: "m"}, "", "empty"},
