@@ -288,3 +288,22 @@ func TestRealOnlineRetailInvoices(t *testing.T) {
 			len(f.Bad), orders, events.FormatMinor(ordered, 2), rounded, returns, f.Accounts())
 	}
 }
+
+func TestCSVMalformedRowsGoOn(t *testing.T) {
+	o := Options{Format: FormatCSV, AccountCol: "a", TimeCol: "t", AmountCol: "m", OrderCol: "o", Now: now}
+	body := "a,t,m,o\n" +
+		"X,2020-01-01,1.00,\"quoted, with comma\"\n" + // line 2: fine
+		"Y,2020-01-01,2.00,bad\"quote\n" + // line 3: a bare quote
+		"Z,2020-01-02,3.00,ok\n" + // line 4
+		"W,2020-01-02,4.00,\"open\n" // line 5: a quote never closed
+	f := parse(t, body, o)
+	if len(f.Rows) != 2 || f.Rows[0].OrderID != "quoted, with comma" || f.Rows[1].Account != "Z" {
+		t.Errorf("rows: got %+v, want X and Z", f.Rows)
+	}
+	if len(f.Bad) != 2 || f.Bad[0].Line != 3 || !strings.Contains(f.Bad[0].Reason, "malformed CSV") || f.Bad[1].Line != 5 {
+		t.Errorf("bad: got %v, want lines 3 and 5 malformed", f.Bad)
+	}
+	if f.Read != 4 {
+		t.Errorf("read: got %d, want 4", f.Read)
+	}
+}
