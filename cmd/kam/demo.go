@@ -25,6 +25,7 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 	fs := m.flagSet("demo")
 	var nf natsFlags
 	nf.register(fs)
+	fs.Lookup("nats-url").Usage = "append straight to the stream on this NATS server or cluster"
 	accounts := fs.Int("accounts", demo.DefaultAccounts, "number of accounts")
 	days := fs.Int("days", demo.DefaultDays, "number of business days")
 	seed := fs.Int64("seed", 1, "random seed: the same flags give the same events, byte for byte")

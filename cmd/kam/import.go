@@ -27,6 +27,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 	fs := m.flagSet("import")
 	var nf natsFlags
 	nf.register(fs)
+	fs.Lookup("nats-url").Usage = "append straight to the stream on this NATS server or cluster (instead of --url)"
 	var o importer.Options
 	fs.StringVar(&o.Format, "format", importer.FormatCSV, "cdnow (the CDNOW master log) or csv (mapped by the --*-col flags)")
 	fs.StringVar(&o.AccountCol, "account-col", "", "csv: header of the account (customer) column")
