@@ -16,6 +16,7 @@ import (
 	"kam/events/natsstore"
 	"kam/handlers"
 	"kam/projections"
+	"kam/web"
 )
 
 func init() {
@@ -261,6 +262,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Now:             m.Now,
 		Logger:          log.With("component", "http"),
 		Guard:           guard,
+		UI:              web.Handler(),
 		Metrics:         met.Handler(),
 		Ready: handlers.Readiness(handlers.ReadinessConfig{
 			Connected: nc.IsConnected, Log: store, Reads: reads, MaxLag: f.security.readyLag, Now: m.Now}),
