@@ -154,7 +154,9 @@ type multiInsert struct {
 	head string // INSERT ... VALUES
 	tail string // ON CONFLICT ...
 	cols int
-	args []any
+	// rows append their values: a row holds its typed values until the
+	// writer binds them, so a prepared batch boxes nothing.
+	rows []func(dst []any) []any
 }
 
 // newMultiInsert starts a table's rows in ws.
@@ -179,20 +181,25 @@ func (m *multiInsert) sqlFor(rows int) string {
 	return b.String()
 }
 
+// add adds a row of values (for small tables).
 func (m *multiInsert) add(vals ...any) error {
 	if len(vals) != m.cols {
 		return fmt.Errorf("multiInsert: %d values for %d columns", len(vals), m.cols)
 	}
-	m.args = append(m.args, vals...)
+	m.rows = append(m.rows, func(dst []any) []any { return append(dst, vals...) })
 	return nil
 }
+
+// addRow adds a row whose values row appends when it is written; row must
+// read only what it captured.
+func (m *multiInsert) addRow(row func(dst []any) []any) { m.rows = append(m.rows, row) }
 
 // done is kept for the callers' shape; rows are written by exec.
 func (m *multiInsert) done() error { return nil }
 
 // exec writes the rows.
 func (m *multiInsert) exec(tx *sql.Tx) error {
-	rows := len(m.args) / m.cols
+	rows := len(m.rows)
 	if rows == 0 {
 		return nil
 	}
@@ -203,9 +210,16 @@ func (m *multiInsert) exec(tx *sql.Tx) error {
 			stmt.Close()
 		}
 	}()
+	args := make([]any, 0, per*m.cols)
 	for i := 0; i < rows; i += per {
 		n := min(per, rows-i)
-		args := m.args[i*m.cols : (i+n)*m.cols]
+		args = args[:0]
+		for _, row := range m.rows[i : i+n] {
+			args = row(args)
+		}
+		if len(args) != n*m.cols {
+			return fmt.Errorf("%s: %d values for %d rows of %d columns", strings.TrimSpace(m.head[:min(40, len(m.head))]), len(args), n, m.cols)
+		}
 		if n == per {
 			if stmt == nil {
 				s, err := tx.Prepare(m.sqlFor(per))
@@ -268,27 +282,29 @@ func (p *Projector) writeAccounts(ws *pending) error {
 			continue
 		}
 		h := &p.hot[a.slot]
-		movers, _ := json.Marshal(&a.movers)
-		var rk, score, sv, sc, ss, sp, spa any
-		if f.rank > 0 {
-			rk = f.rank
-		}
-		if f.scored {
-			score, sv, sc, ss, sp, spa = f.score, f.parts.Volume, f.parts.Concentration, f.parts.ServiceRequirement,
-				f.parts.PriceInsensitivity, f.parts.Partnership
-		}
-		var loyalty any
-		if a.loyaltyDecided && a.loyalty != "" {
-			loyalty = a.loyalty
-		}
-		if err := m.add(a.id, strOrNil(a.name), strOrNil(a.industry), strOrNil(a.region), strOrNil(a.manager),
-			a.partnershipOrNone(), a.serviceReqOrStandard(), ts(a.registeredAt), ts(a.firstSeen), a.firstSeq, a.lastSeq,
-			a.events, ts(a.firstOrder), ts(a.lastOrder), a.ordersTotal, a.returnsTotal, a.revenueTotal, ts(a.lastCompetitor),
-			f.rev.revenue, f.rev.orders, f.rev.discounted, f.rev.newProduct, f.prior,
-			emptyNil(h.tier), ts(a.tierSince), rk, boolInt(h.key), ts(a.keySince), score, sv, sc, ss, sp, spa,
-			loyalty, ts(a.loyaltySince), boolInt(a.earlyAdopter), string(movers)); err != nil {
-			return fmt.Errorf("accounts: %w", err)
-		}
+		moversJSON, _ := json.Marshal(&a.movers)
+		movers, tier, key := string(moversJSON), h.tier, h.key
+		ac := *a // the row's values as of now; the closure reads no slice of it
+		m.addRow(func(dst []any) []any {
+			var rk, score, sv, sc, ss, sp, spa any
+			if f.rank > 0 {
+				rk = f.rank
+			}
+			if f.scored {
+				score, sv, sc, ss, sp, spa = f.score, f.parts.Volume, f.parts.Concentration, f.parts.ServiceRequirement,
+					f.parts.PriceInsensitivity, f.parts.Partnership
+			}
+			var loyalty any
+			if ac.loyaltyDecided && ac.loyalty != "" {
+				loyalty = ac.loyalty
+			}
+			return append(dst, ac.id, strOrNil(ac.name), strOrNil(ac.industry), strOrNil(ac.region), strOrNil(ac.manager),
+				ac.partnershipOrNone(), ac.serviceReqOrStandard(), ts(ac.registeredAt), ts(ac.firstSeen), ac.firstSeq, ac.lastSeq,
+				ac.events, ts(ac.firstOrder), ts(ac.lastOrder), ac.ordersTotal, ac.returnsTotal, ac.revenueTotal, ts(ac.lastCompetitor),
+				f.rev.revenue, f.rev.orders, f.rev.discounted, f.rev.newProduct, f.prior,
+				emptyNil(tier), ts(ac.tierSince), rk, boolInt(key), ts(ac.keySince), score, sv, sc, ss, sp, spa,
+				loyalty, ts(ac.loyaltySince), boolInt(ac.earlyAdopter), movers)
+		})
 		a.dirty, a.written = false, f
 	}
 	return m.done()
@@ -310,10 +326,10 @@ func (p *Projector) writeDays(ws *pending) error {
 		`ON CONFLICT (account, day) DO UPDATE SET revenue = revenue + excluded.revenue, discounted = discounted + excluded.discounted,
 		orders = orders + excluded.orders, returns = returns + excluded.returns, new_product_orders = new_product_orders + excluded.new_product_orders`, 7)
 	for _, k := range keys {
-		b := p.out.days[k]
-		if err := m.add(k.account, k.day.String(), b.revenue, b.discounted, b.orders, b.returns, b.newProduct); err != nil {
-			return fmt.Errorf("account_days: %w", err)
-		}
+		b := *p.out.days[k]
+		m.addRow(func(dst []any) []any {
+			return append(dst, k.account, k.day.String(), b.revenue, b.discounted, b.orders, b.returns, b.newProduct)
+		})
 	}
 	return m.done()
 }
@@ -347,31 +363,33 @@ func (p *Projector) writeItems(ws *pending) error {
 	m := newMultiInsert(ws, `INSERT OR REPLACE INTO sla_items (account, kind, item_id, priority, opened_at, opened_seq, tier,
 		key_account, target_column, response_due, resolution_due, responded_at, resolved_at, response_met, resolution_met,
 		response_seconds, resolution_seconds, satisfied) VALUES `, "", 18)
-	for _, it := range p.out.items {
-		var openedSeq, tier, key, col any
-		if !it.openedAt.IsZero() {
-			openedSeq, tier, key, col = it.openedSeq, it.tier, boolInt(it.key), it.column
-		}
-		rMet, rSecs := outcome(it.openedAt, it.responseDue, it.responseAt())
-		sMet, sSecs := outcome(it.openedAt, it.resolutionDue, it.resolvedAt)
-		var sat any
-		if it.satisfied != nil {
-			sat = boolInt(*it.satisfied)
-		}
-		if err := m.add(it.account, it.kind, it.id, emptyNil(it.priority), ts(it.openedAt), openedSeq, tier, key, col,
-			ts(it.responseDue), ts(it.resolutionDue), ts(it.respondedAt), ts(it.resolvedAt), rMet, sMet, rSecs, sSecs, sat); err != nil {
-			return fmt.Errorf("sla_items: %w", err)
-		}
+	for _, item := range p.out.items {
+		it := *item // as of now
+		m.addRow(func(dst []any) []any {
+			var openedSeq, tier, key, col any
+			if !it.openedAt.IsZero() {
+				openedSeq, tier, key, col = it.openedSeq, it.tier, boolInt(it.key), it.column
+			}
+			rMet, rSecs := outcome(it.openedAt, it.responseDue, it.responseAt())
+			sMet, sSecs := outcome(it.openedAt, it.resolutionDue, it.resolvedAt)
+			var sat any
+			if it.satisfied != nil {
+				sat = boolInt(*it.satisfied)
+			}
+			return append(dst, it.account, it.kind, it.id, emptyNil(it.priority), ts(it.openedAt), openedSeq, tier, key, col,
+				ts(it.responseDue), ts(it.resolutionDue), ts(it.respondedAt), ts(it.resolvedAt), rMet, sMet, rSecs, sSecs, sat)
+		})
 	}
 	return m.done()
 }
 
 func (p *Projector) writeContacts(ws *pending) error {
 	m := newMultiInsert(ws, `INSERT OR REPLACE INTO contacts (account, role, name, visits, first_visit_at, last_visit_at) VALUES `, "", 6)
-	for _, c := range p.out.contacts {
-		if err := m.add(c.account, c.role, c.name, c.visits, ts(c.first), ts(c.last)); err != nil {
-			return fmt.Errorf("contacts: %w", err)
-		}
+	for _, ct := range p.out.contacts {
+		c := *ct
+		m.addRow(func(dst []any) []any {
+			return append(dst, c.account, c.role, c.name, c.visits, ts(c.first), ts(c.last))
+		})
 	}
 	return m.done()
 }
@@ -381,15 +399,15 @@ func (p *Projector) writeHistory(ws *pending) error {
 	t := newMultiInsert(ws, `INSERT INTO tier_history (account, effective, from_tier, to_tier, policy, revenue, rank, ranked,
 		before_revenue, total_revenue, window_days, cut_a, cut_b, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 18)
 	for _, r := range p.out.tiers {
-		ids, seqs := movedJSON(r.moved)
-		var rank any
-		if r.rank > 0 {
-			rank = r.rank
-		}
-		if err := t.add(r.account, ts(r.effective), emptyNil(r.from), r.to, pol.Version(), r.revenue, rank, r.ranked, r.before,
-			r.total, pol.Tiering.WindowDays, pol.Tiering.CutA, pol.Tiering.CutB, r.closeSeq, r.closeID, r.moved.Count, ids, seqs); err != nil {
-			return fmt.Errorf("tier_history: %w", err)
-		}
+		t.addRow(func(dst []any) []any {
+			ids, seqs := movedJSON(r.moved)
+			var rank any
+			if r.rank > 0 {
+				rank = r.rank
+			}
+			return append(dst, r.account, ts(r.effective), emptyNil(r.from), r.to, pol.Version(), r.revenue, rank, r.ranked, r.before,
+				r.total, pol.Tiering.WindowDays, pol.Tiering.CutA, pol.Tiering.CutB, r.closeSeq, r.closeID, r.moved.Count, ids, seqs)
+		})
 	}
 	if err := t.done(); err != nil {
 		return err
@@ -398,16 +416,16 @@ func (p *Projector) writeHistory(ws *pending) error {
 		score_volume, score_concentration, score_service_requirement, score_price_insensitivity, score_partnership, revenue,
 		orders, discounted, service_requirement, partnership, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 23)
 	for _, r := range p.out.keys {
-		ids, seqs := movedJSON(r.moved)
-		var from any
-		if r.decided {
-			from = boolInt(r.from)
-		}
-		if err := k.add(r.account, ts(r.effective), from, boolInt(r.to), pol.Version(), r.tier, r.score, pol.KeyAccount.MinScore*100,
-			r.parts.Volume, r.parts.Concentration, r.parts.ServiceRequirement, r.parts.PriceInsensitivity, r.parts.Partnership,
-			r.revenue, r.orders, r.discounted, r.serviceReq, r.partnership, r.closeSeq, r.closeID, r.moved.Count, ids, seqs); err != nil {
-			return fmt.Errorf("key_history: %w", err)
-		}
+		k.addRow(func(dst []any) []any {
+			ids, seqs := movedJSON(r.moved)
+			var from any
+			if r.decided {
+				from = boolInt(r.from)
+			}
+			return append(dst, r.account, ts(r.effective), from, boolInt(r.to), pol.Version(), r.tier, r.score, pol.KeyAccount.MinScore*100,
+				r.parts.Volume, r.parts.Concentration, r.parts.ServiceRequirement, r.parts.PriceInsensitivity, r.parts.Partnership,
+				r.revenue, r.orders, r.discounted, r.serviceReq, r.partnership, r.closeSeq, r.closeID, r.moved.Count, ids, seqs)
+		})
 	}
 	if err := k.done(); err != nil {
 		return err
@@ -416,16 +434,16 @@ func (p *Projector) writeHistory(ws *pending) error {
 		to_early_adopter, policy, reason, orders_window, revenue_window, discounted_window, prior_orders, first_order_at,
 		last_competitor_purchase_at, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 19)
 	for _, r := range p.out.loyalty {
-		ids, seqs := movedJSON(r.moved)
-		var from, fromEarly any
-		if r.decided {
-			from, fromEarly = emptyNil(r.from), boolInt(r.fromEarly)
-		}
-		if err := l.add(r.account, ts(r.effective), from, r.to, fromEarly, boolInt(r.toEarly), pol.Version(), r.reason,
-			r.in.WindowOrders, r.in.WindowRevenue, r.in.WindowDiscounted, r.in.PriorOrders, ts(r.in.FirstOrder),
-			ts(r.in.LastCompetitorPurchase), r.closeSeq, r.closeID, r.moved.Count, ids, seqs); err != nil {
-			return fmt.Errorf("loyalty_history: %w", err)
-		}
+		l.addRow(func(dst []any) []any {
+			ids, seqs := movedJSON(r.moved)
+			var from, fromEarly any
+			if r.decided {
+				from, fromEarly = emptyNil(r.from), boolInt(r.fromEarly)
+			}
+			return append(dst, r.account, ts(r.effective), from, r.to, fromEarly, boolInt(r.toEarly), pol.Version(), r.reason,
+				r.in.WindowOrders, r.in.WindowRevenue, r.in.WindowDiscounted, r.in.PriorOrders, ts(r.in.FirstOrder),
+				ts(r.in.LastCompetitorPurchase), r.closeSeq, r.closeID, r.moved.Count, ids, seqs)
+		})
 	}
 	return l.done()
 }
@@ -445,10 +463,11 @@ func movedJSON(m mover) (ids, seqs string) {
 
 func (p *Projector) writeChains(ws *pending) error {
 	m := newMultiInsert(ws, `INSERT OR REPLACE INTO chains (token, account, length, head, last_seq) VALUES `, "", 5)
-	for token, c := range p.out.chains {
-		if err := m.add(token, c.account, c.length, hex.EncodeToString(c.head[:]), c.lastSeq); err != nil {
-			return fmt.Errorf("chains: %w", err)
-		}
+	for token, ch := range p.out.chains {
+		c := *ch
+		m.addRow(func(dst []any) []any {
+			return append(dst, token, c.account, c.length, hex.EncodeToString(c.head[:]), c.lastSeq)
+		})
 	}
 	return m.done()
 }
@@ -456,12 +475,13 @@ func (p *Projector) writeChains(ws *pending) error {
 func (p *Projector) writeReviews(ws *pending) error {
 	m := newMultiInsert(ws, `INSERT INTO reviews (day, effective, policy, accounts, ranked, total_revenue, a_accounts, a_revenue,
 		b_accounts, b_revenue, c_accounts, c_revenue, key_accounts, top20_revenue, pareto, close_seq, close_event_id) VALUES `, "", 17)
+	version := p.pol.Version()
 	for _, r := range p.out.reviews {
-		if err := m.add(r.day.String(), ts(r.day.Close()), p.pol.Version(), r.accounts, r.ranked, r.total,
-			r.tierAccounts[0], r.tierRevenue[0], r.tierAccounts[1], r.tierRevenue[1], r.tierAccounts[2], r.tierRevenue[2],
-			r.keyAccounts, r.top20, r.pareto, r.closeSeq, r.closeID); err != nil {
-			return fmt.Errorf("reviews: %w", err)
-		}
+		m.addRow(func(dst []any) []any {
+			return append(dst, r.day.String(), ts(r.day.Close()), version, r.accounts, r.ranked, r.total,
+				r.tierAccounts[0], r.tierRevenue[0], r.tierAccounts[1], r.tierRevenue[1], r.tierAccounts[2], r.tierRevenue[2],
+				r.keyAccounts, r.top20, r.pareto, r.closeSeq, r.closeID)
+		})
 	}
 	return m.done()
 }
@@ -469,9 +489,9 @@ func (p *Projector) writeReviews(ws *pending) error {
 func (p *Projector) writeRejected(ws *pending) error {
 	m := newMultiInsert(ws, `INSERT INTO rejected_events (seq, subject, event_id, type, stored_at, reason) VALUES `, "", 6)
 	for _, r := range p.out.rejected {
-		if err := m.add(r.seq, r.subject, emptyNil(r.eventID), emptyNil(r.eventType), ts(msTime(r.storedAt)), r.reason); err != nil {
-			return fmt.Errorf("rejected_events: %w", err)
-		}
+		m.addRow(func(dst []any) []any {
+			return append(dst, r.seq, r.subject, emptyNil(r.eventID), emptyNil(r.eventType), ts(msTime(r.storedAt)), r.reason)
+		})
 	}
 	return m.done()
 }
