@@ -50,8 +50,12 @@ type Options struct {
 // midnight after the last day. Every event passes events.Validate with
 // events.DefaultRules (USD). Event ids are "demo-<seed>-<counter>", except
 // the closing tick's, which is "clock.tick/<date>" as kam serve's daily
-// tick, so that the two deduplicate. Generate stops at emit's first error
-// and returns it; an invalid option is an error naming it.
+// tick, so that the two deduplicate. Account ids (ACC-00001...) and the ids
+// in data (orders, visits, requests, complaints) do not depend on the seed:
+// two demos of different seeds in one stream are two histories of the same
+// accounts, and a projector sets aside the second opening of a request id.
+// Generate stops at emit's first error and returns it; an invalid option is
+// an error naming it.
 func Generate(o Options, emit func(*events.Event) error) error {
 	if o.Accounts == 0 {
 		o.Accounts = DefaultAccounts
