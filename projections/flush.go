@@ -261,6 +261,37 @@ func emptyNil(s string) any {
 	return s
 }
 
+// accountRow is an account's row as of the end of a batch.
+type accountRow struct {
+	id                                                string
+	name, industry, region, manager                   *string
+	partnership, serviceReq, tier, loyalty, movers    string
+	registeredAt, firstSeen, firstOrder, lastOrder    time.Time
+	lastCompetitor, tierSince, keySince, loyaltySince time.Time
+	firstSeq, lastSeq                                 uint64
+	events, ordersTotal, returnsTotal, revenueTotal   int64
+	facts                                             reviewFacts
+	key, earlyAdopter                                 bool
+}
+
+func (r *accountRow) values(dst []any) []any {
+	f := r.facts
+	var rk, score, sv, sc, ss, sp, spa any
+	if f.rank > 0 {
+		rk = f.rank
+	}
+	if f.scored {
+		score, sv, sc, ss, sp, spa = f.score, f.parts.Volume, f.parts.Concentration, f.parts.ServiceRequirement,
+			f.parts.PriceInsensitivity, f.parts.Partnership
+	}
+	return append(dst, r.id, strOrNil(r.name), strOrNil(r.industry), strOrNil(r.region), strOrNil(r.manager),
+		r.partnership, r.serviceReq, ts(r.registeredAt), ts(r.firstSeen), r.firstSeq, r.lastSeq,
+		r.events, ts(r.firstOrder), ts(r.lastOrder), r.ordersTotal, r.returnsTotal, r.revenueTotal, ts(r.lastCompetitor),
+		f.rev.revenue, f.rev.orders, f.rev.discounted, f.rev.newProduct, f.prior,
+		emptyNil(r.tier), ts(r.tierSince), rk, boolInt(r.key), ts(r.keySince), score, sv, sc, ss, sp, spa,
+		emptyNil(r.loyalty), ts(r.loyaltySince), boolInt(r.earlyAdopter), r.movers)
+}
+
 // writeAccounts writes the rows of the accounts whose events or review
 // figures changed since their row was last written.
 func (p *Projector) writeAccounts(ws *pending) error {
@@ -282,29 +313,18 @@ func (p *Projector) writeAccounts(ws *pending) error {
 			continue
 		}
 		h := &p.hot[a.slot]
-		moversJSON, _ := json.Marshal(&a.movers)
-		movers, tier, key := string(moversJSON), h.tier, h.key
-		ac := *a // the row's values as of now; the closure reads no slice of it
-		m.addRow(func(dst []any) []any {
-			var rk, score, sv, sc, ss, sp, spa any
-			if f.rank > 0 {
-				rk = f.rank
-			}
-			if f.scored {
-				score, sv, sc, ss, sp, spa = f.score, f.parts.Volume, f.parts.Concentration, f.parts.ServiceRequirement,
-					f.parts.PriceInsensitivity, f.parts.Partnership
-			}
-			var loyalty any
-			if ac.loyaltyDecided && ac.loyalty != "" {
-				loyalty = ac.loyalty
-			}
-			return append(dst, ac.id, strOrNil(ac.name), strOrNil(ac.industry), strOrNil(ac.region), strOrNil(ac.manager),
-				ac.partnershipOrNone(), ac.serviceReqOrStandard(), ts(ac.registeredAt), ts(ac.firstSeen), ac.firstSeq, ac.lastSeq,
-				ac.events, ts(ac.firstOrder), ts(ac.lastOrder), ac.ordersTotal, ac.returnsTotal, ac.revenueTotal, ts(ac.lastCompetitor),
-				f.rev.revenue, f.rev.orders, f.rev.discounted, f.rev.newProduct, f.prior,
-				emptyNil(tier), ts(ac.tierSince), rk, boolInt(key), ts(ac.keySince), score, sv, sc, ss, sp, spa,
-				loyalty, ts(ac.loyaltySince), boolInt(ac.earlyAdopter), movers)
-		})
+		r := accountRow{
+			id: a.id, name: a.name, industry: a.industry, region: a.region, manager: a.manager,
+			partnership: a.partnershipOrNone(), serviceReq: a.serviceReqOrStandard(), registeredAt: a.registeredAt,
+			firstSeen: a.firstSeen, firstSeq: a.firstSeq, lastSeq: a.lastSeq, events: a.events, firstOrder: a.firstOrder,
+			lastOrder: a.lastOrder, ordersTotal: a.ordersTotal, returnsTotal: a.returnsTotal, revenueTotal: a.revenueTotal,
+			lastCompetitor: a.lastCompetitor, facts: f, tier: h.tier, tierSince: a.tierSince, key: h.key, keySince: a.keySince,
+			loyaltySince: a.loyaltySince, earlyAdopter: a.earlyAdopter, movers: a.moversAsStored(),
+		}
+		if a.loyaltyDecided {
+			r.loyalty = a.loyalty
+		}
+		m.addRow(r.values)
 		a.dirty, a.written = false, f
 	}
 	return m.done()

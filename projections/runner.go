@@ -35,7 +35,7 @@ type Subscription interface {
 
 // RunOptions tune the runner.
 type RunOptions struct {
-	// MaxBatch is the most messages one transaction holds (default 100000).
+	// MaxBatch is the most messages one transaction holds (default 50000).
 	// While the stream has more to deliver, the runner fills batches up to
 	// this; once caught up, it commits after every message it receives.
 	// Big batches matter: a day's review touches most accounts' rows, and a
@@ -64,7 +64,7 @@ type RunOptions struct {
 // in-memory model unusable: open a new Projector to resume.
 func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err error) {
 	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 100000
+		opts.MaxBatch = 50000
 	}
 	if opts.MaxDelay <= 0 {
 		opts.MaxDelay = 5 * time.Second

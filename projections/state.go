@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"encoding/json"
 	"sort"
 	"time"
 )
@@ -68,6 +69,7 @@ type account struct {
 	loyaltyDecided bool
 	loyaltyGen     int64 // the review that last decided its loyalty
 	movers         movers
+	moversJSON     string // movers as stored, marshalled again only after a change
 	decisions      []decision
 	// dirty: a field of its row changed; written holds the review's figures
 	// as last written, so that a row is rewritten only when they change.
@@ -80,12 +82,14 @@ const maxMoved = 20
 // mover keeps the events that moved one kind of decision since its last
 // change: their count, and the ids and stream sequences of the latest 20.
 type mover struct {
-	Count int64    `json:"count"`
-	IDs   []string `json:"ids"`
-	Seqs  []uint64 `json:"seqs"`
+	Count   int64    `json:"count"`
+	IDs     []string `json:"ids"`
+	Seqs    []uint64 `json:"seqs"`
+	changed bool
 }
 
 func (m *mover) add(id string, seq uint64) {
+	m.changed = true
 	m.Count++
 	m.IDs = append(m.IDs, id)
 	m.Seqs = append(m.Seqs, seq)
@@ -98,7 +102,7 @@ func (m *mover) add(id string, seq uint64) {
 // take returns the mover's content and starts it afresh.
 func (m *mover) take() mover {
 	out := mover{Count: m.Count, IDs: append(make([]string, 0, len(m.IDs)), m.IDs...), Seqs: append(make([]uint64, 0, len(m.Seqs)), m.Seqs...)}
-	*m = mover{IDs: m.IDs[:0], Seqs: m.Seqs[:0]}
+	*m = mover{IDs: m.IDs[:0], Seqs: m.Seqs[:0], changed: true}
 	return out
 }
 
@@ -107,6 +111,17 @@ type movers struct {
 	Tier    mover `json:"tier"`
 	Key     mover `json:"key"`
 	Loyalty mover `json:"loyalty"`
+}
+
+// json returns the movers as stored, marshalling only after a change.
+func (a *account) moversAsStored() string {
+	m := &a.movers
+	if a.moversJSON == "" || m.Tier.changed || m.Key.changed || m.Loyalty.changed {
+		b, _ := json.Marshal(m)
+		a.moversJSON = string(b)
+		m.Tier.changed, m.Key.changed, m.Loyalty.changed = false, false, false
+	}
+	return a.moversJSON
 }
 
 // chain is the hash chain over an account's messages (see the chains table).

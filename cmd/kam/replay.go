@@ -87,7 +87,7 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 	into := fs.String("into", "", "the new SQLite file (must not exist)")
 	policy := fs.String("policy", "", "policy file (default: the built-in policy)")
 	until := fs.String("until", "", "stop before the first event whose business time is after this (RFC 3339 or YYYY-MM-DD, meaning that day's close)")
-	batch := fs.Int("batch", 100000, "most events per transaction")
+	batch := fs.Int("batch", 50000, "most events per transaction")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	memprofile := fs.String("memprofile", "", "write a heap profile at the end to this file")

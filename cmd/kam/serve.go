@@ -126,7 +126,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.duplicates, "duplicates", 24*time.Hour, "JetStream deduplication window")
 	fs.BoolVar(&f.syncAlways, "sync-always", false, "embedded server: fsync every message before acknowledging it")
 	fs.StringVar(&f.policy, "policy", "", "policy file (JSON; default: the built-in policy, see kam policy)")
-	fs.IntVar(&f.batch, "batch", 100000, "most events the projector commits in one transaction")
+	fs.IntVar(&f.batch, "batch", 50000, "most events the projector commits in one transaction")
 	fs.BoolVar(&f.noProject, "no-projector", false, "ingest only: run no read model")
 	fs.BoolVar(&f.rebuild, "rebuild", false, "rebuild the read model from the stream in the background (under --policy), serving the old one until the new one has caught up")
 	fs.BoolVar(&f.noTicks, "no-ticks", false, "do not append the daily clock.tick")
