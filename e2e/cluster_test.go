@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"kam/events/natsstore"
 	"kam/projections"
 )
 
@@ -92,8 +94,41 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 		return err
 	})
 
-	a := startKamProc(t, "kam-a", filepath.Join(dir, "kam-a"), "--nats-url", url, "--replicas", "3")
-	b := startKamProc(t, "kam-b", filepath.Join(dir, "kam-b"), "--nats-url", url, "--replicas", "3")
+	// The stream is made as kam makes it, so that its leader is known
+	// before kam starts: both kams are given the leader's address only, so
+	// that the node killed below is the one they are connected to. They must
+	// reconnect to another (the cluster tells clients of its other nodes),
+	// go on appending, and their projectors must find the stream's new
+	// leader.
+	var leader string
+	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s, err := js.CreateStream(ctx, natsstore.StreamConfig(natsstore.Config{Replicas: 3}))
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.Cluster == nil || info.Cluster.Leader == "" {
+			return errors.New("the stream has no leader yet")
+		}
+		leader = info.Cluster.Leader
+		return nil
+	})
+	var victim *natsNode
+	for _, n := range nodes {
+		if n.name == leader {
+			victim = n
+		}
+	}
+	if victim == nil {
+		t.Fatalf("stream leader %q is none of the nodes", leader)
+	}
+	a := startKamProc(t, "kam-a", filepath.Join(dir, "kam-a"), "--nats-url", victim.url(), "--replicas", "3")
+	b := startKamProc(t, "kam-b", filepath.Join(dir, "kam-b"), "--nats-url", victim.url(), "--replicas", "3")
 	st, err := a.status()
 	if err != nil {
 		t.Fatal(err)
@@ -107,18 +142,8 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 	defer l.stop()
 	l.waitAcked(t, 500, 60*time.Second)
 
-	st, err = a.status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var victim *natsNode
-	for _, n := range nodes {
-		if n.name == st.Stream.Leader {
-			victim = n
-		}
-	}
-	if victim == nil {
-		t.Fatalf("stream leader %q is none of the nodes", st.Stream.Leader)
+	if st, err = a.status(); err != nil || st.Stream.Leader != victim.name {
+		t.Fatalf("the stream leader moved before the kill: %v %v", st.Stream.Leader, err)
 	}
 	victim.kill()
 	killedAt := time.Now()

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -111,23 +112,36 @@ func checkFor(t testing.TB, timeout, sleep time.Duration, f func() error) {
 	}
 }
 
-// freePorts returns n distinct free loopback ports.
+// freePorts returns n distinct free loopback ports, below the kernel's
+// ephemeral range: a port from that range, free now, could be taken by an
+// outgoing connection (a route dialing a peer) before its server listens.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
+	lo, hi := 10000, 32767
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var elo, ehi int
+		if _, err := fmt.Sscan(string(b), &elo, &ehi); err == nil && elo > lo+1000 {
+			hi = elo - 1
+		}
+	}
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
 			l.Close()
 		}
 	}()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports := make([]int, 0, n)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 1000 {
+			t.Fatalf("no %d free ports in %d-%d", n, lo, hi)
+		}
+		p := lo + rand.IntN(hi-lo+1)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
 		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
+		ports = append(ports, p)
 	}
 	return ports
 }
