@@ -104,9 +104,9 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 	defer stop()
 	defer sub.Stop()
 
-	// The writer commits prepared batches while the next one is applied:
-	// at most one waits, so memory stays bounded.
-	writes := make(chan *pending, 1)
+	// The writer commits a prepared batch while the next one is applied;
+	// the next waits for it to finish, so at most one batch is held.
+	writes := make(chan *pending)
 	werr := make(chan error, 1)
 	wdone := make(chan struct{})
 	go func() {

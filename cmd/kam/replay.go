@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -145,9 +146,9 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "replayed %s up to sequence %d into %s: %d events applied, %d set aside, %.1fs (%.0f events/s), policy %s\n",
+	fmt.Fprintf(m.Stdout, "replayed %s up to sequence %d into %s: %d events applied, %d set aside, %.1fs (%.0f events/s), policy %s, peak RSS %s\n",
 		acc.nats.stream, res.Status.AppliedSeq, *into, res.Status.Applied, res.Status.Rejected, res.Took.Seconds(),
-		float64(res.Status.AppliedSeq)/res.Took.Seconds(), pol.ShortVersion())
+		float64(res.Status.AppliedSeq)/res.Took.Seconds(), pol.ShortVersion(), peakRSS())
 	return nil
 }
 
@@ -209,4 +210,22 @@ func parseTimeOrDay(s string) (time.Time, error) {
 		return d.Close(), nil
 	}
 	return time.Parse(time.RFC3339Nano, s)
+}
+
+// peakRSS reads this process's peak resident set (VmHWM) from /proc, which,
+// unlike a child's rusage, does not count its parent's memory before exec.
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb); err == nil {
+				return fmt.Sprintf("%d MiB", kb/1024)
+			}
+		}
+	}
+	return "unknown"
 }
