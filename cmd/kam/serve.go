@@ -197,7 +197,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
-	store, err := natsstore.Open(ctx, nc, natsstore.Config{
+	store, err := openStore(ctx, nc, natsstore.Config{
 		Stream: f.nats.stream, Replicas: f.replicas, Duplicates: f.duplicates,
 	}, log.With("component", "store"))
 	if err != nil {
