@@ -15,7 +15,7 @@ import (
 
 // Tables are the read model's tables, in the order digests list them.
 var Tables = []string{
-	"projector_state", "accounts", "account_days", "reviews", "tier_history", "key_history", "loyalty_history",
+	"projector_state", "accounts", "account_movers", "account_days", "reviews", "tier_history", "key_history", "loyalty_history",
 	"sla_items", "contacts", "rejected_events", "applied_ids", "chains",
 }
 

@@ -148,6 +148,24 @@ func (p *Projector) flush(ctx context.Context) error {
 	return p.write(ctx, ws)
 }
 
+// newUpsert starts a table's rows written as a multi-row upsert: a row whose
+// key exists is updated in place (INSERT OR REPLACE would delete and insert).
+func newUpsert(ws *pending, table string, key []string, cols ...string) *multiInsert {
+	keys := map[string]bool{}
+	for _, k := range key {
+		keys[k] = true
+	}
+	var set []string
+	for _, c := range cols {
+		if !keys[c] {
+			set = append(set, c+" = excluded."+c)
+		}
+	}
+	head := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES "
+	tail := "ON CONFLICT (" + strings.Join(key, ", ") + ") DO UPDATE SET " + strings.Join(set, ", ")
+	return newMultiInsert(ws, head, tail, len(cols))
+}
+
 // multiInsert holds rows for one statement, written with one statement per
 // chunk of rows: cgo calls, not SQLite, are the cost of a statement per row.
 type multiInsert struct {
@@ -265,7 +283,7 @@ func emptyNil(s string) any {
 type accountRow struct {
 	id                                                string
 	name, industry, region, manager                   *string
-	partnership, serviceReq, tier, loyalty, movers    string
+	partnership, serviceReq, tier, loyalty            string
 	registeredAt, firstSeen, firstOrder, lastOrder    time.Time
 	lastCompetitor, tierSince, keySince, loyaltySince time.Time
 	firstSeq, lastSeq                                 uint64
@@ -289,18 +307,22 @@ func (r *accountRow) values(dst []any) []any {
 		r.events, ts(r.firstOrder), ts(r.lastOrder), r.ordersTotal, r.returnsTotal, r.revenueTotal, ts(r.lastCompetitor),
 		f.rev.revenue, f.rev.orders, f.rev.discounted, f.rev.newProduct, f.prior,
 		emptyNil(r.tier), ts(r.tierSince), rk, boolInt(r.key), ts(r.keySince), score, sv, sc, ss, sp, spa,
-		emptyNil(r.loyalty), ts(r.loyaltySince), boolInt(r.earlyAdopter), r.movers)
+		emptyNil(r.loyalty), ts(r.loyaltySince), boolInt(r.earlyAdopter))
 }
 
 // writeAccounts writes the rows of the accounts whose events or review
 // figures changed since their row was last written.
 func (p *Projector) writeAccounts(ws *pending) error {
-	m := newMultiInsert(ws, `INSERT OR REPLACE INTO accounts (account, name, industry, region, manager, partnership,
-		service_requirement, registered_at, first_seen_at, first_seq, last_seq, events, first_order_at, last_order_at,
-		orders_total, returns_total, revenue_total, last_competitor_purchase_at, revenue_window, orders_window,
-		discounted_window, new_product_orders_window, prior_orders, tier, tier_since, tier_rank, key_account, key_since,
-		key_score, score_volume, score_concentration, score_service_requirement, score_price_insensitivity, score_partnership,
-		loyalty, loyalty_since, early_adopter, movers) VALUES `, "", 38)
+	m := newUpsert(ws, "accounts", []string{"account"},
+		"account", "name", "industry", "region", "manager", "partnership", "service_requirement", "registered_at",
+		"first_seen_at", "first_seq", "last_seq", "events", "first_order_at", "last_order_at", "orders_total",
+		"returns_total", "revenue_total", "last_competitor_purchase_at", "revenue_window", "orders_window",
+		"discounted_window", "new_product_orders_window", "prior_orders", "tier", "tier_since", "tier_rank",
+		"key_account", "key_since", "key_score", "score_volume", "score_concentration", "score_service_requirement",
+		"score_price_insensitivity", "score_partnership", "loyalty", "loyalty_since", "early_adopter")
+	// The movers change only with the account's own events and decisions:
+	// their (larger) rows are written only then.
+	mv := newUpsert(ws, "account_movers", []string{"account"}, "account", "movers")
 	rank := p.scratch.rank[:0]
 	rank = append(rank, make([]int32, len(p.hot))...)
 	for i, s := range p.byRev {
@@ -319,7 +341,11 @@ func (p *Projector) writeAccounts(ws *pending) error {
 			firstSeen: a.firstSeen, firstSeq: a.firstSeq, lastSeq: a.lastSeq, events: a.events, firstOrder: a.firstOrder,
 			lastOrder: a.lastOrder, ordersTotal: a.ordersTotal, returnsTotal: a.returnsTotal, revenueTotal: a.revenueTotal,
 			lastCompetitor: a.lastCompetitor, facts: f, tier: h.tier, tierSince: a.tierSince, key: h.key, keySince: a.keySince,
-			loyaltySince: a.loyaltySince, earlyAdopter: a.earlyAdopter, movers: a.moversAsStored(),
+			loyaltySince: a.loyaltySince, earlyAdopter: a.earlyAdopter,
+		}
+		if movers, changed := a.moversAsStored(); changed {
+			id := a.id
+			mv.addRow(func(dst []any) []any { return append(dst, id, movers) })
 		}
 		if a.loyaltyDecided {
 			r.loyalty = a.loyalty
@@ -380,9 +406,10 @@ func (it *slaItem) responseAt() time.Time {
 }
 
 func (p *Projector) writeItems(ws *pending) error {
-	m := newMultiInsert(ws, `INSERT OR REPLACE INTO sla_items (account, kind, item_id, priority, opened_at, opened_seq, tier,
-		key_account, target_column, response_due, resolution_due, responded_at, resolved_at, response_met, resolution_met,
-		response_seconds, resolution_seconds, satisfied) VALUES `, "", 18)
+	m := newUpsert(ws, "sla_items", []string{"account", "kind", "item_id"},
+		"account", "kind", "item_id", "priority", "opened_at", "opened_seq", "tier", "key_account", "target_column",
+		"response_due", "resolution_due", "responded_at", "resolved_at", "response_met", "resolution_met",
+		"response_seconds", "resolution_seconds", "satisfied")
 	for _, item := range p.out.items {
 		it := *item // as of now
 		m.addRow(func(dst []any) []any {
@@ -404,7 +431,8 @@ func (p *Projector) writeItems(ws *pending) error {
 }
 
 func (p *Projector) writeContacts(ws *pending) error {
-	m := newMultiInsert(ws, `INSERT OR REPLACE INTO contacts (account, role, name, visits, first_visit_at, last_visit_at) VALUES `, "", 6)
+	m := newUpsert(ws, "contacts", []string{"account", "role", "name"},
+		"account", "role", "name", "visits", "first_visit_at", "last_visit_at")
 	for _, ct := range p.out.contacts {
 		c := *ct
 		m.addRow(func(dst []any) []any {
@@ -482,7 +510,8 @@ func movedJSON(m mover) (ids, seqs string) {
 }
 
 func (p *Projector) writeChains(ws *pending) error {
-	m := newMultiInsert(ws, `INSERT OR REPLACE INTO chains (token, account, length, head, last_seq) VALUES `, "", 5)
+	m := newUpsert(ws, "chains", []string{"token"},
+		"token", "account", "length", "head", "last_seq")
 	for token, ch := range p.out.chains {
 		c := *ch
 		m.addRow(func(dst []any) []any {

@@ -304,8 +304,8 @@ func (p *Projector) loadAccounts(ctx context.Context) error {
 		revenue_total, last_competitor_purchase_at, revenue_window, orders_window, discounted_window, new_product_orders_window,
 		prior_orders, tier, tier_since, tier_rank, key_account, key_since, key_score, score_volume, score_concentration,
 		score_service_requirement, score_price_insensitivity, score_partnership, loyalty, loyalty_since, early_adopter,
-		movers
-		FROM accounts ORDER BY first_seq, account`)
+		coalesce(m.movers, '')
+		FROM accounts LEFT JOIN account_movers m USING (account) ORDER BY first_seq, account`)
 	if err != nil {
 		return err
 	}
@@ -342,8 +342,16 @@ func (p *Projector) loadAccounts(ctx context.Context) error {
 		a.loyalty = loyalty.String
 		a.loyaltyDecided = loyalty.Valid
 		a.earlyAdopter = early
-		if err := json.Unmarshal([]byte(movers), &a.movers); err != nil {
-			return fmt.Errorf("account %s: movers: %w", a.id, err)
+		if movers != "" {
+			if err := json.Unmarshal([]byte(movers), &a.movers); err != nil {
+				return fmt.Errorf("account %s: movers: %w", a.id, err)
+			}
+			a.moversJSON = movers
+		}
+		for _, m := range []*mover{&a.movers.Tier, &a.movers.Key, &a.movers.Loyalty} {
+			if m.IDs == nil {
+				m.IDs, m.Seqs = []string{}, []uint64{}
+			}
 		}
 		a.slot = int32(len(p.hot))
 		h := hot{acct: a, id: a.id, rev: reviewed, prior: reviewedPrior, tier: tier.String, key: key, keyDecided: tier.Valid}

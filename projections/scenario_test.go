@@ -393,7 +393,7 @@ func TestTwoYearScenario(t *testing.T) {
 		key_score, loyalty, loyalty_since, early_adopter, revenue_window, orders_window, discounted_window, prior_orders, orders_total,
 		returns_total, revenue_total, first_order_at, last_order_at, last_competitor_purchase_at, registered_at, events,
 		json_extract(movers, '$.tier.count'), json_extract(movers, '$.tier.ids')
-		FROM accounts ORDER BY account`, []string{
+		FROM accounts JOIN account_movers USING (account) ORDER BY account`, []string{
 		`ACME|Acme Aircraft|strategic|critical|C|2025-07-02T00:00:00.000Z|NULL|0|2025-06-21T00:00:00.000Z|3500|brand_switching|2025-07-02T00:00:00.000Z|0|0|0|0|4|4|0|2400000|2024-01-10T10:00:00.000Z|2024-07-01T09:00:00.000Z|NULL|2024-01-10T09:00:00.000Z|15|0|[]`,
 		`BOLT|NULL|interested|standard|A|2024-01-11T00:00:00.000Z|2|0|2025-06-21T00:00:00.000Z|5000|loyal|2025-05-21T00:00:00.000Z|0|2400000|3|0|2|5|0|3000000|2024-01-10T11:00:00.000Z|2025-05-20T10:00:00.000Z|NULL|NULL|10|4|["ev-000014","ev-000031","ev-000038","ev-000039"]`,
 		`CORE|NULL|none|standard|C|2025-06-21T00:00:00.000Z|3|0|2024-01-11T00:00:00.000Z|0|no_brand_loyalty|2024-04-10T00:00:00.000Z|0|100000|1|100000|3|4|0|400000|2024-01-10T12:00:00.000Z|2025-03-10T10:00:00.000Z|NULL|NULL|4|0|[]`,

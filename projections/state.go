@@ -113,15 +113,20 @@ type movers struct {
 	Loyalty mover `json:"loyalty"`
 }
 
-// json returns the movers as stored, marshalling only after a change.
-func (a *account) moversAsStored() string {
+// moversAsStored returns the movers as stored, and whether they changed
+// since they were last asked for (then they are marshalled again).
+func (a *account) moversAsStored() (string, bool) {
 	m := &a.movers
-	if a.moversJSON == "" || m.Tier.changed || m.Key.changed || m.Loyalty.changed {
-		b, _ := json.Marshal(m)
-		a.moversJSON = string(b)
-		m.Tier.changed, m.Key.changed, m.Loyalty.changed = false, false, false
+	if a.moversJSON != "" && !m.Tier.changed && !m.Key.changed && !m.Loyalty.changed {
+		return a.moversJSON, false
 	}
-	return a.moversJSON
+	b, _ := json.Marshal(m)
+	m.Tier.changed, m.Key.changed, m.Loyalty.changed = false, false, false
+	if s := string(b); s != a.moversJSON {
+		a.moversJSON = s
+		return s, true
+	}
+	return a.moversJSON, false
 }
 
 // chain is the hash chain over an account's messages (see the chains table).

@@ -57,10 +57,15 @@ CREATE TABLE accounts (
   score_partnership           INTEGER,
   loyalty                     TEXT,            -- NULL while the account has no order
   loyalty_since               TEXT,
-  early_adopter               INTEGER NOT NULL,
-  -- the events that moved each kind of decision since its last change:
-  -- JSON {"tier"|"key"|"loyalty": {"count": N, "ids": [...], "seqs": [...]}}, the latest 20
-  movers                      TEXT NOT NULL
+  early_adopter               INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- The events that moved each kind of an account's decisions since its last
+-- change, for its next history row: JSON {"tier"|"key"|"loyalty":
+-- {"count": N, "ids": [...], "seqs": [...]}}, the latest 20 of each.
+CREATE TABLE account_movers (
+  account  TEXT PRIMARY KEY,
+  movers   TEXT NOT NULL
 ) WITHOUT ROWID;
 
 -- Revenue and orders per account and business day: the windows' inputs.
