@@ -45,6 +45,9 @@ func TestExternalNATSRestartUnderIngest(t *testing.T) {
 		}
 		return nil
 	})
+	if v := k.metric(t, "kam_nats_connected"); v != 0 {
+		t.Errorf("kam_nats_connected with NATS down: got %v, want 0", v)
+	}
 	checkFor(t, 60*time.Second, 50*time.Millisecond, func() error {
 		_, outs := l.snapshot()
 		n503 := 0
@@ -87,6 +90,20 @@ func TestExternalNATSRestartUnderIngest(t *testing.T) {
 	st := k.waitCaughtUp(t, uint64(total), 60*time.Second)
 	if code := k.readyz(); code != http.StatusOK {
 		t.Errorf("/readyz after the restart: got %d, want 200", code)
+	}
+	for _, c := range []struct {
+		sample string
+		ok     func(float64) bool
+		want   string
+	}{
+		{"kam_nats_connected", func(v float64) bool { return v == 1 }, "1"},
+		{"kam_projector_lag_messages", func(v float64) bool { return v == 0 }, "0"},
+		{`kam_events_refused_total{reason="unavailable",type="order.placed"}`, func(v float64) bool { return v > 0 }, "> 0"},
+		{`kam_events_appended_total{type="order.placed"}`, func(v float64) bool { return v > 0 }, "> 0"},
+	} {
+		if v := k.metric(t, c.sample); !c.ok(v) {
+			t.Errorf("%s: got %v, want %s", c.sample, v, c.want)
+		}
 	}
 	t.Logf("acknowledged %d, stored %d, applied %d; answers %v; NATS down %s, first 201 %s after its restart",
 		acked, total, st.Projector.AppliedSeq, summarize(outs), restartedAt.Sub(killedAt).Round(time.Millisecond),
