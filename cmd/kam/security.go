@@ -28,7 +28,7 @@ func (s *securityFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.tokens, "tokens", "", "API tokens file: one token a line, NAME SCOPE[,SCOPE...] SHA256-HEX (see kam token new); "+
 		"scopes publish, read, audit, admin (admin holds all)")
 	fs.Float64Var(&s.rate, "rate-limit", 200, "requests a second one API token may make (0: no limit); over it kam answers 429 with Retry-After")
-	fs.IntVar(&s.burst, "rate-burst", 400, "requests one API token may make at once above --rate-limit")
+	fs.IntVar(&s.burst, "rate-burst", 400, "requests one API token may make at once: the bucket that --rate-limit refills")
 	fs.DurationVar(&s.readyLag, "ready-max-lag", 10*time.Second,
 		"/readyz fails while the oldest stream message the read model has not applied is older than this")
 	fs.Int64Var(&s.maxBody, "max-body", handlers.DefaultMaxBody, "largest request body in bytes (413 over it)")
