@@ -166,8 +166,7 @@ func newUpsert(ws *pending, table string, key []string, cols ...string) *multiIn
 	return newMultiInsert(ws, head, tail, len(cols))
 }
 
-// multiInsert holds rows for one statement, written with one statement per
-// chunk of rows: cgo calls, not SQLite, are the cost of a statement per row.
+// multiInsert holds a table's rows for one statement.
 type multiInsert struct {
 	head string // INSERT ... VALUES
 	tail string // ON CONFLICT ...
@@ -215,43 +214,25 @@ func (m *multiInsert) addRow(row func(dst []any) []any) { m.rows = append(m.rows
 // done is kept for the callers' shape; rows are written by exec.
 func (m *multiInsert) done() error { return nil }
 
-// exec writes the rows.
+// exec writes the rows through one prepared single-row statement: SQLite
+// handles a multi-row VALUES list, upserts above all, more slowly than the
+// same rows one by one (measured: 5.5 against 8.0 µs a row for 13 columns).
 func (m *multiInsert) exec(tx *sql.Tx) error {
-	rows := len(m.rows)
-	if rows == 0 {
+	if len(m.rows) == 0 {
 		return nil
 	}
-	per := max(1, 900/m.cols) // stay well under SQLite's bound-parameter limit
-	var stmt *sql.Stmt
-	defer func() {
-		if stmt != nil {
-			stmt.Close()
+	stmt, err := tx.Prepare(m.sqlFor(1))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	args := make([]any, 0, m.cols)
+	for _, row := range m.rows {
+		args = row(args[:0])
+		if len(args) != m.cols {
+			return fmt.Errorf("%s: %d values for %d columns", strings.TrimSpace(m.head[:min(40, len(m.head))]), len(args), m.cols)
 		}
-	}()
-	args := make([]any, 0, per*m.cols)
-	for i := 0; i < rows; i += per {
-		n := min(per, rows-i)
-		args = args[:0]
-		for _, row := range m.rows[i : i+n] {
-			args = row(args)
-		}
-		if len(args) != n*m.cols {
-			return fmt.Errorf("%s: %d values for %d rows of %d columns", strings.TrimSpace(m.head[:min(40, len(m.head))]), len(args), n, m.cols)
-		}
-		if n == per {
-			if stmt == nil {
-				s, err := tx.Prepare(m.sqlFor(per))
-				if err != nil {
-					return err
-				}
-				stmt = s
-			}
-			if _, err := stmt.Exec(args...); err != nil {
-				return err
-			}
-			continue
-		}
-		if _, err := tx.Exec(m.sqlFor(n), args...); err != nil {
+		if _, err := stmt.Exec(args...); err != nil {
 			return err
 		}
 	}
