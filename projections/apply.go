@@ -16,6 +16,8 @@ type Incoming struct {
 	Payload any
 	// Reject, when not empty, is why the message is set aside.
 	Reject string
+	// Digest is the SHA-256 of the message's bytes, for the hash chain.
+	Digest [32]byte
 }
 
 // Decode decodes and validates a stored message the way the HTTP door does,
@@ -27,7 +29,7 @@ func (p *Projector) Decode(st events.Stored) Incoming {
 }
 
 func decodeStored(st events.Stored, pol *Policy) Incoming {
-	in := Incoming{Stored: st}
+	in := Incoming{Stored: st, Digest: sha256.Sum256(st.Data)}
 	e, err := events.Decode(st.Data, false)
 	if err != nil {
 		in.Reject = err.Error()
@@ -117,7 +119,7 @@ func (p *Projector) apply(in Incoming) {
 	}
 	p.timing.batchEvents++
 	defer func() { p.appliedSeq = st.Seq }()
-	p.link(st)
+	p.link(st, in.Digest)
 	if in.Reject != "" {
 		p.reject(in, in.Reject)
 		return
@@ -254,9 +256,19 @@ func (p *Projector) apply(in Incoming) {
 	}
 }
 
+// ChainLink is the next link of a hash chain: SHA-256 of the previous link
+// and the SHA-256 of the message's bytes as stored (the message's own digest
+// can be computed ahead, beside the chain's order).
+func ChainLink(prev, messageDigest [32]byte) [32]byte {
+	var buf [64]byte
+	copy(buf[:32], prev[:])
+	copy(buf[32:], messageDigest[:])
+	return sha256.Sum256(buf[:])
+}
+
 // link extends the hash chain of the account whose subject the message is
 // on, whatever the message holds: the chain covers the log as stored.
-func (p *Projector) link(st events.Stored) {
+func (p *Projector) link(st events.Stored, digest [32]byte) {
 	token, ok := natsstore.TokenOf(st.Subject)
 	if !ok {
 		return
@@ -270,10 +282,7 @@ func (p *Projector) link(st events.Stored) {
 		c = &chain{account: acct}
 		p.chains[token] = c
 	}
-	h := sha256.New()
-	h.Write(c.head[:])
-	h.Write(st.Data)
-	h.Sum(c.head[:0])
+	c.head = ChainLink(c.head, digest)
 	c.length++
 	c.lastSeq = st.Seq
 	p.out.chains[token] = c

@@ -328,10 +328,7 @@ func recomputeChains(ctx context.Context, js jetstream.JetStream, stream string,
 				h = new([32]byte)
 				heads[acct] = h
 			}
-			sum := sha256.New()
-			sum.Write(h[:])
-			sum.Write(st.Data)
-			sum.Sum(h[:0])
+			*h = projections.ChainLink(*h, sha256.Sum256(st.Data))
 			c := out[acct]
 			c.Length++
 			c.LastSeq = st.Seq

@@ -221,8 +221,8 @@ CREATE TABLE rejected_events (
 );
 
 -- Tamper evidence: a hash chain per account over every message on its
--- subjects, in stream order: link 1 = SHA-256(32 zero bytes || message 1's
--- bytes as stored), link n = SHA-256(link n-1 || message n's bytes).
+-- subjects, in stream order: link 0 is 32 zero bytes, link n =
+-- SHA-256(link n-1 || SHA-256(message n's bytes as stored)).
 -- kam verify --chain recomputes it from the stream.
 CREATE TABLE chains (
   token     TEXT PRIMARY KEY,  -- the account's subject token

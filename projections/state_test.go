@@ -1,0 +1,29 @@
+package projections
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// TestMoversJSON holds the hand-written JSON of the movers to encoding/json's.
+func TestMoversJSON(t *testing.T) {
+	m := movers{}
+	for _, mv := range []*mover{&m.Tier, &m.Key, &m.Loyalty} {
+		mv.IDs, mv.Seqs = []string{}, []uint64{}
+	}
+	check := func() {
+		t.Helper()
+		want, _ := json.Marshal(&m)
+		if got := m.appendJSON(nil); string(got) != string(want) {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	}
+	check()
+	for i, id := range []string{"a", `quo"te`, "<&>", "ünï", "\u2028", "ev-000001"} {
+		m.Tier.add(id, uint64(i+1))
+		m.Loyalty.add(id, uint64(1<<40+i))
+		check()
+	}
+	m.Tier.take()
+	check()
+}
