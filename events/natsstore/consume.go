@@ -33,6 +33,10 @@ func Subscribe(ctx context.Context, js jetstream.JetStream, stream string, from 
 	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   from,
+		// Without a bound, the client retries a reset forever, which after a
+		// cluster node's loss was seen to stall a projector for good; with
+		// one, Next returns an error and the caller opens a new consumer.
+		MaxResetAttempts: 3,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ordered consumer on %s from %d: %w", stream, from, err)

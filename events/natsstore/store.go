@@ -178,10 +178,9 @@ func Message(e *events.Event) (*nats.Msg, error) {
 	return m, nil
 }
 
+// ctx bounds a call by the store's timeout, or by ctx's deadline when that
+// comes sooner.
 func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
 	return context.WithTimeout(ctx, s.cfg.Timeout)
 }
 
