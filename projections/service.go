@@ -38,6 +38,7 @@ type Service struct {
 	cur     *model
 	changed chan struct{} // closed and replaced on a swap
 	rebuild *RebuildStatus
+	retired []*model // swapped out, closed after a grace period
 	wg      sync.WaitGroup
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -339,8 +340,36 @@ func (s *Service) swap(m *model) (string, error) {
 	s.mu.Unlock()
 	old.cancel()
 	<-old.done
+	// Queries that took the old model just before the swap may still run:
+	// it is closed and removed after a grace period (or at Close).
+	s.mu.Lock()
+	s.retired = append(s.retired, old)
+	s.mu.Unlock()
+	time.AfterFunc(retireAfter, func() { s.retire(old) })
+	return old.db.Path, nil
+}
+
+// retireAfter is how long a swapped-out model stays open for the queries
+// that took it before the swap.
+const retireAfter = 10 * time.Second
+
+// retire closes a swapped-out model and removes its files, once.
+func (s *Service) retire(old *model) {
+	s.mu.Lock()
+	found := false
+	for i, m := range s.retired {
+		if m == old {
+			s.retired = append(s.retired[:i], s.retired[i+1:]...)
+			found = true
+			break
+		}
+	}
+	s.mu.Unlock()
+	if !found {
+		return
+	}
 	if err := old.db.Close(); err != nil {
-		return old.db.Path, fmt.Errorf("close the old read model: %w", err)
+		s.Log.Warn("close the old read model", "path", old.db.Path, "err", err)
 	}
 	for _, suffix := range []string{"-wal", "-shm", ""} {
 		if suffix == "" && old.db.Path == ServingPath(s.DataDir) {
@@ -348,7 +377,6 @@ func (s *Service) swap(m *model) (string, error) {
 		}
 		os.Remove(old.db.Path + suffix)
 	}
-	return old.db.Path, nil
 }
 
 // Close stops following and closes the read models, after the last batch
@@ -359,5 +387,11 @@ func (s *Service) Close() error {
 	}
 	s.cancel()
 	s.wg.Wait()
+	s.mu.RLock()
+	retired := append([]*model(nil), s.retired...)
+	s.mu.RUnlock()
+	for _, m := range retired {
+		s.retire(m)
+	}
 	return s.current().db.Close()
 }

@@ -120,13 +120,14 @@ func TestRebuildSwapUnderQueries(t *testing.T) {
 	if after == before {
 		t.Errorf("the serving file is still %s after the swap", before)
 	}
+	t.Logf("%d answers, swapped %s for %s", answered.Load(), filepath.Base(before), filepath.Base(after))
+
+	// After a restart, kam serves the rebuilt model; the old file is gone
+	// (removed at the latest when kam stops).
+	k.stop()
 	if _, err := os.Stat(before); !os.IsNotExist(err) {
 		t.Errorf("the old read model %s is still there (%v)", before, err)
 	}
-	t.Logf("%d answers, swapped %s for %s", answered.Load(), filepath.Base(before), filepath.Base(after))
-
-	// After a restart, kam serves the rebuilt model.
-	k.stop()
 	k2 := startKam(t, dir, "--no-ticks")
 	_, abc = k2.call("GET", "/v1/reports/abc", nil)
 	if got := fmt.Sprint(abc["total_revenue"], abc["accounts"]); got != wantTotals {
