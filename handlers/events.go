@@ -102,7 +102,7 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		res, err := s.Log.Append(r.Context(), evs, events.AppendOptions{ExpectedSeq: expected})
+		res, err := s.appendAll(r, evs, expected)
 		if err != nil {
 			writeError(w, r, s.Logger, err)
 			return
@@ -148,6 +148,27 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, status, map[string]any{"results": out, "appended": len(raws) - countErrs(refused), "refused": countErrs(refused)})
+}
+
+// appendAll stores a request's valid events. With an expected sequence, or
+// when the client asks for ?atomic=true, the batch is one JetStream atomic
+// batch: stored whole or not at all. Otherwise the events are published
+// pipelined, each with its id as message id: if JetStream fails midway the
+// answer is an error (never a 201), some events may be stored, and the
+// client's retry with the same ids stores the rest and nothing twice. That
+// is about 1.7 times faster (an atomic batch is staged in a store of its own
+// on the server, then stored: BENCHMARKS.md).
+func (s *Server) appendAll(r *http.Request, evs []*events.Event, expected *uint64) ([]events.AppendResult, error) {
+	if expected != nil || r.URL.Query().Get("atomic") == "true" || len(evs) == 1 {
+		return s.Log.Append(r.Context(), evs, events.AppendOptions{ExpectedSeq: expected})
+	}
+	res, errs := s.Log.AppendEach(r.Context(), evs)
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 // decodeEvent decodes, fills and validates one event as the HTTP door does.

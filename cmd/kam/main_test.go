@@ -150,6 +150,19 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("last seq: got %v, want 3", last)
 	}
 
+	// ?atomic=true: one JetStream atomic batch, consecutive sequences.
+	code, body = k.call("POST", "/v1/events?atomic=true", []any{
+		order("a1", "ZED", "2026-01-04T10:00:00Z", "1.00"),
+		order("a2", "ZED", "2026-01-04T10:01:00Z", "2.00"),
+	})
+	if code != http.StatusCreated {
+		t.Fatalf("atomic batch: got %d %v", code, body)
+	}
+	if rs := body["results"].([]any); rs[0].(map[string]any)["seq"].(float64) != 4 || rs[1].(map[string]any)["seq"].(float64) != 5 {
+		t.Errorf("atomic batch sequences: got %v, want 4 and 5", rs)
+	}
+	last = 5
+
 	// A conflict: the expected sequence of ACME is 3 now, not 1.
 	code, body = k.call("POST", "/v1/events", order("e4", "ACME", "2026-01-06T10:00:00Z", "1.00"), "Kam-Expected-Sequence", "1")
 	if code != http.StatusConflict || body["error"].(map[string]any)["current_sequence"].(float64) != 3 {
@@ -174,7 +187,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	code, body = k.call("GET", "/v1/status", nil)
 	proj := body["projector"].(map[string]any)
-	if code != 200 || proj["applied_seq"].(float64) != 3 || proj["lag"].(float64) != 0 {
+	if code != 200 || proj["applied_seq"].(float64) != 5 || proj["lag"].(float64) != 0 {
 		t.Errorf("status: got %d %v", code, body)
 	}
 	k.stop()
@@ -183,7 +196,7 @@ func TestServeEndToEnd(t *testing.T) {
 	k2 := startKam(t, dir, "--no-ticks")
 	code, body = k2.call("GET", "/v1/status", nil)
 	stream := body["stream"].(map[string]any)
-	if code != 200 || stream["last_seq"].(float64) != 3 || stream["deny_delete"] != true || stream["deny_purge"] != true {
+	if code != 200 || stream["last_seq"].(float64) != 5 || stream["deny_delete"] != true || stream["deny_purge"] != true {
 		t.Errorf("status after restart: got %d %v", code, body)
 	}
 	code, body = k2.call("GET", "/v1/accounts?tier=A", nil)
