@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,6 +39,7 @@ func main() {
 	keep := flag.String("keep", "", "keep the read model at this path")
 	profile := flag.String("profile", "", "write CPU and heap profiles of kam replay to PREFIX.cpu and PREFIX.heap")
 	also := flag.String("compare", "", "also replay with this other kam binary and compare the two read models' digests")
+	replayEnv := flag.String("replay-env", "", "environment settings for kam replay, e.g. GOMEMLIMIT=450MiB (space separated)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "kam-bench-project")
 	check(err)
@@ -100,6 +102,7 @@ func main() {
 	}
 	cmd := exec.Command(kam, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = append(os.Environ(), strings.Fields(*replayEnv)...)
 	start = time.Now()
 	if err := cmd.Run(); err != nil {
 		log.Fatalf("kam replay: %v\n%s", err, out.String())
