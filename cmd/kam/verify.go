@@ -37,9 +37,11 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 	chainMode := fs.Bool("chain", false, "recompute every account's hash chain from the stream and compare it with the read model's")
 	against := fs.String("against", "", "with --chain: compare with a list filed earlier (lines: ACCOUNT LENGTH HEAD) instead")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	memLimit := fs.Int("memory-limit", 400, "MiB: the Go heap's soft limit for the rebuild (see kam replay)")
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
+	setMemoryLimit(*memLimit)
 	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var serving servingModel
 	var err error
