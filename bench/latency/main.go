@@ -1,0 +1,166 @@
+// Command latency measures GET /v1/accounts/{id} with 16 concurrent clients
+// while ingest runs, against a real `kam serve` process:
+//
+//	go run ./bench/latency [-accounts 20000 -events 300000 -seconds 20]
+//
+// It builds kam, starts it on a fresh data dir, fills the stream with a
+// history (straight onto NATS) and waits until it is applied, then, for the
+// given time, posts batches of 500 events from one client (ingest) while 16
+// clients read random accounts, and reports the read latencies' percentiles.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"kam/events/natsstore"
+	"kam/internal/synth"
+)
+
+func main() {
+	accounts := flag.Int("accounts", 20000, "accounts")
+	n := flag.Int("events", 300000, "events of history before the measurement")
+	seconds := flag.Int("seconds", 20, "how long to measure")
+	readers := flag.Int("readers", 16, "concurrent readers")
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "kam-bench-latency")
+	check(err)
+	defer os.RemoveAll(dir)
+	kam := filepath.Join(dir, "kam")
+	build := exec.Command("go", "build", "-o", kam, "./cmd/kam")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	check(build.Run())
+
+	cmd := exec.Command(kam, "serve", "--data-dir", filepath.Join(dir, "data"), "--http", "127.0.0.1:0",
+		"--nats-listen", "127.0.0.1:-1", "--no-ticks", "--rate-limit", "0")
+	stderr, err := cmd.StderrPipe()
+	check(err)
+	check(cmd.Start())
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	httpRE := regexp.MustCompile(`msg="http api listening" addr=(\S+)`)
+	natsRE := regexp.MustCompile(`msg="nats server embedded" url=(\S+)`)
+	var httpAddr, natsURL string
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && httpAddr == "" {
+		if m := natsRE.FindStringSubmatch(sc.Text()); m != nil {
+			natsURL = m[1]
+		}
+		if m := httpRE.FindStringSubmatch(sc.Text()); m != nil {
+			httpAddr = m[1]
+		}
+	}
+	go io.Copy(io.Discard, stderr)
+	base := "http://" + httpAddr
+
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	evs := synth.Events(synth.Options{Events: *n, Accounts: *accounts, Days: 700, Seed: 5, Start: start})
+	nc, err := nats.Connect(natsURL)
+	check(err)
+	store, err := natsstore.Open(context.Background(), nc, natsstore.Config{}, nil)
+	check(err)
+	_, errs := store.AppendEach(context.Background(), evs)
+	for _, err := range errs {
+		check(err)
+	}
+	nc.Close()
+	t0 := time.Now()
+	resp, err := http.Get(fmt.Sprintf("%s/v1/accounts?limit=1&min_seq=%d", base, *n))
+	for err == nil && resp.StatusCode == http.StatusGatewayTimeout {
+		resp.Body.Close()
+		resp, err = http.Get(fmt.Sprintf("%s/v1/accounts?limit=1&min_seq=%d", base, *n))
+	}
+	check(err)
+	resp.Body.Close()
+	fmt.Printf("machine: %d cores; %d events over %d accounts applied %.1fs after appending\n",
+		runtime.NumCPU(), *n, *accounts, time.Since(t0).Seconds())
+
+	// Ingest: more of the same history's accounts, later in time.
+	more := synth.Events(synth.Options{Events: 2000000, Accounts: *accounts, Days: 300, Seed: 6, Start: start.AddDate(0, 0, 700)})
+	stop := make(chan struct{})
+	var ingested atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i+500 <= len(more); i += 500 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			b, _ := json.Marshal(more[i : i+500])
+			resp, err := http.Post(base+"/v1/events", "application/json", bytes.NewReader(b))
+			check(err)
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				log.Fatalf("ingest: %s", resp.Status)
+			}
+			ingested.Add(500)
+		}
+	}()
+	var mu sync.Mutex
+	var lat []time.Duration
+	var notFound atomic.Int64
+	deadline := time.Now().Add(time.Duration(*seconds) * time.Second)
+	for r := 0; r < *readers; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(r), 9))
+			client := &http.Client{}
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				id := fmt.Sprintf("ACCT-%06d", rng.IntN(*accounts))
+				t := time.Now()
+				resp, err := client.Get(base + "/v1/accounts/" + id)
+				check(err)
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mine = append(mine, time.Since(t))
+				if resp.StatusCode == http.StatusNotFound {
+					notFound.Add(1)
+				} else if resp.StatusCode != http.StatusOK {
+					log.Fatalf("GET %s: %s", id, resp.Status)
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}(r)
+	}
+	time.Sleep(time.Until(deadline))
+	close(stop)
+	wg.Wait()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
+	fmt.Printf("%d reads in %ds by %d clients (%.0f/s; %d of accounts not seen yet), %d events ingested meanwhile (%.0f/s)\n",
+		len(lat), *seconds, *readers, float64(len(lat))/float64(*seconds), notFound.Load(), ingested.Load(), float64(ingested.Load())/float64(*seconds))
+	fmt.Printf("GET /v1/accounts/{id}: p50 %v, p90 %v, p99 %v, max %v\n",
+		q(0.5).Round(10*time.Microsecond), q(0.9).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
