@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -166,6 +167,47 @@ func TestDiffWhatIf(t *testing.T) {
 	for _, args := range [][]string{{"diff", a}, {"diff", a, filepath.Join(dir, "none.db")}, {"diff", "--format", "xml", a, b}} {
 		if code, _, errOut := runCmd(t, args...); code != 2 || errOut == "" {
 			t.Errorf("kam %v: exit %d, want 2 with a message", args, code)
+		}
+	}
+}
+
+// TestReplayWhatIfThenDiff is the analyst's path through real commands: the
+// scenario goes through a running kam, `kam replay --policy` builds the
+// proposal's read model from the stream, and `kam diff` reports exactly the
+// scenario's changes against the serving model.
+func TestReplayWhatIfThenDiff(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	var batch []any
+	for _, e := range whatIfScenario() {
+		b, err := e.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, json.RawMessage(b))
+	}
+	code, body := k.call("POST", "/v1/events", batch)
+	if code != 201 {
+		t.Fatalf("append the scenario: %d %v", code, body)
+	}
+	k.call("GET", fmt.Sprintf("/v1/accounts?min_seq=%d", len(batch)), nil)
+	k.stop()
+
+	polFile := filepath.Join(t.TempDir(), "proposal.json")
+	if err := os.WriteFile(polFile, proposedPolicy(t).Canonical(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proposal := filepath.Join(t.TempDir(), "proposal.db")
+	if code, out, errOut := runCmd(t, "replay", "--data-dir", dir, "--policy", polFile, "--into", proposal, "--quiet"); code != 0 {
+		t.Fatalf("kam replay --policy: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := runCmd(t, "diff", filepath.Join(dir, "kam.db"), proposal)
+	if code != 1 {
+		t.Fatalf("kam diff: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"6 accounts compared, 3 differ", "tier: A→B: 1, B→C: 1", "\nX1 A yes → no no_brand_loyalty → new\n"} {
+		if !strings.Contains(squeeze(out), want) {
+			t.Errorf("kam diff after kam replay --policy does not contain %q:\n%s", want, out)
 		}
 	}
 }
