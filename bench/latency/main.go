@@ -60,7 +60,7 @@ func main() {
 	natsRE := regexp.MustCompile(`msg="nats server embedded" url=(\S+)`)
 	var httpAddr, natsURL string
 	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && httpAddr == "" {
+	for httpAddr == "" && sc.Scan() {
 		if m := natsRE.FindStringSubmatch(sc.Text()); m != nil {
 			natsURL = m[1]
 		}
