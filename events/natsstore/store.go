@@ -354,8 +354,8 @@ func (s *Store) AppendEach(ctx context.Context, evs []*events.Event) ([]events.A
 	res := make([]events.AppendResult, len(evs))
 	errs := make([]error, len(evs))
 	futures := make([]jetstream.PubAckFuture, len(evs))
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
+	// No overall deadline here: each acknowledgement has the store's timeout
+	// (the publisher's async timeout), however many events the call holds.
 	for i, e := range evs {
 		res[i].ID = e.ID
 		m, err := Message(e)
