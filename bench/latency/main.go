@@ -41,6 +41,7 @@ func main() {
 	n := flag.Int("events", 300000, "events of history before the measurement")
 	seconds := flag.Int("seconds", 20, "how long to measure")
 	readers := flag.Int("readers", 16, "concurrent readers")
+	ingest := flag.Bool("ingest", true, "ingest while reading")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "kam-bench-latency")
 	check(err)
@@ -101,7 +102,7 @@ func main() {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for i := 0; i+500 <= len(more); i += 500 {
+		for i := 0; *ingest && i+500 <= len(more); i += 500 {
 			select {
 			case <-stop:
 				return
