@@ -35,6 +35,7 @@ const (
 	errWrongLastSeqConstant = 10164
 	errBatchHasDuplicate    = 10201
 	errBatchTooManyInflight = 10210
+	errBatchIncomplete      = 10176
 
 	// MaxBatch is the most events one atomic append may hold (the server's
 	// default limit of an atomic batch).
@@ -46,9 +47,7 @@ type Config struct {
 	Stream     string        // default "KAM"
 	Replicas   int           // default 1
 	Duplicates time.Duration // the deduplication window, default 24h
-	// SyncAlways asks the embedded server's file store to fsync every
-	// message; it is a server setting and only reported here.
-	Timeout time.Duration // per call when the context has no deadline, default 5s
+	Timeout    time.Duration // per call when the context has no deadline, default 5s
 }
 
 func (c *Config) defaults() {
@@ -335,9 +334,11 @@ func (s *Store) publishError(ctx context.Context, err error, first *events.Event
 			}
 			return &events.Error{Code: events.EConflict, CurrentSequence: cur, Err: err,
 				Message: fmt.Sprintf("account %q has changed: its last sequence is %d", first.Subject, cur)}
-		case errBatchTooManyInflight:
+		case errBatchTooManyInflight, errBatchIncomplete:
+			// A batch the server could not take whole now: nothing of it is
+			// stored, and sending it again may succeed.
 			return &events.Error{Code: events.EUnavailable, RetryAfter: 1, Err: err,
-				Message: "too many batches in flight; retry"}
+				Message: "the event log could not take the batch now (" + apiErr.Description + "); nothing was stored; retry"}
 		}
 		if apiErr.Code >= 400 && apiErr.Code < 500 {
 			return &events.Error{Code: events.EInvalid, Err: err,
