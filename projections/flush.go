@@ -148,6 +148,13 @@ func (p *Projector) flush(ctx context.Context) error {
 	return p.write(ctx, ws)
 }
 
+// newStatement starts rows written through one plain statement.
+func newStatement(ws *pending, stmt string, cols int) *multiInsert {
+	m := &multiInsert{head: stmt, cols: cols, plain: true}
+	ws.sets = append(ws.sets, m)
+	return m
+}
+
 // newUpsert starts a table's rows written as a multi-row upsert: a row whose
 // key exists is updated in place (INSERT OR REPLACE would delete and insert).
 func newUpsert(ws *pending, table string, key []string, cols ...string) *multiInsert {
@@ -168,9 +175,10 @@ func newUpsert(ws *pending, table string, key []string, cols ...string) *multiIn
 
 // multiInsert holds a table's rows for one statement.
 type multiInsert struct {
-	head string // INSERT ... VALUES
-	tail string // ON CONFLICT ...
-	cols int
+	head  string // INSERT ... VALUES
+	tail  string // ON CONFLICT ...
+	plain bool   // head is the whole statement (an UPDATE, say)
+	cols  int
 	// rows append their values: a row holds its typed values until the
 	// writer binds them, so a prepared batch boxes nothing.
 	rows []func(dst []any) []any
@@ -184,6 +192,9 @@ func newMultiInsert(ws *pending, head, tail string, cols int) *multiInsert {
 }
 
 func (m *multiInsert) sqlFor(rows int) string {
+	if m.plain {
+		return m.head
+	}
 	var b strings.Builder
 	b.WriteString(m.head)
 	row := "(" + strings.TrimSuffix(strings.Repeat("?,", m.cols), ",") + ")"
@@ -273,9 +284,14 @@ type accountRow struct {
 	key, earlyAdopter                                 bool
 }
 
-func (r *accountRow) values(dst []any) []any {
-	f := r.facts
-	var rk, score, sv, sc, ss, sp, spa any
+// appendFacts appends the review's figures of an account's row, for the
+// narrow update, then its id.
+func appendFacts(dst []any, f reviewFacts, id string) []any {
+	rk, score, sv, sc, ss, sp, spa := factValues(f)
+	return append(dst, f.rev.revenue, f.rev.orders, f.rev.discounted, f.rev.newProduct, f.prior, rk, score, sv, sc, ss, sp, spa, id)
+}
+
+func factValues(f reviewFacts) (rk, score, sv, sc, ss, sp, spa any) {
 	if f.rank > 0 {
 		rk = f.rank
 	}
@@ -283,6 +299,12 @@ func (r *accountRow) values(dst []any) []any {
 		score, sv, sc, ss, sp, spa = f.score, f.parts.Volume, f.parts.Concentration, f.parts.ServiceRequirement,
 			f.parts.PriceInsensitivity, f.parts.Partnership
 	}
+	return
+}
+
+func (r *accountRow) values(dst []any) []any {
+	f := r.facts
+	rk, score, sv, sc, ss, sp, spa := factValues(f)
 	return append(dst, r.id, strOrNil(r.name), strOrNil(r.industry), strOrNil(r.region), strOrNil(r.manager),
 		r.partnership, r.serviceReq, ts(r.registeredAt), ts(r.firstSeen), r.firstSeq, r.lastSeq,
 		r.events, ts(r.firstOrder), ts(r.lastOrder), r.ordersTotal, r.returnsTotal, r.revenueTotal, ts(r.lastCompetitor),
@@ -304,6 +326,9 @@ func (p *Projector) writeAccounts(ws *pending) error {
 	// The movers change only with the account's own events and decisions:
 	// their (larger) rows are written only then.
 	mv := newUpsert(ws, "account_movers", []string{"account"}, "account", "movers")
+	facts := newStatement(ws, `UPDATE accounts SET revenue_window = ?, orders_window = ?, discounted_window = ?,
+		new_product_orders_window = ?, prior_orders = ?, tier_rank = ?, key_score = ?, score_volume = ?, score_concentration = ?,
+		score_service_requirement = ?, score_price_insensitivity = ?, score_partnership = ? WHERE account = ?`, 13)
 	rank := p.scratch.rank[:0]
 	rank = append(rank, make([]int32, len(p.hot))...)
 	for i, s := range p.byRev {
@@ -313,6 +338,14 @@ func (p *Projector) writeAccounts(ws *pending) error {
 	for _, a := range p.list {
 		f := p.facts(a, int(rank[a.slot]))
 		if !a.dirty && f == a.written {
+			continue
+		}
+		if !a.dirty {
+			// Only the review's figures moved (percentiles shift daily for
+			// nearly every account): a narrow update, not the whole row.
+			id := a.id
+			facts.addRow(func(dst []any) []any { return appendFacts(dst, f, id) })
+			a.written = f
 			continue
 		}
 		h := &p.hot[a.slot]
