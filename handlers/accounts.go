@@ -27,16 +27,11 @@ func parseAsOf(v string) (*time.Time, error) {
 	if v == "" {
 		return nil, nil
 	}
-	if d, err := projections.ParseDay(v); err == nil && len(v) == 10 {
-		t := d.Close()
-		return &t, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
+	t, err := projections.ParseMoment(v)
 	if err != nil {
 		return nil, &events.Error{Code: events.EInvalid, Message: "invalid query parameter",
 			Details: []events.FieldError{{Field: "as_of", Problem: "must be an RFC 3339 time or a date YYYY-MM-DD"}}}
 	}
-	t = t.UTC()
 	return &t, nil
 }
 

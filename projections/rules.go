@@ -58,6 +58,20 @@ func ParseDay(s string) (Day, error) {
 	return DayOf(t), nil
 }
 
+// ParseMoment reads a moment as users write one: RFC 3339, or a date
+// YYYY-MM-DD meaning the close of that day (24:00 UTC).
+func ParseMoment(s string) (time.Time, error) {
+	if len(s) == 10 {
+		d, err := ParseDay(s)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return d.Close(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t.UTC(), err
+}
+
 // Ranked is one account in the ranking of a review.
 type Ranked struct {
 	Account string

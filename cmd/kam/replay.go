@@ -110,7 +110,7 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 	}
 	opts := projections.RunOptions{MaxBatch: *batch}
 	if *until != "" {
-		t, err := parseTimeOrDay(*until)
+		t, err := projections.ParseMoment(*until)
 		if err != nil {
 			return fmt.Errorf("--until: %w", err)
 		}
@@ -201,18 +201,6 @@ func progressWriter(m *Main, quiet bool) io.Writer {
 		return nil
 	}
 	return m.Stderr
-}
-
-// parseTimeOrDay reads RFC 3339, or a date meaning the close of that day.
-func parseTimeOrDay(s string) (time.Time, error) {
-	if len(s) == 10 {
-		d, err := projections.ParseDay(s)
-		if err != nil {
-			return time.Time{}, err
-		}
-		return d.Close(), nil
-	}
-	return time.Parse(time.RFC3339Nano, s)
 }
 
 // peakRSS reads this process's peak resident set (VmHWM) from /proc, which,
