@@ -145,15 +145,17 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 	if st, err = a.status(); err != nil || st.Stream.Leader != victim.name {
 		t.Fatalf("the stream leader moved before the kill: %v %v", st.Stream.Leader, err)
 	}
-	victim.kill()
+	// The times are taken before the kill and the restart: answers to requests
+	// in flight fail as the node goes, before kill() returns.
 	killedAt := time.Now()
+	victim.kill()
 	l.waitAcked(t, 500, 90*time.Second) // ingest goes on with two nodes
 	continuedAt := time.Now()
 	st, _ = a.status()
 	newLeader := st.Stream.Leader
 
-	victim.restart(t)
 	restartedAt := time.Now()
+	victim.restart(t)
 	checkFor(t, 90*time.Second, 100*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
