@@ -70,8 +70,8 @@ func (d *Decimal) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || b[0] != '"' {
 		return errDecimalSyntax
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	s, err := unquote(b)
+	if err != nil {
 		return errDecimalSyntax
 	}
 	v, err := ParseDecimal(s)

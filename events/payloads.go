@@ -458,17 +458,8 @@ func (o *obj) money(name string, required bool, min int64) int64 {
 		}
 		return 0
 	}
-	if v[0] != '"' {
-		o.add(name, errDecimalSyntax.Error())
-		return 0
-	}
-	str, err := unquote(v)
-	if err != nil {
-		o.add(name, errDecimalSyntax.Error())
-		return 0
-	}
-	d, err := ParseDecimal(str)
-	if err != nil {
+	var d Decimal
+	if err := d.UnmarshalJSON(v); err != nil {
 		o.add(name, err.Error())
 		return 0
 	}

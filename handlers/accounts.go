@@ -109,6 +109,15 @@ func (s *Server) handleAccountList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAccountGet(w http.ResponseWriter, r *http.Request) {
+	s.answerAsOf(w, r, func(ctx context.Context, qs *projections.Queries, asOf *time.Time) (any, error) {
+		return qs.Account(ctx, r.PathValue("id"), asOf, s.Now())
+	})
+}
+
+// answerAsOf reads as_of, waits for min_seq, runs query on the read model
+// and answers its result as JSON (or its error).
+func (s *Server) answerAsOf(w http.ResponseWriter, r *http.Request,
+	query func(ctx context.Context, qs *projections.Queries, asOf *time.Time) (any, error)) {
 	asOf, err := parseAsOf(r.URL.Query().Get("as_of"))
 	if err != nil {
 		writeError(w, r, s.Logger, err)
@@ -118,12 +127,12 @@ func (s *Server) handleAccountGet(w http.ResponseWriter, r *http.Request) {
 	if qs == nil {
 		return
 	}
-	a, err := qs.Account(r.Context(), r.PathValue("id"), asOf, s.Now())
+	out, err := query(r.Context(), qs, asOf)
 	if err != nil {
 		writeError(w, r, s.Logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) handleHistory(kind projections.HistoryKind) http.HandlerFunc {
@@ -143,21 +152,9 @@ func (s *Server) handleHistory(kind projections.HistoryKind) http.HandlerFunc {
 }
 
 func (s *Server) handleReportABC(w http.ResponseWriter, r *http.Request) {
-	asOf, err := parseAsOf(r.URL.Query().Get("as_of"))
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	qs := s.readModel(w, r)
-	if qs == nil {
-		return
-	}
-	rep, err := qs.ABC(r.Context(), asOf)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
+	s.answerAsOf(w, r, func(ctx context.Context, qs *projections.Queries, asOf *time.Time) (any, error) {
+		return qs.ABC(ctx, asOf)
+	})
 }
 
 func (s *Server) handleReportSLA(w http.ResponseWriter, r *http.Request) {
@@ -166,21 +163,9 @@ func (s *Server) handleReportSLA(w http.ResponseWriter, r *http.Request) {
 			Details: []events.FieldError{{Field: "by", Problem: "must be tier"}}})
 		return
 	}
-	asOf, err := parseAsOf(r.URL.Query().Get("as_of"))
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	qs := s.readModel(w, r)
-	if qs == nil {
-		return
-	}
-	rep, err := qs.SLA(r.Context(), asOf, s.Now())
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
+	s.answerAsOf(w, r, func(ctx context.Context, qs *projections.Queries, asOf *time.Time) (any, error) {
+		return qs.SLA(ctx, asOf, s.Now())
+	})
 }
 
 func boolParam(v, name string) (*bool, error) {

@@ -40,21 +40,9 @@ type Audit struct {
 // and loyalty change with its figures and policy, and the events behind
 // each, read from the stream by sequence (not from the read model).
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
-	asOf, err := parseAsOf(r.URL.Query().Get("as_of"))
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	qs := s.readModel(w, r)
-	if qs == nil {
-		return
-	}
-	a, err := s.audit(r.Context(), qs, r.PathValue("id"), asOf)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	s.answerAsOf(w, r, func(ctx context.Context, qs *projections.Queries, asOf *time.Time) (any, error) {
+		return s.audit(ctx, qs, r.PathValue("id"), asOf)
+	})
 }
 
 func (s *Server) audit(ctx context.Context, qs *projections.Queries, id string, asOf *time.Time) (*Audit, error) {
