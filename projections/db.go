@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+	"github.com/mattn/go-sqlite3" // the SQLite driver
 )
 
 //go:embed migrations/*.sql
@@ -204,6 +204,37 @@ func FormatTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// withRawTx runs fn in a write transaction on the writer's driver
+// connection itself. The projector's batches go this way: database/sql
+// converts and copies every argument of every statement (a third of the
+// writer's time and most of its garbage, measured on 1M events), which
+// statements bound by the driver do not need.
+func (db *DB) withRawTx(ctx context.Context, fn func(*sqlite3.SQLiteConn) error) error {
+	conn, err := db.writer.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return fmt.Errorf("writer connection is a %T, not SQLite's", dc)
+		}
+		if _, err := c.Exec("BEGIN IMMEDIATE", nil); err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			c.Exec("ROLLBACK", nil)
+			return err
+		}
+		if _, err := c.Exec("COMMIT", nil); err != nil {
+			c.Exec("ROLLBACK", nil)
+			return err
+		}
+		return nil
+	})
 }
 
 // withTx runs fn in a write transaction on the writer.

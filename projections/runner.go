@@ -137,11 +137,17 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 
 	n := 0
 	var first time.Time
+	// One timer for the whole run: a timer per message was a tenth of the
+	// garbage of a replay.
+	delay := time.NewTimer(time.Hour)
+	delay.Stop()
+	defer delay.Stop()
 	commit := func() error {
 		if n == 0 {
 			return nil
 		}
 		n = 0
+		delay.Stop()
 		ws, err := p.prepare()
 		if err != nil {
 			return err
@@ -160,7 +166,7 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 			// Something waits for its commit: do not block longer than MaxDelay.
 			select {
 			case d, ok = <-ch:
-			case <-time.After(opts.MaxDelay - time.Since(first)):
+			case <-delay.C:
 				if err := commit(); err != nil {
 					return err
 				}
@@ -192,6 +198,7 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 		}
 		if n == 0 {
 			first = time.Now()
+			delay.Reset(opts.MaxDelay)
 		}
 		p.apply(d.in)
 		n++

@@ -40,6 +40,8 @@ func main() {
 	profile := flag.String("profile", "", "write CPU and heap profiles of kam replay to PREFIX.cpu and PREFIX.heap")
 	also := flag.String("compare", "", "also replay with this other kam binary and compare the two read models' digests")
 	replayEnv := flag.String("replay-env", "", "environment settings for kam replay, e.g. GOMEMLIMIT=450MiB (space separated)")
+	replayArgs := flag.String("replay-args", "", "more arguments for kam replay, e.g. \"--batch 100000\" (space separated)")
+	streamDir := flag.String("stream-dir", "", "keep the stream's store in this directory and reuse it when it is there (the same flags must be given)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "kam-bench-project")
 	check(err)
@@ -49,7 +51,14 @@ func main() {
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	check(build.Run())
 
-	ns, err := natsstore.RunEmbedded(natsstore.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "nats")}, nil)
+	storeDir := filepath.Join(dir, "nats")
+	reuse := false
+	if *streamDir != "" {
+		storeDir = *streamDir
+		_, err := os.Stat(storeDir)
+		reuse = err == nil
+	}
+	ns, err := natsstore.RunEmbedded(natsstore.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: storeDir}, nil)
 	check(err)
 	defer ns.Shutdown()
 	nc, err := nats.Connect(ns.ClientURL())
@@ -60,26 +69,19 @@ func main() {
 	check(err)
 
 	start := time.Now()
-	evs := synth.Events(synth.Options{Events: *n, Accounts: *accounts, Days: *days, Seed: 7, Start: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)})
-	evs = append(evs, &events.Event{SpecVersion: "1.0", ID: "bench-final-tick", Source: "bench", Type: events.TypeClockTick,
-		Time: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, *days)})
-	var bytesTotal int
-	for i := 0; i < len(evs); i += 4096 {
-		chunk := evs[i:min(i+4096, len(evs))]
-		_, errs := store.AppendEach(ctx, chunk)
-		for _, err := range errs {
-			check(err)
-		}
+	total, bytesTotal := uint64(0), 0
+	if reuse {
+		st, err := store.JetStream().Stream(ctx, store.StreamName())
+		check(err)
+		info := st.CachedInfo().State
+		total, bytesTotal = info.LastSeq, int(info.Bytes/max(info.LastSeq, 1))
+		fmt.Printf("machine: %d cores; stream of %s: %d events, ~%d bytes each (with subject and headers)\n", runtime.NumCPU(), storeDir, total, bytesTotal)
+	} else {
+		total, bytesTotal = fill(ctx, store, *n, *accounts, *days)
+		fmt.Printf("machine: %d cores; stream: %d events over %d accounts and %d days, ~%d bytes each, filled in %.1fs\n",
+			runtime.NumCPU(), total, *accounts, *days, bytesTotal, time.Since(start).Seconds())
 	}
-	for _, e := range evs[:1000] {
-		b, _ := e.MarshalJSON()
-		bytesTotal += len(b)
-	}
-	total := uint64(len(evs))
-	evs = nil
 	debug.FreeOSMemory() // so that the children start from a small parent
-	fmt.Printf("machine: %d cores; stream: %d events over %d accounts and %d days, ~%d bytes each, filled in %.1fs\n",
-		runtime.NumCPU(), total, *accounts, *days, bytesTotal/1000, time.Since(start).Seconds())
 
 	// raw: another process consumes everything and applies nothing (and
 	// once more decoding and validating each event).
@@ -97,6 +99,7 @@ func main() {
 	}
 	var out bytes.Buffer
 	args := []string{"replay", "--nats-url", ns.ClientURL(), "--into", into, "--quiet"}
+	args = append(args, strings.Fields(*replayArgs)...)
 	if *profile != "" {
 		args = append(args, "--cpuprofile", *profile+".cpu", "--memprofile", *profile+".heap")
 	}
@@ -170,4 +173,26 @@ func check(err error) {
 	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// fill appends the synthetic history and a closing tick; it returns the
+// events appended and their average JSON size.
+func fill(ctx context.Context, store *natsstore.Store, n, accounts, days int) (uint64, int) {
+	first := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+	evs := synth.Events(synth.Options{Events: n, Accounts: accounts, Days: days, Seed: 7, Start: first})
+	evs = append(evs, &events.Event{SpecVersion: "1.0", ID: "bench-final-tick", Source: "bench", Type: events.TypeClockTick,
+		Time: first.AddDate(0, 0, days)})
+	for i := 0; i < len(evs); i += 4096 {
+		chunk := evs[i:min(i+4096, len(evs))]
+		_, errs := store.AppendEach(ctx, chunk)
+		for _, err := range errs {
+			check(err)
+		}
+	}
+	bytesTotal := 0
+	for _, e := range evs[:1000] {
+		b, _ := e.MarshalJSON()
+		bytesTotal += len(b)
+	}
+	return uint64(len(evs)), bytesTotal / 1000
 }
