@@ -92,10 +92,12 @@ func Decode(b []byte, keepExtensions bool) (*Event, error) {
 	}
 	// Members by exact name: CloudEvents attribute names are case-sensitive,
 	// and "TYPE" must stay an extension rather than override the type.
-	all, err := parseObject(b)
+	list, err := parsePooled(b)
 	if err != nil {
 		return nil, invalid(FieldError{Problem: err.Error()})
 	}
+	defer release(list)
+	all := *list
 	e := &Event{}
 	if v, ok := all.get("data"); ok {
 		e.Data = json.RawMessage(v)
@@ -137,13 +139,13 @@ func Decode(b []byte, keepExtensions bool) (*Event, error) {
 	}
 	if keepExtensions {
 		for _, f := range all {
-			if knownAttributes[f.key] {
+			if knownAttributes[string(f.key)] {
 				continue
 			}
 			if e.Extensions == nil {
 				e.Extensions = map[string]json.RawMessage{}
 			}
-			e.Extensions[f.key] = json.RawMessage(f.val)
+			e.Extensions[string(f.key)] = json.RawMessage(f.val)
 		}
 	}
 	return e, nil

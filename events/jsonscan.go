@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -15,7 +16,7 @@ import (
 
 // jsonField is one member of an object: its key and its raw value.
 type jsonField struct {
-	key string
+	key []byte // unquoted; the input's own bytes when it has no escapes
 	val []byte
 }
 
@@ -25,7 +26,7 @@ type jsonObject []jsonField
 
 func (o jsonObject) get(key string) ([]byte, bool) {
 	for i := len(o) - 1; i >= 0; i-- {
-		if o[i].key == key {
+		if string(o[i].key) == key {
 			return o[i].val, true
 		}
 	}
@@ -56,8 +57,13 @@ func skipSpace(b []byte, i int) int {
 
 // parseObject reads the object that b holds (and nothing else but space).
 func parseObject(b []byte) (jsonObject, error) {
+	return parseObjectInto(nil, b)
+}
+
+// parseObjectInto is parseObject appending the members to dst.
+func parseObjectInto(dst jsonObject, b []byte) (jsonObject, error) {
 	i := skipSpace(b, 0)
-	obj, end, err := scanObject(b, i, 0)
+	obj, end, err := scanObject(dst, b, i, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +71,29 @@ func parseObject(b []byte) (jsonObject, error) {
 		return nil, synErr(end, "unexpected %q after the object", b[end])
 	}
 	return obj, nil
+}
+
+// objects recycles member lists: an event's envelope and data objects were
+// a fifth of a replay's garbage.
+var objects = sync.Pool{New: func() any { return new(jsonObject) }}
+
+// parsePooled is parseObject into a recycled list, which release returns:
+// nothing may keep the list (the members' bytes are b's own) after it.
+func parsePooled(b []byte) (*jsonObject, error) {
+	p := objects.Get().(*jsonObject)
+	o, err := parseObjectInto((*p)[:0], b)
+	if err != nil {
+		release(p)
+		return nil, err
+	}
+	*p = o
+	return p, nil
+}
+
+func release(p *jsonObject) {
+	clear(*p) // keep no input alive
+	*p = (*p)[:0]
+	objects.Put(p)
 }
 
 // parseArray reads the array that b holds and returns its elements' raw bytes.
@@ -109,11 +138,13 @@ func parseArray(b []byte) ([][]byte, error) {
 
 const maxDepth = 1000
 
-func scanObject(b []byte, i, depth int) (jsonObject, int, error) {
+func scanObject(obj jsonObject, b []byte, i, depth int) (jsonObject, int, error) {
 	if i >= len(b) || b[i] != '{' {
 		return nil, i, synErr(i, "want an object")
 	}
-	obj := make(jsonObject, 0, 8)
+	if obj == nil {
+		obj = make(jsonObject, 0, 8)
+	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return obj, i + 1, nil
@@ -127,7 +158,7 @@ func scanObject(b []byte, i, depth int) (jsonObject, int, error) {
 		if err != nil {
 			return nil, i, err
 		}
-		key, err := unquote(b[i:kend])
+		key, err := unquoteBytes(b[i:kend])
 		if err != nil {
 			return nil, i, synErr(i, "%v", err)
 		}
@@ -325,6 +356,24 @@ var errNotString = errors.New("not a string")
 
 // unquote decodes a JSON string literal (quotes included), as encoding/json
 // does: invalid UTF-8 and lone surrogates become U+FFFD.
+// unquoteBytes is unquote without a copy when s has no escapes.
+func unquoteBytes(s []byte) ([]byte, error) {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		plain := true
+		for _, c := range s[1 : len(s)-1] {
+			if c == '\\' || c >= utf8.RuneSelf || c < 0x20 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return s[1 : len(s)-1], nil
+		}
+	}
+	u, err := unquote(s)
+	return []byte(u), err
+}
+
 func unquote(s []byte) (string, error) {
 	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
 		return "", errNotString

@@ -195,12 +195,13 @@ func Validate(e *Event, r Rules) (any, error) {
 		add("data", "must be a JSON object")
 		return nil, invalid(errs...)
 	}
-	m, err := parseObject(data)
+	list, err := parsePooled(data)
 	if err != nil {
 		add("data", err.Error())
 		return nil, invalid(errs...)
 	}
-	o := &obj{m: m, prefix: "data.", errs: &errs, rules: r}
+	defer release(list)
+	o := &obj{m: *list, prefix: "data.", errs: &errs, rules: r}
 	var p any
 	switch e.Type {
 	case TypeAccountRegistered:
