@@ -159,7 +159,7 @@ func (p *Projector) apply(in Incoming) {
 	}
 	a.lastSeq = st.Seq
 	a.events++
-	a.dirty = true
+	p.markDirty(a)
 
 	switch pl := in.Payload.(type) {
 	case *events.AccountRegistered:

@@ -369,14 +369,23 @@ func (p *Projector) writeAccounts(ws *pending) error {
 	facts := newStatement(ws, `UPDATE accounts SET revenue_window = ?, orders_window = ?, discounted_window = ?,
 		new_product_orders_window = ?, prior_orders = ?, tier_rank = ?, key_score = ?, score_volume = ?, score_concentration = ?,
 		score_service_requirement = ?, score_price_insensitivity = ?, score_partnership = ? WHERE account = ?`, 13)
-	rank := p.scratch.rank[:0]
-	rank = append(rank, make([]int32, len(p.hot))...)
-	for i, s := range p.byRev {
-		rank[s] = int32(i + 1)
+	// Without a review since the last write, no account's figures moved:
+	// only the dirty accounts need a row (a live projector commits often,
+	// and each of its commits went through every account).
+	list, rank := p.dirty, []int32(nil)
+	if p.refigured {
+		list, rank = p.list, p.scratch.rank[:0]
+		rank = append(rank, make([]int32, len(p.hot))...)
+		for i, s := range p.byRev {
+			rank[s] = int32(i + 1)
+		}
+		p.scratch.rank = rank
 	}
-	p.scratch.rank = rank
-	for _, a := range p.list {
-		f := p.facts(a, int(rank[a.slot]))
+	for _, a := range list {
+		f := a.written
+		if rank != nil {
+			f = p.facts(a, int(rank[a.slot]))
+		}
 		if !a.dirty && f == a.written {
 			continue
 		}
@@ -407,7 +416,17 @@ func (p *Projector) writeAccounts(ws *pending) error {
 		m.addRow(r.values)
 		a.dirty, a.written = false, f
 	}
+	clear(p.dirty)
+	p.dirty, p.refigured = p.dirty[:0], false
 	return nil
+}
+
+// markDirty notes that a's row must be written with the batch.
+func (p *Projector) markDirty(a *account) {
+	if !a.dirty {
+		a.dirty = true
+		p.dirty = append(p.dirty, a)
+	}
 }
 
 func (p *Projector) writeDays(ws *pending) error {

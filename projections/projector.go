@@ -35,9 +35,14 @@ type Projector struct {
 	log    *slog.Logger
 
 	// The model.
-	chains     map[string]*chain // by subject token
-	accounts   map[string]*account
-	list       []*account // in order of first appearance
+	chains   map[string]*chain // by subject token
+	accounts map[string]*account
+	list     []*account // in order of first appearance
+	// dirty: the accounts whose own events or decisions changed since their
+	// row was written; refigured: a review ran since the rows were written,
+	// which moves the figures of nearly every account (see writeAccounts).
+	dirty      []*account
+	refigured  bool
 	byDay      map[Day][]*account
 	items      map[itemKey]*slaItem
 	contacts   map[contactKey]*contact
@@ -196,6 +201,7 @@ func (p *Projector) publish(st Status) {
 
 // load rebuilds the in-memory model from the tables.
 func (p *Projector) load(ctx context.Context) error {
+	p.refigured = true // the first write compares every account's figures with its row
 	r := p.db.writer
 	var (
 		stream, policy              string

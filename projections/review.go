@@ -101,6 +101,7 @@ func (p *Projector) review(d Day, closeSeq uint64, closeID string) {
 	defer func() { p.timing.reviews++; p.timing.reviewTime += time.Since(start) }()
 	closeAt := d.Close()
 	p.reviewGen++
+	p.refigured = true
 	var row reviewRow
 	if p.changed || !p.reviewed {
 		row = p.rankAll(closeAt, closeSeq, closeID)
@@ -297,7 +298,8 @@ func (p *Projector) tierChange(h *hot, tier string, e rankEntry, ranked int, tot
 		account: a.id, effective: closeAt, from: h.tier, to: tier, revenue: h.rev.revenue, rank: e.rank,
 		ranked: ranked, before: e.before, total: total, closeSeq: closeSeq, closeID: closeID, moved: a.movers.Tier.take(),
 	})
-	h.tier, a.tierSince, a.dirty = tier, closeAt, true
+	h.tier, a.tierSince = tier, closeAt
+	p.markDirty(a)
 	p.decided(h, closeAt)
 }
 
@@ -324,7 +326,8 @@ func (p *Projector) keyChange(h *hot, key bool, ranked int, closeAt time.Time, c
 		tier: h.tier, score: KeyScoreBP(pts, p.pol), parts: pts, revenue: h.rev.revenue, orders: h.rev.orders,
 		discounted: h.rev.discounted, serviceReq: a.serviceReqOrStandard(), partnership: a.partnershipOrNone(),
 		closeSeq: closeSeq, closeID: closeID, moved: a.movers.Key.take()})
-	h.key, h.keyDecided, a.keySince, a.dirty = key, true, closeAt, true
+	h.key, h.keyDecided, a.keySince = key, true, closeAt
+	p.markDirty(a)
 	p.decided(h, closeAt)
 }
 
@@ -384,7 +387,7 @@ func (p *Projector) loyaltyOf(a *account, closeAt time.Time, closeSeq uint64, cl
 		a.loyaltySince = closeAt
 	}
 	a.loyalty, a.earlyAdopter, a.loyaltyDecided = status, early, true
-	a.dirty = true
+	p.markDirty(a)
 }
 
 // scheduleLoyalty notes the closes at which the account's time-bound
