@@ -38,7 +38,7 @@ type Chain struct {
 // given), with its hash chain.
 func (q *Queries) AuditTrail(ctx context.Context, id string, asOf *time.Time) ([]Decision, *Chain, error) {
 	var exists int
-	if err := q.db.reader.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE account = ?`, id).Scan(&exists); err != nil {
+	if err := q.db.queryRow(ctx, `SELECT count(*) FROM accounts WHERE account = ?`, id).Scan(&exists); err != nil {
 		return nil, nil, err
 	}
 	if exists == 0 {
@@ -96,7 +96,7 @@ func (q *Queries) AuditTrail(ctx context.Context, id string, asOf *time.Time) ([
 		return order[out[i].Kind] < order[out[j].Kind]
 	})
 	var c Chain
-	err := q.db.reader.QueryRowContext(ctx, `SELECT length, head, last_seq FROM chains WHERE account = ?`, id).Scan(&c.Length, &c.Head, &c.LastSeq)
+	err := q.db.queryRow(ctx, `SELECT length, head, last_seq FROM chains WHERE account = ?`, id).Scan(&c.Length, &c.Head, &c.LastSeq)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return out, nil, nil

@@ -143,10 +143,10 @@ func (q *Queries) Accounts(ctx context.Context, f AccountFilter) ([]AccountSumma
 		return nil, "", 0, err
 	}
 	var total int
-	if err := q.db.reader.QueryRowContext(ctx, "SELECT count(*) FROM ("+inner+")", args...).Scan(&total); err != nil {
+	if err := q.db.queryRow(ctx, "SELECT count(*) FROM ("+inner+")", args...).Scan(&total); err != nil {
 		return nil, "", 0, err
 	}
-	rows, err := q.db.reader.QueryContext(ctx, "SELECT * FROM ("+inner+") "+order+" LIMIT ? OFFSET ?", append(args, f.Limit, offset)...)
+	rows, err := q.db.query(ctx, "SELECT * FROM ("+inner+") "+order+" LIMIT ? OFFSET ?", append(args, f.Limit, offset)...)
 	if err != nil {
 		return nil, "", 0, err
 	}
@@ -251,7 +251,7 @@ func accountOrder(f AccountFilter) (string, error) {
 // reviewDayAt is the last day reviewed whose close is at or before t.
 func (q *Queries) reviewDayAt(ctx context.Context, t time.Time) (Day, bool, error) {
 	var day sql.NullString
-	if err := q.db.reader.QueryRowContext(ctx, `SELECT max(day) FROM reviews WHERE effective <= ?`, ts(t)).Scan(&day); err != nil {
+	if err := q.db.queryRow(ctx, `SELECT max(day) FROM reviews WHERE effective <= ?`, ts(t)).Scan(&day); err != nil {
 		return 0, false, err
 	}
 	if !day.Valid {
@@ -330,7 +330,7 @@ func (q *Queries) Account(ctx context.Context, id string, asOf *time.Time, now t
 		rw, rt                                                 int64
 		firstSeen                                              string
 	)
-	err := q.db.reader.QueryRowContext(ctx, `SELECT name, industry, region, manager, partnership, service_requirement, registered_at,
+	err := q.db.queryRow(ctx, `SELECT name, industry, region, manager, partnership, service_requirement, registered_at,
 		first_seen_at, first_order_at, last_order_at, revenue_window, revenue_total, orders_window, orders_total, returns_total,
 		tier, tier_since, tier_rank, key_account, key_since, key_score, score_volume, score_concentration, score_service_requirement,
 		score_price_insensitivity, score_partnership, loyalty, loyalty_since, early_adopter, last_seq, events
@@ -378,7 +378,7 @@ func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) erro
 	a.AsOf = FormatTime(t)
 	at := ts(t)
 	var firstSeen string
-	if err := q.db.reader.QueryRowContext(ctx, `SELECT first_seen_at FROM accounts WHERE account = ?`, a.ID).Scan(&firstSeen); err != nil {
+	if err := q.db.queryRow(ctx, `SELECT first_seen_at FROM accounts WHERE account = ?`, a.ID).Scan(&firstSeen); err != nil {
 		return err
 	}
 	if firstSeen > at.(string) {
@@ -389,7 +389,7 @@ func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) erro
 		tier, eff sql.NullString
 		rank      sql.NullInt64
 	)
-	err := q.db.reader.QueryRowContext(ctx, `SELECT to_tier, effective, rank FROM tier_history WHERE account = ? AND effective <= ?
+	err := q.db.queryRow(ctx, `SELECT to_tier, effective, rank FROM tier_history WHERE account = ? AND effective <= ?
 		ORDER BY effective DESC LIMIT 1`, a.ID, at).Scan(&tier, &eff, &rank)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
@@ -404,7 +404,7 @@ func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) erro
 		score, sv, sc, ss, sp, spa int64
 	)
 	eff = sql.NullString{}
-	err = q.db.reader.QueryRowContext(ctx, `SELECT to_key, effective, score, score_volume, score_concentration, score_service_requirement,
+	err = q.db.queryRow(ctx, `SELECT to_key, effective, score, score_volume, score_concentration, score_service_requirement,
 		score_price_insensitivity, score_partnership FROM key_history WHERE account = ? AND effective <= ? ORDER BY effective DESC LIMIT 1`,
 		a.ID, at).Scan(&key, &eff, &score, &sv, &sc, &ss, &sp, &spa)
 	switch {
@@ -417,7 +417,7 @@ func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) erro
 	a.Loyalty, a.LoyaltySince, a.EarlyAdopter = nil, "", false
 	var loyalty sql.NullString
 	eff = sql.NullString{}
-	err = q.db.reader.QueryRowContext(ctx, `SELECT to_loyalty, to_early_adopter, effective FROM loyalty_history WHERE account = ? AND effective <= ?
+	err = q.db.queryRow(ctx, `SELECT to_loyalty, to_early_adopter, effective FROM loyalty_history WHERE account = ? AND effective <= ?
 		ORDER BY effective DESC LIMIT 1`, a.ID, at).Scan(&loyalty, &a.EarlyAdopter, &eff)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
@@ -433,12 +433,12 @@ func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) erro
 	var rw, orders, rt int64
 	if ok {
 		from := day - Day(q.pol.Tiering.WindowDays) + 1
-		if err := q.db.reader.QueryRowContext(ctx, `SELECT coalesce(sum(revenue), 0), coalesce(sum(orders), 0) FROM account_days
+		if err := q.db.queryRow(ctx, `SELECT coalesce(sum(revenue), 0), coalesce(sum(orders), 0) FROM account_days
 			WHERE account = ? AND day BETWEEN ? AND ?`, a.ID, from.String(), day.String()).Scan(&rw, &orders); err != nil {
 			return err
 		}
 	}
-	if err := q.db.reader.QueryRowContext(ctx, `SELECT coalesce(sum(revenue), 0) FROM account_days WHERE account = ? AND day <= ?`,
+	if err := q.db.queryRow(ctx, `SELECT coalesce(sum(revenue), 0) FROM account_days WHERE account = ? AND day <= ?`,
 		a.ID, DayOf(t).String()).Scan(&rt); err != nil {
 		return err
 	}
@@ -455,7 +455,7 @@ func apiTime(s sql.NullString) string {
 }
 
 func (q *Queries) contacts(ctx context.Context, a *Account, asOf *time.Time, now time.Time) error {
-	rows, err := q.db.reader.QueryContext(ctx, `SELECT role, name, visits, first_visit_at, last_visit_at FROM contacts
+	rows, err := q.db.query(ctx, `SELECT role, name, visits, first_visit_at, last_visit_at FROM contacts
 		WHERE account = ? ORDER BY role, last_visit_at DESC, name`, a.ID)
 	if err != nil {
 		return err
@@ -505,7 +505,7 @@ const (
 // as a JSON object of its columns (money as decimal strings, scores 0..100).
 func (q *Queries) History(ctx context.Context, id string, kind HistoryKind) ([]map[string]any, error) {
 	var exists int
-	if err := q.db.reader.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE account = ?`, id).Scan(&exists); err != nil {
+	if err := q.db.queryRow(ctx, `SELECT count(*) FROM accounts WHERE account = ?`, id).Scan(&exists); err != nil {
 		return nil, err
 	}
 	if exists == 0 {
@@ -515,7 +515,7 @@ func (q *Queries) History(ctx context.Context, id string, kind HistoryKind) ([]m
 	if table == "" {
 		return nil, events.Errorf(events.ENotFound, "no history %q", kind)
 	}
-	rows, err := q.db.reader.QueryContext(ctx, "SELECT * FROM "+table+" WHERE account = ? ORDER BY effective", id)
+	rows, err := q.db.query(ctx, "SELECT * FROM "+table+" WHERE account = ? ORDER BY effective", id)
 	if err != nil {
 		return nil, err
 	}
@@ -616,7 +616,7 @@ func (q *Queries) ABC(ctx context.Context, asOf *time.Time) (*ABCReport, error) 
 		rev          [3]int64
 		pareto       string
 	)
-	err := q.db.reader.QueryRowContext(ctx, `SELECT day, effective, policy, accounts, ranked, total_revenue, a_accounts, a_revenue,
+	err := q.db.queryRow(ctx, `SELECT day, effective, policy, accounts, ranked, total_revenue, a_accounts, a_revenue,
 		b_accounts, b_revenue, c_accounts, c_revenue, key_accounts, top20_revenue, pareto FROM reviews `+where+
 		` ORDER BY day DESC LIMIT 1`, args...).Scan(&r.Day, &eff, &r.Policy, &r.Accounts, &r.Ranked, &total, &acc[0], &rev[0],
 		&acc[1], &rev[1], &acc[2], &rev[2], &r.KeyAccounts, &top20, &pareto)
@@ -694,7 +694,7 @@ func (q *Queries) items(ctx context.Context, account string, asOf *time.Time) ([
 		sqlq += " AND opened_at <= ?"
 		args = append(args, ts(*asOf))
 	}
-	rows, err := q.db.reader.QueryContext(ctx, sqlq, args...)
+	rows, err := q.db.query(ctx, sqlq, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -124,7 +124,7 @@ func StoredPolicy(path string) (*Policy, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	db, err := sql.Open("sqlite3", dsn(path, true))
+	db, err := sql.Open(readerDriver, dsn(path, true))
 	if err != nil {
 		return nil, err
 	}
