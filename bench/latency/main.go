@@ -5,8 +5,9 @@
 //
 // It builds kam, starts it on a fresh data dir, fills the stream with a
 // history (straight onto NATS) and waits until it is applied, then, for the
-// given time, posts batches of 500 events from one client (ingest) while 16
-// clients read random accounts, and reports the read latencies' percentiles.
+// given time, posts batches of 500 events from one client (ingest; as fast
+// as kam takes them, or at -ingest-rate events/s) while 16 clients read
+// random accounts, and reports the read latencies' percentiles.
 package main
 
 import (
@@ -26,8 +27,10 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -42,6 +45,9 @@ func main() {
 	seconds := flag.Int("seconds", 20, "how long to measure")
 	readers := flag.Int("readers", 16, "concurrent readers")
 	ingest := flag.Bool("ingest", true, "ingest while reading")
+	rate := flag.Int("ingest-rate", 0, "events/s the ingesting client aims at (0: as fast as kam takes them)")
+	profile := flag.String("profile", "", "write kam's CPU profile to this file")
+	path := flag.String("path", "/v1/accounts/", "what the readers get, followed by an account id when it ends with a slash (/healthz: the HTTP floor)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "kam-bench-latency")
 	check(err)
@@ -51,12 +57,16 @@ func main() {
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	check(build.Run())
 
-	cmd := exec.Command(kam, "serve", "--data-dir", filepath.Join(dir, "data"), "--http", "127.0.0.1:0",
-		"--nats-listen", "127.0.0.1:-1", "--no-ticks", "--rate-limit", "0")
+	args := []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--http", "127.0.0.1:0",
+		"--nats-listen", "127.0.0.1:-1", "--no-ticks", "--rate-limit", "0"}
+	if *profile != "" {
+		args = append(args, "--cpuprofile", *profile)
+	}
+	cmd := exec.Command(kam, args...)
 	stderr, err := cmd.StderrPipe()
 	check(err)
 	check(cmd.Start())
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
 	httpRE := regexp.MustCompile(`msg="http api listening" addr=(\S+)`)
 	natsRE := regexp.MustCompile(`msg="nats server embedded" url=(\S+)`)
 	var httpAddr, natsURL string
@@ -102,11 +112,16 @@ func main() {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		began := time.Now()
 		for i := 0; *ingest && i+500 <= len(more); i += 500 {
 			select {
 			case <-stop:
 				return
 			default:
+			}
+			if *rate > 0 {
+				// Open loop: batch i leaves at its time, late or not.
+				time.Sleep(time.Until(began.Add(time.Duration(i) * time.Second / time.Duration(*rate))))
 			}
 			b, _ := json.Marshal(more[i : i+500])
 			resp, err := http.Post(base+"/v1/events", "application/json", bytes.NewReader(b))
@@ -128,12 +143,18 @@ func main() {
 		go func(r int) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(r), 9))
-			client := &http.Client{}
+			// A connection of its own, kept alive: the default transport
+			// keeps 2 idle connections per host, so 16 readers sharing it
+			// would mostly dial a new one per request.
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			var mine []time.Duration
 			for time.Now().Before(deadline) {
-				id := fmt.Sprintf("ACCT-%06d", rng.IntN(*accounts))
+				id := ""
+				if strings.HasSuffix(*path, "/") {
+					id = fmt.Sprintf("ACCT-%06d", rng.IntN(*accounts))
+				}
 				t := time.Now()
-				resp, err := client.Get(base + "/v1/accounts/" + id)
+				resp, err := client.Get(base + *path + id)
 				check(err)
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
@@ -156,8 +177,8 @@ func main() {
 	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
 	fmt.Printf("%d reads in %ds by %d clients (%.0f/s; %d of accounts not seen yet), %d events ingested meanwhile (%.0f/s)\n",
 		len(lat), *seconds, *readers, float64(len(lat))/float64(*seconds), notFound.Load(), ingested.Load(), float64(ingested.Load())/float64(*seconds))
-	fmt.Printf("GET /v1/accounts/{id}: p50 %v, p90 %v, p99 %v, max %v\n",
-		q(0.5).Round(10*time.Microsecond), q(0.9).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+	fmt.Printf("GET %s: p50 %v, p90 %v, p99 %v, max %v\n",
+		*path, q(0.5).Round(10*time.Microsecond), q(0.9).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
 }
 
 func check(err error) {

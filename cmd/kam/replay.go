@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -116,24 +115,11 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 		}
 		opts.Until = t
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfiles, err := profiles(*cpuprofile, *memprofile)
+	if err != nil {
+		return err
 	}
-	if *memprofile != "" {
-		defer func() {
-			if f, err := os.Create(*memprofile); err == nil {
-				_ = pprof.WriteHeapProfile(f)
-				f.Close()
-			}
-		}()
-	}
+	defer stopProfiles()
 	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	js, stream, closeStream, err := acc.open(ctx, log)
 	if err != nil {

@@ -134,9 +134,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdownMax, "shutdown-timeout", 15*time.Second, "how long to wait for requests in flight on shutdown")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown (for performance work)")
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
+	stopProfiles, err := profiles(*cpuprofile, "")
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
 	log, err := m.logger(f.logLevel, f.logFormat)
 	if err != nil {
 		return err
