@@ -89,6 +89,7 @@ func (p *Projector) newAccount(id string) *account {
 	for _, m := range []*mover{&a.movers.Tier, &a.movers.Key, &a.movers.Loyalty} {
 		m.IDs, m.Seqs = []string{}, []uint64{}
 	}
+	a.movers.Tier.changed = true // its row is written with its first
 	p.accounts[id] = a
 	p.list = append(p.list, a)
 	p.hot = append(p.hot, hot{acct: a, id: id})
@@ -223,35 +224,37 @@ func (p *Projector) apply(in Incoming) {
 		it := p.item(a.id, KindComplaint, pl.ComplaintID)
 		dec := a.decisionAt(t)
 		col, hours := ComplaintTarget(p.pol, pl.Severity, dec.tier, dec.key)
-		it.priority, it.openedAt, it.openedSeq = pl.Severity, t, st.Seq
+		it.priority, it.openedAt, it.openedSeq = pl.Severity, instantOf(t), st.Seq
 		it.tier, it.key, it.column = tierOrC(dec.tier), dec.key, col
-		it.resolutionDue = t.Add(time.Duration(hours) * time.Hour)
+		it.resolutionDue = instantOf(t.Add(time.Duration(hours) * time.Hour))
 	case *events.ComplaintResolved:
 		it := p.item(a.id, KindComplaint, pl.ComplaintID)
-		if it.resolvedAt.IsZero() || t.Before(it.resolvedAt) {
-			it.resolvedAt = t
+		if at := instantOf(t); it.resolvedAt.IsZero() || at < it.resolvedAt {
+			it.resolvedAt = at
 		}
 		if pl.Satisfied != nil {
-			v := *pl.Satisfied
-			it.satisfied = &v
+			it.satisfied = -1
+			if *pl.Satisfied {
+				it.satisfied = 1
+			}
 		}
 	case *events.ServiceRequestOpened:
 		it := p.item(a.id, KindRequest, pl.RequestID)
 		dec := a.decisionAt(t)
 		col, tg := RequestTargets(p.pol, pl.Priority, dec.tier, dec.key)
-		it.priority, it.openedAt, it.openedSeq = pl.Priority, t, st.Seq
+		it.priority, it.openedAt, it.openedSeq = pl.Priority, instantOf(t), st.Seq
 		it.tier, it.key, it.column = tierOrC(dec.tier), dec.key, col
-		it.responseDue = t.Add(time.Duration(tg.ResponseHours) * time.Hour)
-		it.resolutionDue = t.Add(time.Duration(tg.ResolutionHours) * time.Hour)
+		it.responseDue = instantOf(t.Add(time.Duration(tg.ResponseHours) * time.Hour))
+		it.resolutionDue = instantOf(t.Add(time.Duration(tg.ResolutionHours) * time.Hour))
 	case *events.ServiceRequestResponded:
 		it := p.item(a.id, KindRequest, pl.RequestID)
-		if it.respondedAt.IsZero() || t.Before(it.respondedAt) {
-			it.respondedAt = t
+		if at := instantOf(t); it.respondedAt.IsZero() || at < it.respondedAt {
+			it.respondedAt = at
 		}
 	case *events.ServiceRequestResolved:
 		it := p.item(a.id, KindRequest, pl.RequestID)
-		if it.resolvedAt.IsZero() || t.Before(it.resolvedAt) {
-			it.resolvedAt = t
+		if at := instantOf(t); it.resolvedAt.IsZero() || at < it.resolvedAt {
+			it.resolvedAt = at
 		}
 	}
 }

@@ -406,7 +406,7 @@ func (p *Projector) writeAccounts(ws *pending) error {
 			lastCompetitor: a.lastCompetitor, facts: f, tier: h.tier, tierSince: a.tierSince, key: h.key, keySince: a.keySince,
 			loyaltySince: a.loyaltySince, earlyAdopter: a.earlyAdopter,
 		}
-		if movers, changed := a.moversAsStored(); changed {
+		if movers, changed := a.moversToStore(); changed {
 			id := a.id
 			mv.addRow(func(dst []any) []any { return append(dst, id, movers) })
 		}
@@ -467,12 +467,12 @@ func outcome(opened, due, at time.Time) (met, seconds any) {
 
 // responseAt is when a request got its first response: its first
 // responded event, or its resolution if that came first.
-func (it *slaItem) responseAt() time.Time {
+func (it *slaItem) responseAt() instant {
 	if it.kind != KindRequest {
-		return time.Time{}
+		return 0
 	}
 	r := it.respondedAt
-	if r.IsZero() || (!it.resolvedAt.IsZero() && it.resolvedAt.Before(r)) {
+	if r.IsZero() || (!it.resolvedAt.IsZero() && it.resolvedAt < r) {
 		r = it.resolvedAt
 	}
 	return r
@@ -490,14 +490,16 @@ func (p *Projector) writeItems(ws *pending) error {
 			if !it.openedAt.IsZero() {
 				openedSeq, tier, key, col = it.openedSeq, it.tier, boolInt(it.key), it.column
 			}
-			rMet, rSecs := outcome(it.openedAt, it.responseDue, it.responseAt())
-			sMet, sSecs := outcome(it.openedAt, it.resolutionDue, it.resolvedAt)
+			opened := it.openedAt.Time()
+			rMet, rSecs := outcome(opened, it.responseDue.Time(), it.responseAt().Time())
+			sMet, sSecs := outcome(opened, it.resolutionDue.Time(), it.resolvedAt.Time())
 			var sat any
-			if it.satisfied != nil {
-				sat = boolInt(*it.satisfied)
+			if it.satisfied != 0 {
+				sat = boolInt(it.satisfied > 0)
 			}
-			return append(dst, it.account, it.kind, it.id, emptyNil(it.priority), ts(it.openedAt), openedSeq, tier, key, col,
-				ts(it.responseDue), ts(it.resolutionDue), ts(it.respondedAt), ts(it.resolvedAt), rMet, sMet, rSecs, sSecs, sat)
+			return append(dst, it.account, it.kind, it.id, emptyNil(it.priority), ts(opened), openedSeq, tier, key, col,
+				ts(it.responseDue.Time()), ts(it.resolutionDue.Time()), ts(it.respondedAt.Time()), ts(it.resolvedAt.Time()),
+				rMet, sMet, rSecs, sSecs, sat)
 		})
 	}
 	return nil

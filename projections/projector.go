@@ -352,7 +352,6 @@ func (p *Projector) loadAccounts(ctx context.Context) error {
 			if err := json.Unmarshal([]byte(movers), &a.movers); err != nil {
 				return fmt.Errorf("account %s: movers: %w", a.id, err)
 			}
-			a.moversJSON = movers
 		}
 		for _, m := range []*mover{&a.movers.Tier, &a.movers.Key, &a.movers.Loyalty} {
 			if m.IDs == nil {
@@ -481,16 +480,20 @@ func (p *Projector) loadItems(ctx context.Context) error {
 		it.priority, it.tier, it.column = priority.String, tier.String, column.String
 		it.openedSeq, it.key = uint64(openedSeq.Int64), key.Bool
 		if satisfied.Valid {
-			v := satisfied.Bool
-			it.satisfied = &v
+			it.satisfied = -1
+			if satisfied.Bool {
+				it.satisfied = 1
+			}
 		}
 		for _, f := range []struct {
-			dst *time.Time
+			dst *instant
 			src sql.NullString
 		}{{&it.openedAt, opened}, {&it.responseDue, rDue}, {&it.resolutionDue, sDue}, {&it.respondedAt, responded}, {&it.resolvedAt, resolved}} {
-			if *f.dst, err = parseTS(f.src); err != nil {
+			t, err := parseTS(f.src)
+			if err != nil {
 				return err
 			}
+			*f.dst = instantOf(t)
 		}
 		p.items[itemKey{it.account, it.kind, it.id}] = it
 	}

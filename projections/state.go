@@ -70,7 +70,6 @@ type account struct {
 	loyaltyDecided bool
 	loyaltyGen     int64 // the review that last decided its loyalty
 	movers         movers
-	moversJSON     string // movers as stored, marshalled again only after a change
 	decisions      []decision
 	// dirty: a field of its row changed; written holds the review's figures
 	// as last written, so that a row is rewritten only when they change.
@@ -148,20 +147,15 @@ func (m *movers) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// moversAsStored returns the movers as stored, and whether they changed
-// since they were last asked for (then they are marshalled again).
-func (a *account) moversAsStored() (string, bool) {
+// moversToStore returns the movers as JSON when they changed since they
+// were last asked for.
+func (a *account) moversToStore() (string, bool) {
 	m := &a.movers
-	if a.moversJSON != "" && !m.Tier.changed && !m.Key.changed && !m.Loyalty.changed {
-		return a.moversJSON, false
+	if !m.Tier.changed && !m.Key.changed && !m.Loyalty.changed {
+		return "", false
 	}
-	b := m.appendJSON(make([]byte, 0, 64+len(a.moversJSON)))
 	m.Tier.changed, m.Key.changed, m.Loyalty.changed = false, false, false
-	if s := string(b); s != a.moversJSON {
-		a.moversJSON = s
-		return s, true
-	}
-	return a.moversJSON, false
+	return string(m.appendJSON(make([]byte, 0, 256))), true
 }
 
 // chain is the hash chain over an account's messages (see the chains table).
@@ -230,16 +224,41 @@ func (a *account) serviceReqOrStandard() string {
 type slaItem struct {
 	account, kind, id string
 	priority          string
-	openedAt          time.Time
+	openedAt          instant
 	openedSeq         uint64
 	tier              string
 	key               bool
 	column            string
-	responseDue       time.Time
-	resolutionDue     time.Time
-	respondedAt       time.Time
-	resolvedAt        time.Time
-	satisfied         *bool
+	responseDue       instant
+	resolutionDue     instant
+	respondedAt       instant
+	resolvedAt        instant
+	satisfied         int8 // -1 no, 1 yes, 0 not said
+}
+
+// instant is a time to the millisecond in 8 bytes and no pointer (a
+// time.Time takes 24 and holds one): a replay keeps every service item in
+// memory, and their times were a sixth of the heap the collector scanned.
+// 0 is no time; events' times lie in years 0000 - 9999, all above it.
+type instant int64
+
+var year0 = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+
+func instantOf(t time.Time) instant {
+	if t.IsZero() {
+		return 0
+	}
+	return instant(t.UnixMilli() - year0 + 1)
+}
+
+func (i instant) IsZero() bool { return i == 0 }
+
+// Time is i as a time.Time in UTC; the zero time for 0.
+func (i instant) Time() time.Time {
+	if i == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(i) - 1 + year0).UTC()
 }
 
 type itemKey struct{ account, kind, id string }
