@@ -103,7 +103,10 @@ func dsn(path string, readOnly bool) string {
 	q.Set("_synchronous", "NORMAL") // a read model can be rebuilt from the log
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
-	q.Set("_cache_size", "-65536") // 64 MiB: the hot pages of a batch; more only costs memory
+	// 8 MiB: the file's pages stay in the OS's cache anyway, and a replay
+	// of 1M events ran as fast with 8 as with 64 (which left the Go heap 56
+	// MiB less room under the same peak RSS, and cost more collections).
+	q.Set("_cache_size", "-8192")
 	if readOnly {
 		q.Set("_query_only", "1")
 		q.Set("_cache_size", "-16384")

@@ -81,6 +81,12 @@ func (a *streamAccess) open(ctx context.Context, log *slog.Logger) (jetstream.Je
 	return js, s, closeAll, nil
 }
 
+// replayBatch is the transaction size of a rebuild: a batch writes each
+// touched row once, and the day's reviews touch nearly every account, so
+// bigger batches write less (1M events: 45,700 events/s at 50,000, 58,500
+// at 100,000; 200,000 was no faster and held more memory).
+const replayBatch = 100000
+
 func (m *Main) replay(ctx context.Context, args []string) error {
 	fs := m.flagSet("replay")
 	var acc streamAccess
@@ -88,9 +94,9 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 	into := fs.String("into", "", "the new SQLite file (must not exist)")
 	policy := fs.String("policy", "", "policy file (default: the built-in policy)")
 	until := fs.String("until", "", "stop before the first event whose business time is after this (RFC 3339 or YYYY-MM-DD, meaning that day's close)")
-	batch := fs.Int("batch", 50000, "most events per transaction")
+	batch := fs.Int("batch", replayBatch, "most events per transaction")
 	quiet := fs.Bool("quiet", false, "no progress line")
-	memLimit := fs.Int("memory-limit", 400, "MiB: the Go heap's soft limit, collected only when reached (0: Go's defaults; GOGC/GOMEMLIMIT in the environment win)")
+	memLimit := fs.Int("memory-limit", 440, "MiB: the Go heap's soft limit, collected only when reached (0: Go's defaults; GOGC/GOMEMLIMIT in the environment win)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	memprofile := fs.String("memprofile", "", "write a heap profile at the end to this file")
 	if err := m.parse(fs, args); err != nil {

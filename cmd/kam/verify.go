@@ -37,7 +37,7 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 	chainMode := fs.Bool("chain", false, "recompute every account's hash chain from the stream and compare it with the read model's")
 	against := fs.String("against", "", "with --chain: compare with a list filed earlier (lines: ACCOUNT LENGTH HEAD) instead")
 	quiet := fs.Bool("quiet", false, "no progress line")
-	memLimit := fs.Int("memory-limit", 400, "MiB: the Go heap's soft limit for the rebuild (see kam replay)")
+	memLimit := fs.Int("memory-limit", 440, "MiB: the Go heap's soft limit for the rebuild (see kam replay)")
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 	}
 	defer os.RemoveAll(dir)
 	fresh := filepath.Join(dir, "verify.db")
-	res, err := buildReadModel(ctx, js, acc.nats.stream, fresh, serving.policy, serving.applied, projections.RunOptions{},
+	res, err := buildReadModel(ctx, js, acc.nats.stream, fresh, serving.policy, serving.applied, projections.RunOptions{MaxBatch: replayBatch},
 		progressWriter(m, *quiet), log)
 	if err != nil {
 		return err
