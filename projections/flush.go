@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"database/sql/driver"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -519,6 +521,16 @@ func (p *Projector) writeContacts(ws *pending) error {
 
 func (p *Projector) writeHistory(ws *pending) error {
 	pol := p.pol
+	// In key order (effective, account): they go at the tables' end.
+	slices.SortFunc(p.out.tiers, func(a, b tierRow) int {
+		return cmp.Or(a.effective.Compare(b.effective), strings.Compare(a.account, b.account))
+	})
+	slices.SortFunc(p.out.keys, func(a, b keyRow) int {
+		return cmp.Or(a.effective.Compare(b.effective), strings.Compare(a.account, b.account))
+	})
+	slices.SortFunc(p.out.loyalty, func(a, b loyaltyRow) int {
+		return cmp.Or(a.effective.Compare(b.effective), strings.Compare(a.account, b.account))
+	})
 	t := newMultiInsert(ws, `INSERT INTO tier_history (account, effective, from_tier, to_tier, policy, revenue, rank, ranked,
 		before_revenue, total_revenue, window_days, cut_a, cut_b, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 18)
 	for _, r := range p.out.tiers {

@@ -1,0 +1,96 @@
+package projections
+
+import (
+	"database/sql"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// A read model made before migration 3 keeps its history rows, now keyed by
+// (effective, account) with the index by account, and its views work.
+func TestMigrationToHistoryInTimeOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for v, name := range map[int]string{1: "0001_init.sql", 2: "0002_views.sql"} {
+		body, err := migrationFS.ReadFile("migrations/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(string(body)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := raw.Exec(`INSERT INTO schema_migrations VALUES (?, ?)`, v, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := [][]any{
+		{"b", "2024-01-02T00:00:00.000Z", nil, "A"},
+		{"a", "2024-01-03T00:00:00.000Z", "C", "B"},
+		{"a", "2024-01-02T00:00:00.000Z", nil, "C"},
+	}
+	for _, r := range rows {
+		if _, err := raw.Exec(`INSERT INTO tier_history VALUES (?, ?, ?, ?, 'p', 1, 1, 1, 0, 1, 365, 80, 95, 1, 'e', 0, '[]', '[]')`, r...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+
+	db, err := OpenDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r := db.Reader()
+	var got [][]any
+	q, err := r.Query(`SELECT account, effective, from_tier, to_tier FROM tier_history`) // in key order
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q.Next() {
+		var a, e, to string
+		var from sql.NullString
+		if err := q.Scan(&a, &e, &from, &to); err != nil {
+			t.Fatal(err)
+		}
+		var f any
+		if from.Valid {
+			f = from.String
+		}
+		got = append(got, []any{a, e, f, to})
+	}
+	q.Close()
+	want := [][]any{rows[2], rows[0], rows[1]} // by effective, then account
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("rows after migration:\n got %v\nwant %v", got, want)
+	}
+	for _, table := range []string{"tier_history", "key_history", "loyalty_history"} {
+		pk, err := primaryKey(t.Context(), r, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(pk, []string{"effective", "account"}) {
+			t.Errorf("%s key %v, want [effective account]", table, pk)
+		}
+		var plan string
+		var id, parent, notused int
+		if err := r.QueryRow(`EXPLAIN QUERY PLAN SELECT * FROM `+table+` WHERE account = 'a' ORDER BY effective`).Scan(&id, &parent, &notused, &plan); err != nil {
+			t.Fatal(err)
+		}
+		if want := "USING INDEX " + table + "_by_account"; !strings.Contains(plan, want) {
+			t.Errorf("%s: an account's history is read by %q, want %q", table, plan, want)
+		}
+	}
+	var n int
+	if err := r.QueryRow(`SELECT count(*) FROM v_tier_changes`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("v_tier_changes: %d rows, %v", n, err)
+	}
+}
