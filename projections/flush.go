@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -579,15 +578,7 @@ func (p *Projector) writeHistory(ws *pending) error {
 
 // movedJSON is a mover's ids and sequences as JSON arrays.
 func movedJSON(m mover) (ids, seqs string) {
-	if m.IDs == nil {
-		m.IDs = []string{}
-	}
-	if m.Seqs == nil {
-		m.Seqs = []uint64{}
-	}
-	i, _ := json.Marshal(m.IDs)
-	s, _ := json.Marshal(m.Seqs)
-	return string(i), string(s)
+	return string(appendJSONStrings(nil, m.IDs)), string(appendJSONUints(nil, m.Seqs))
 }
 
 func (p *Projector) writeChains(ws *pending) error {

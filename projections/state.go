@@ -121,22 +121,11 @@ func (m *movers) appendJSON(b []byte) []byte {
 		b = append(b, name...)
 		b = append(b, `":{"count":`...)
 		b = strconv.AppendInt(b, mv.Count, 10)
-		b = append(b, `,"ids":[`...)
-		for i, id := range mv.IDs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			q, _ := json.Marshal(id)
-			b = append(b, q...)
-		}
-		b = append(b, `],"seqs":[`...)
-		for i, s := range mv.Seqs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendUint(b, s, 10)
-		}
-		return append(b, "]}"...)
+		b = append(b, `,"ids":`...)
+		b = appendJSONStrings(b, mv.IDs)
+		b = append(b, `,"seqs":`...)
+		b = appendJSONUints(b, mv.Seqs)
+		return append(b, '}')
 	}
 	b = append(b, '{')
 	b = one(b, "tier", &m.Tier)
@@ -277,3 +266,44 @@ const (
 	KindRequest   = "request"
 	KindComplaint = "complaint"
 )
+
+// appendJSONStrings appends ss as a JSON array, exactly as encoding/json
+// writes it (which escapes <, > and & too), without its reflection for the
+// plain ids that nearly all are.
+func appendJSONStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if plainJSON(s) {
+			b = append(append(append(b, '"'), s...), '"')
+		} else {
+			q, _ := json.Marshal(s)
+			b = append(b, q...)
+		}
+	}
+	return append(b, ']')
+}
+
+// plainJSON reports whether encoding/json writes s as it is between quotes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
+
+func appendJSONUints(b []byte, vs []uint64) []byte {
+	b = append(b, '[')
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, v, 10)
+	}
+	return append(b, ']')
+}

@@ -27,3 +27,19 @@ func TestMoversJSON(t *testing.T) {
 	m.Tier.take()
 	check()
 }
+
+func TestAppendJSONStringsAsEncodingJSON(t *testing.T) {
+	ss := []string{"", "plain-id-1", `quo"te`, `back\slash`, "<b>&amp;", "tab\there", "ünï", "\u2028", "del\x7f", "bad\xffutf8"}
+	for i := range ss {
+		want, _ := json.Marshal(ss[i:])
+		if got := appendJSONStrings(nil, ss[i:]); string(got) != string(want) {
+			t.Errorf("%q: got %s, want %s", ss[i:], got, want)
+		}
+	}
+	if got := appendJSONStrings(nil, nil); string(got) != "[]" {
+		t.Errorf("nil: got %s, want []", got)
+	}
+	if got := appendJSONUints(nil, []uint64{1, 18446744073709551615}); string(got) != "[1,18446744073709551615]" {
+		t.Errorf("uints: got %s", got)
+	}
+}
