@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // A read model made before migration 3 keeps its history rows, now keyed by
@@ -92,5 +94,30 @@ func TestMigrationToHistoryInTimeOrder(t *testing.T) {
 	var n int
 	if err := r.QueryRow(`SELECT count(*) FROM v_tier_changes`).Scan(&n); err != nil || n != 3 {
 		t.Fatalf("v_tier_changes: %d rows, %v", n, err)
+	}
+}
+
+// A statement that fails while the batch is written fails the write, with
+// SQLite's reason, and the transaction leaves nothing behind.
+func TestWriteReportsFailedStatement(t *testing.T) {
+	db, err := OpenDB(filepath.Join(t.TempDir(), "kam.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ws := &pending{}
+	m := newStatement(ws, `INSERT INTO rejected_events (seq, subject, event_id, type, stored_at, reason) VALUES (?, ?, ?, ?, ?, ?)`, 6)
+	for range 2 {
+		if err := m.add(7, "kam.acct.x.order.placed", nil, nil, "2024-01-01T00:00:00.000Z", "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = db.withRawTx(t.Context(), func(c *sqlite3.SQLiteConn) error { return m.exec(c) })
+	if err == nil || !strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		t.Fatalf("err = %v, want a UNIQUE constraint failure", err)
+	}
+	var n int
+	if err := db.Reader().QueryRow(`SELECT count(*) FROM rejected_events`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d rows left (%v), want 0", n, err)
 	}
 }
