@@ -34,6 +34,8 @@ type DB struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // the readers' prepared statements, by text
+
+	parts partCache // accounts' items and contacts, for account reads
 }
 
 // maxStmts bounds the prepared statements kept: queries built from filters

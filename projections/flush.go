@@ -101,8 +101,9 @@ func (o *batchOut) reset() {
 // taken from the model when the batch ended, so that writing them needs
 // nothing of the model and can run beside the next batch's applying.
 type pending struct {
-	sets   []*multiInsert
-	status Status // published once the batch is committed
+	sets    []*multiInsert
+	status  Status   // published once the batch is committed
+	touched []string // accounts whose rows the batch writes
 }
 
 // prepare takes the batch's rows out of the model and starts the next batch.
@@ -139,6 +140,7 @@ func (p *Projector) write(ctx context.Context, ws *pending) error {
 	if err != nil {
 		return fmt.Errorf("write batch up to sequence %d: %w", ws.status.AppliedSeq, err)
 	}
+	p.db.parts.invalidate(ws.status.AppliedSeq, ws.touched)
 	p.publish(ws.status)
 	return nil
 }
@@ -436,6 +438,7 @@ func (p *Projector) writeAccounts(ws *pending) error {
 			lastCompetitor: a.lastCompetitor, facts: f, tier: h.tier, tierSince: a.tierSince, key: h.key, keySince: a.keySince,
 			loyaltySince: a.loyaltySince, earlyAdopter: a.earlyAdopter,
 		}
+		ws.touched = append(ws.touched, a.id)
 		if movers, changed := a.moversToStore(); changed {
 			id := a.id
 			mv.addRow(func(dst []any) []any { return append(dst, id, movers) })

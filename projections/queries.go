@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -361,16 +363,48 @@ func (q *Queries) Account(ctx context.Context, id string, asOf *time.Time, now t
 		}
 		now = *asOf
 	}
+	var parts *cachedParts
+	if asOf == nil {
+		parts, err = q.currentParts(ctx, id)
+	} else {
+		parts, err = q.readParts(ctx, id, asOf)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sums := summarize(parts.items, now)
+	a.SLA = AccountSLA{Requests: sums[""].Requests, Complaints: sums[""].Complaints}
+	q.fillContacts(a, parts.contacts, asOf, now)
+	return a, nil
+}
+
+// currentParts returns the account's items and contacts as stored now,
+// from the cache when it holds them (see partCache).
+func (q *Queries) currentParts(ctx context.Context, id string) (*cachedParts, error) {
+	parts, seq := q.db.parts.get(id)
+	if parts != nil {
+		return parts, nil
+	}
+	parts, err := q.readParts(ctx, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	q.db.parts.put(id, seq, parts)
+	return parts, nil
+}
+
+// readParts reads the account's items and contacts, as known at asOf when
+// given.
+func (q *Queries) readParts(ctx context.Context, id string, asOf *time.Time) (*cachedParts, error) {
 	items, err := q.items(ctx, id, asOf)
 	if err != nil {
 		return nil, err
 	}
-	sums := summarize(items, now)
-	a.SLA = AccountSLA{Requests: sums[""].Requests, Complaints: sums[""].Complaints}
-	if err := q.contacts(ctx, a, asOf, now); err != nil {
+	contacts, err := q.contactRows(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	return a, nil
+	return &cachedParts{items: items, contacts: contacts}, nil
 }
 
 // accountAsOf replaces the decisions and figures of a with those in force at t.
@@ -454,41 +488,63 @@ func apiTime(s sql.NullString) string {
 	return FormatTime(t)
 }
 
-func (q *Queries) contacts(ctx context.Context, a *Account, asOf *time.Time, now time.Time) error {
-	rows, err := q.db.query(ctx, `SELECT role, name, visits, first_visit_at, last_visit_at FROM contacts
-		WHERE account = ? ORDER BY role, last_visit_at DESC, name`, a.ID)
+// contactRow is one stored contact of an account.
+type contactRow struct {
+	role, name  string
+	visits      int64
+	first, last time.Time
+}
+
+// contactRows reads an account's contacts by role, most recently visited
+// first.
+func (q *Queries) contactRows(ctx context.Context, id string) ([]contactRow, error) {
+	rows, err := q.db.query(ctx, `SELECT role, name, visits, first_visit_at, last_visit_at FROM contacts WHERE account = ?`, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
-	staleAfter := time.Duration(q.pol.Coverage.DecisionMakerDays) * dayLen
+	var out []contactRow
 	for rows.Next() {
 		var (
-			role        string
-			c           Contact
+			c           contactRow
 			first, last sql.NullString
 		)
-		if err := rows.Scan(&role, &c.Name, &c.Visits, &first, &last); err != nil {
-			return err
+		if err := rows.Scan(&c.role, &c.name, &c.visits, &first, &last); err != nil {
+			return nil, err
 		}
-		lt, _ := parseTS(last)
+		c.first, _ = parseTS(first)
+		c.last, _ = parseTS(last)
+		out = append(out, c)
+	}
+	// Sorted here: an ORDER BY made SQLite sort in a temporary B-tree, which
+	// cost more than the rest of the query.
+	slices.SortFunc(out, func(a, b contactRow) int {
+		return cmp.Or(strings.Compare(a.role, b.role), b.last.Compare(a.last), strings.Compare(a.name, b.name))
+	})
+	return out, rows.Err()
+}
+
+// fillContacts sets a's contacts as of asOf (nil: now) from its rows.
+func (q *Queries) fillContacts(a *Account, rows []contactRow, asOf *time.Time, now time.Time) {
+	staleAfter := time.Duration(q.pol.Coverage.DecisionMakerDays) * dayLen
+	for _, r := range rows {
+		lt := r.last
 		if asOf != nil {
-			if ft, _ := parseTS(first); ft.After(*asOf) {
+			if r.first.After(*asOf) {
 				continue // met only later
 			}
 			if lt.After(*asOf) {
 				lt = *asOf // the visits in between are not known then; the last one is at most asOf
 			}
 		}
-		c.FirstVisit, c.LastVisit = apiTime(first), FormatTime(lt)
+		c := Contact{Name: r.name, Visits: r.visits, FirstVisit: FormatTime(r.first), LastVisit: FormatTime(lt)}
 		c.NotVisitedD = int(now.Sub(lt) / dayLen)
 		c.Stale = now.Sub(lt) >= staleAfter
-		if role == "decision_maker" && c.Stale {
+		if r.role == "decision_maker" && c.Stale {
 			a.DecisionMakerStale = true
 		}
-		a.Contacts[role] = append(a.Contacts[role], c)
+		a.Contacts[r.role] = append(a.Contacts[r.role], c)
 	}
-	return rows.Err()
 }
 
 // HistoryKind names one of the history tables.
