@@ -7,7 +7,8 @@
 // history (straight onto NATS) and waits until it is applied, then, for the
 // given time, posts batches of 500 events from one client (ingest; as fast
 // as kam takes them, or at -ingest-rate events/s) while 16 clients read
-// random accounts, and reports the read latencies' percentiles.
+// random accounts (each as fast as it gets answers, or at -read-rate reads/s),
+// and reports the read latencies' percentiles.
 package main
 
 import (
@@ -47,6 +48,7 @@ func main() {
 	ingest := flag.Bool("ingest", true, "ingest while reading")
 	rate := flag.Int("ingest-rate", 0, "events/s the ingesting client aims at (0: as fast as kam takes them)")
 	profile := flag.String("profile", "", "write kam's CPU profile to this file")
+	readRate := flag.Int("read-rate", 0, "reads/s of each reader (0: closed loop, each reads again as soon as it has its answer)")
 	path := flag.String("path", "/v1/accounts/", "what the readers get, followed by an account id when it ends with a slash (/healthz: the HTTP floor)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "kam-bench-latency")
@@ -148,7 +150,13 @@ func main() {
 			// would mostly dial a new one per request.
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			var mine []time.Duration
-			for time.Now().Before(deadline) {
+			began := time.Now()
+			for n := 0; time.Now().Before(deadline); n++ {
+				if *readRate > 0 {
+					// Open loop: read n leaves at its time; a late answer
+					// does not delay the next read.
+					time.Sleep(time.Until(began.Add(time.Duration(n) * time.Second / time.Duration(*readRate))))
+				}
 				id := ""
 				if strings.HasSuffix(*path, "/") {
 					id = fmt.Sprintf("ACCT-%06d", rng.IntN(*accounts))
