@@ -88,12 +88,15 @@ type rejectedRow struct {
 	storedAt                            time.Time
 }
 
+// reset starts the next batch, its maps sized as the last batch's were: a
+// replay's batches are alike, and growing maps (these and the ledger's, see
+// reserveIDs) took 0.4 s of CPU per million events.
 func (o *batchOut) reset() {
 	*o = batchOut{
-		days:     map[dayKey]*bucket{},
-		items:    map[itemKey]*slaItem{},
-		contacts: map[contactKey]*contact{},
-		chains:   map[string]*chain{},
+		days:     make(map[dayKey]*bucket, len(o.days)),
+		items:    make(map[itemKey]*slaItem, len(o.items)),
+		contacts: make(map[contactKey]*contact, len(o.contacts)),
+		chains:   make(map[string]*chain, len(o.chains)),
 	}
 }
 

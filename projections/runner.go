@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -71,6 +72,9 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 	}
 	if opts.StopAt != 0 && p.appliedSeq >= opts.StopAt {
 		return nil
+	}
+	if opts.StopAt > p.appliedSeq {
+		p.reserveIDs(int(min(opts.StopAt-p.appliedSeq, 1<<26)))
 	}
 	sub, err := src.Subscribe(ctx, p.appliedSeq+1)
 	if err != nil {
@@ -212,6 +216,15 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 			return nil
 		}
 	}
+}
+
+// reserveIDs makes room in the ledger's map for n more ids at once, instead
+// of growing it a step at a time (rehashing, and holding old and new tables
+// together while it grows).
+func (p *Projector) reserveIDs(n int) {
+	ids := make(map[idDigest]uint64, len(p.ids)+n)
+	maps.Copy(ids, p.ids)
+	p.ids = ids
 }
 
 // StreamSource reads a JetStream stream through ordered consumers.
