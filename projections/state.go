@@ -289,13 +289,20 @@ func appendJSONStrings(b []byte, ss []string) []byte {
 // plainJSON reports whether encoding/json writes s as it is between quotes.
 func plainJSON(s string) bool {
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+		if !plainByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// plainByte: the bytes encoding/json writes as they are in a string.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 func appendJSONUints(b []byte, vs []uint64) []byte {
 	b = append(b, '[')

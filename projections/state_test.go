@@ -2,6 +2,7 @@ package projections
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 )
 
@@ -41,5 +42,17 @@ func TestAppendJSONStringsAsEncodingJSON(t *testing.T) {
 	}
 	if got := appendJSONUints(nil, []uint64{1, 18446744073709551615}); string(got) != "[1,18446744073709551615]" {
 		t.Errorf("uints: got %s", got)
+	}
+}
+
+func BenchmarkMoversJSON(b *testing.B) {
+	var m movers
+	for i := range maxMoved {
+		m.Tier.add(fmt.Sprintf("0b9a6c3e-4d1f-4f7a-9e2b-%012d", i), uint64(i))
+	}
+	m.Key, m.Loyalty = m.Tier, m.Tier
+	var buf []byte
+	for b.Loop() {
+		buf = m.appendJSON(buf[:0])
 	}
 }
