@@ -522,12 +522,12 @@ func (o *obj) lines(name string) []OrderLine {
 	out := make([]OrderLine, 0, len(arr))
 	for i, el := range arr {
 		prefix := o.prefix + name + "[" + strconv.Itoa(i) + "]."
-		m, err := parseObject(el)
+		list, err := parsePooled(el)
 		if err != nil {
 			*o.errs = append(*o.errs, FieldError{Field: strings.TrimSuffix(prefix, "."), Problem: "must be an object"})
 			continue
 		}
-		lo := &obj{m: m, prefix: prefix, errs: o.errs, rules: o.rules}
+		lo := &obj{m: *list, prefix: prefix, errs: o.errs, rules: o.rules}
 		l := OrderLine{SKU: lo.text("sku", false), UnitPrice: lo.money("unit_price", false, 0)}
 		if q, ok := lo.integer("qty"); ok {
 			if q < 1 {
@@ -536,6 +536,7 @@ func (o *obj) lines(name string) []OrderLine {
 			l.Qty = q
 		}
 		l.NewProduct, _ = lo.boolean("new_product")
+		release(list)
 		out = append(out, l)
 	}
 	return out
