@@ -16,7 +16,7 @@ func TestMergeEqualsFullSort(t *testing.T) {
 		hs := make([]hot, n)
 		for i := range hs {
 			hs[i].id = fmt.Sprintf("A%04d", rng.IntN(10000)+i*10000) // unique
-			hs[i].rev.revenue = int64(rng.IntN(20))                   // many ties
+			hs[i].rev.revenue = int64(rng.IntN(20))                  // many ties
 		}
 		old := make([]int32, n)
 		for i := range old {

@@ -2,10 +2,12 @@ package projections
 
 import (
 	"database/sql"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -119,5 +121,26 @@ func TestWriteReportsFailedStatement(t *testing.T) {
 	var n int
 	if err := db.Reader().QueryRow(`SELECT count(*) FROM rejected_events`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d rows left (%v), want 0", n, err)
+	}
+}
+
+func TestFormatTSAsFormat(t *testing.T) {
+	times := []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2024, 2, 29, 13, 5, 9, 7000000, time.FixedZone("x", -5*3600)),
+		time.Date(9999, 12, 31, 23, 59, 59, 999000000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 1, 0, 0, 0, 0, time.UTC),
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 10000 {
+		times = append(times, time.UnixMilli(rng.Int64N(400_000_000_000_000)-62_000_000_000_000).Add(time.Duration(rng.IntN(1e6))))
+	}
+	for _, tm := range times {
+		if got, want := formatTS(tm), tm.UTC().Format(timeLayout); got != want {
+			t.Fatalf("%v: got %s, want %s", tm, got, want)
+		}
 	}
 }
