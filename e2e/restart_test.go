@@ -37,8 +37,10 @@ func TestExternalNATSRestartUnderIngest(t *testing.T) {
 	defer l.stop()
 	l.waitAcked(t, 300, 60*time.Second)
 
-	n.kill()
+	// Taken before the kill: requests in flight fail as the server goes,
+	// before kill() returns (a 503 answered then was counted as before it).
 	killedAt := time.Now()
+	n.kill()
 	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
 		if code := k.readyz(); code != http.StatusServiceUnavailable {
 			return fmt.Errorf("/readyz with NATS down: got %d, want 503", code)
