@@ -346,16 +346,3 @@ func (db *DB) withRawTx(ctx context.Context, fn func(*sqlite3.SQLiteConn) error)
 		return nil
 	})
 }
-
-// withTx runs fn in a write transaction on the writer.
-func (db *DB) withTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
-}

@@ -108,7 +108,7 @@ func (o *batchOut) reset() {
 // taken from the model when the batch ended, so that writing them needs
 // nothing of the model and can run beside the next batch's applying.
 type pending struct {
-	sets    []*multiInsert
+	sets    []*stmtRows
 	status  Status   // published once the batch is committed
 	touched []string // accounts whose rows the batch writes
 }
@@ -163,16 +163,24 @@ func (p *Projector) flush(ctx context.Context) error {
 	return p.write(ctx, ws)
 }
 
-// newStatement starts rows written through one plain statement.
-func newStatement(ws *pending, stmt string, cols int) *multiInsert {
-	m := &multiInsert{head: stmt, cols: cols, plain: true}
+// newStatement starts rows written through one statement, each row bound
+// to its placeholders in turn.
+func newStatement(ws *pending, stmt string, cols int) *stmtRows {
+	m := &stmtRows{sql: stmt, cols: cols}
 	ws.sets = append(ws.sets, m)
 	return m
 }
 
-// newUpsert starts a table's rows written as a multi-row upsert: a row whose
-// key exists is updated in place (INSERT OR REPLACE would delete and insert).
-func newUpsert(ws *pending, table string, key []string, cols ...string) *multiInsert {
+// newInsert starts rows written through head (an INSERT up to VALUES), one
+// row of placeholders, and tail (an ON CONFLICT clause, or "").
+func newInsert(ws *pending, head, tail string, cols int) *stmtRows {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	return newStatement(ws, head+row+" "+tail, cols)
+}
+
+// newUpsert starts a table's rows written as upserts: a row whose key exists
+// is updated in place (INSERT OR REPLACE would delete and insert).
+func newUpsert(ws *pending, table string, key []string, cols ...string) *stmtRows {
 	keys := map[string]bool{}
 	for _, k := range key {
 		keys[k] = true
@@ -185,49 +193,22 @@ func newUpsert(ws *pending, table string, key []string, cols ...string) *multiIn
 	}
 	head := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES "
 	tail := "ON CONFLICT (" + strings.Join(key, ", ") + ") DO UPDATE SET " + strings.Join(set, ", ")
-	return newMultiInsert(ws, head, tail, len(cols))
+	return newInsert(ws, head, tail, len(cols))
 }
 
-// multiInsert holds a table's rows for one statement.
-type multiInsert struct {
-	head  string // INSERT ... VALUES
-	tail  string // ON CONFLICT ...
-	plain bool   // head is the whole statement (an UPDATE, say)
-	cols  int
+// stmtRows holds rows for one statement, run once per row.
+type stmtRows struct {
+	sql  string
+	cols int
 	// rows append their values: a row holds its typed values until the
 	// writer binds them, so a prepared batch boxes nothing.
 	rows []func(dst []any) []any
 }
 
-// newMultiInsert starts a table's rows in ws.
-func newMultiInsert(ws *pending, head, tail string, cols int) *multiInsert {
-	m := &multiInsert{head: head, tail: tail, cols: cols}
-	ws.sets = append(ws.sets, m)
-	return m
-}
-
-func (m *multiInsert) sqlFor(rows int) string {
-	if m.plain {
-		return m.head
-	}
-	var b strings.Builder
-	b.WriteString(m.head)
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", m.cols), ",") + ")"
-	for i := 0; i < rows; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(row)
-	}
-	b.WriteByte(' ')
-	b.WriteString(m.tail)
-	return b.String()
-}
-
 // add adds a row of values (for small tables).
-func (m *multiInsert) add(vals ...any) error {
+func (m *stmtRows) add(vals ...any) error {
 	if len(vals) != m.cols {
-		return fmt.Errorf("multiInsert: %d values for %d columns", len(vals), m.cols)
+		return fmt.Errorf("%s: %d values for %d columns", m.name(), len(vals), m.cols)
 	}
 	m.rows = append(m.rows, func(dst []any) []any { return append(dst, vals...) })
 	return nil
@@ -235,16 +216,16 @@ func (m *multiInsert) add(vals ...any) error {
 
 // addRow adds a row whose values row appends when it is written; row must
 // read only what it captured.
-func (m *multiInsert) addRow(row func(dst []any) []any) { m.rows = append(m.rows, row) }
+func (m *stmtRows) addRow(row func(dst []any) []any) { m.rows = append(m.rows, row) }
 
 // exec writes the rows through one prepared single-row statement: SQLite
 // handles a multi-row VALUES list, upserts above all, more slowly than the
 // same rows one by one (measured: 5.5 against 8.0 µs a row for 13 columns).
-func (m *multiInsert) exec(c *sqlite3.SQLiteConn) error {
+func (m *stmtRows) exec(c *sqlite3.SQLiteConn) error {
 	if len(m.rows) == 0 {
 		return nil
 	}
-	ds, err := c.Prepare(m.sqlFor(1))
+	ds, err := c.Prepare(m.sql)
 	if err != nil {
 		return err
 	}
@@ -299,7 +280,7 @@ func run(stmt *sqlite3.SQLiteStmt, args []driver.NamedValue) error {
 // execPerValue makes run use Exec, for BenchmarkWriteRows' baseline.
 var execPerValue = false
 
-func (m *multiInsert) name() string { return strings.TrimSpace(m.head[:min(40, len(m.head))]) }
+func (m *stmtRows) name() string { return strings.TrimSpace(m.sql[:min(40, len(m.sql))]) }
 
 // driverValue is v as one of the types the driver binds: what database/sql
 // would have converted it to.
@@ -481,7 +462,7 @@ func (p *Projector) writeDays(ws *pending) error {
 		}
 		return keys[i].day < keys[j].day
 	})
-	m := newMultiInsert(ws, `INSERT INTO account_days (account, day, revenue, discounted, orders, returns, new_product_orders) VALUES `,
+	m := newInsert(ws, `INSERT INTO account_days (account, day, revenue, discounted, orders, returns, new_product_orders) VALUES `,
 		`ON CONFLICT (account, day) DO UPDATE SET revenue = revenue + excluded.revenue, discounted = discounted + excluded.discounted,
 		orders = orders + excluded.orders, returns = returns + excluded.returns, new_product_orders = new_product_orders + excluded.new_product_orders`, 7)
 	for _, k := range keys {
@@ -569,7 +550,7 @@ func (p *Projector) writeHistory(ws *pending) error {
 	slices.SortFunc(p.out.loyalty, func(a, b loyaltyRow) int {
 		return cmp.Or(a.effective.Compare(b.effective), strings.Compare(a.account, b.account))
 	})
-	t := newMultiInsert(ws, `INSERT INTO tier_history (account, effective, from_tier, to_tier, policy, revenue, rank, ranked,
+	t := newInsert(ws, `INSERT INTO tier_history (account, effective, from_tier, to_tier, policy, revenue, rank, ranked,
 		before_revenue, total_revenue, window_days, cut_a, cut_b, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 18)
 	for i := range p.out.tiers {
 		r := &p.out.tiers[i] // the closure keeps a pointer, not a copy of the row
@@ -583,7 +564,7 @@ func (p *Projector) writeHistory(ws *pending) error {
 				r.total, pol.Tiering.WindowDays, pol.Tiering.CutA, pol.Tiering.CutB, r.closeSeq, r.closeID, r.moved.Count, ids, seqs)
 		})
 	}
-	k := newMultiInsert(ws, `INSERT INTO key_history (account, effective, from_key, to_key, policy, tier, score, min_score,
+	k := newInsert(ws, `INSERT INTO key_history (account, effective, from_key, to_key, policy, tier, score, min_score,
 		score_volume, score_concentration, score_service_requirement, score_price_insensitivity, score_partnership, revenue,
 		orders, discounted, service_requirement, partnership, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 23)
 	for i := range p.out.keys {
@@ -599,7 +580,7 @@ func (p *Projector) writeHistory(ws *pending) error {
 				r.revenue, r.orders, r.discounted, r.serviceReq, r.partnership, r.closeSeq, r.closeID, r.moved.Count, ids, seqs)
 		})
 	}
-	l := newMultiInsert(ws, `INSERT INTO loyalty_history (account, effective, from_loyalty, to_loyalty, from_early_adopter,
+	l := newInsert(ws, `INSERT INTO loyalty_history (account, effective, from_loyalty, to_loyalty, from_early_adopter,
 		to_early_adopter, policy, reason, orders_window, revenue_window, discounted_window, prior_orders, first_order_at,
 		last_competitor_purchase_at, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 19)
 	for i := range p.out.loyalty {
@@ -636,7 +617,7 @@ func (p *Projector) writeChains(ws *pending) error {
 }
 
 func (p *Projector) writeReviews(ws *pending) error {
-	m := newMultiInsert(ws, `INSERT INTO reviews (day, effective, policy, accounts, ranked, total_revenue, a_accounts, a_revenue,
+	m := newInsert(ws, `INSERT INTO reviews (day, effective, policy, accounts, ranked, total_revenue, a_accounts, a_revenue,
 		b_accounts, b_revenue, c_accounts, c_revenue, key_accounts, top20_revenue, pareto, close_seq, close_event_id) VALUES `, "", 17)
 	version := p.pol.Version()
 	for _, r := range p.out.reviews {
@@ -650,7 +631,7 @@ func (p *Projector) writeReviews(ws *pending) error {
 }
 
 func (p *Projector) writeRejected(ws *pending) error {
-	m := newMultiInsert(ws, `INSERT INTO rejected_events (seq, subject, event_id, type, stored_at, reason) VALUES `, "", 6)
+	m := newInsert(ws, `INSERT INTO rejected_events (seq, subject, event_id, type, stored_at, reason) VALUES `, "", 6)
 	for _, r := range p.out.rejected {
 		m.addRow(func(dst []any) []any {
 			return append(dst, r.seq, r.subject, emptyNil(r.eventID), emptyNil(r.eventType), ts(msTime(r.storedAt)), r.reason)
@@ -664,7 +645,7 @@ func (p *Projector) writeRejected(ws *pending) error {
 // sequence order.
 func (p *Projector) writeIDs(ws *pending) error {
 	ids := p.out.ids
-	m := newMultiInsert(ws, `INSERT INTO applied_ids (block, entries) VALUES `,
+	m := newInsert(ws, `INSERT INTO applied_ids (block, entries) VALUES `,
 		`ON CONFLICT (block) DO UPDATE SET entries = CAST(entries || excluded.entries AS BLOB)`, 2)
 	for len(ids) > 0 {
 		block := ids[0].seq >> idBlockBits
@@ -695,7 +676,7 @@ func (p *Projector) writeState(ws *pending) error {
 	if p.reviewed {
 		last = p.lastReview.String()
 	}
-	m := newMultiInsert(ws, `INSERT INTO projector_state (id, stream, applied_seq, watermark, next_review_day, last_review_day, policy,
+	m := newInsert(ws, `INSERT INTO projector_state (id, stream, applied_seq, watermark, next_review_day, last_review_day, policy,
 		policy_json, events_applied, rejected, amount_total) VALUES `,
 		`ON CONFLICT (id) DO UPDATE SET applied_seq = excluded.applied_seq, watermark = excluded.watermark,
 		next_review_day = excluded.next_review_day, last_review_day = excluded.last_review_day,
