@@ -123,14 +123,7 @@ func (k *kamProcess) status() (applied, last uint64) {
 		k.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var st struct {
-		Stream struct {
-			LastSeq uint64 `json:"last_seq"`
-		} `json:"stream"`
-		Projector struct {
-			AppliedSeq uint64 `json:"applied_seq"`
-		} `json:"projector"`
-	}
+	var st uiStatus
 	b, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(b, &st); err != nil {
 		k.t.Fatalf("status: %v: %s", err, b)

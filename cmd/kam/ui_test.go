@@ -187,6 +187,7 @@ type (
 	uiHistory struct {
 		History []map[string]any `json:"history"`
 	}
+	// uiStatus is what the tests read of /v1/status.
 	uiStatus struct {
 		Stream struct {
 			LastSeq uint64 `json:"last_seq"`
