@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,7 +109,7 @@ func TestAccountReadsFollowCommits(t *testing.T) {
 	// Readers racing commits: each read sees at least every item opened
 	// before it began.
 	var wg sync.WaitGroup
-	var opened sync.Map // how many items had been applied when the read began
+	var opened atomic.Int64 // how many items had been applied when the read began
 	stop := make(chan struct{})
 	var failure error
 	var mu sync.Mutex
@@ -122,10 +123,9 @@ func TestAccountReadsFollowCommits(t *testing.T) {
 					return
 				default:
 				}
-				v, _ := opened.Load("n")
-				n, _ := v.(int)
+				n := opened.Load()
 				a, err := q.Account(ctx, "BOLT", nil, now)
-				if err == nil && int(a.SLA.Requests.Opened) < n {
+				if err == nil && int64(a.SLA.Requests.Opened) < n {
 					err = fmt.Errorf("a read that began after %d items were applied saw %d", n, a.SLA.Requests.Opened)
 				}
 				if err != nil {
@@ -141,7 +141,7 @@ func TestAccountReadsFollowCommits(t *testing.T) {
 		before := len(s.msgs)
 		request(&s, events.TypeServiceRequestOpened, "BOLT", time.Date(2024, 2, 1, 0, i, 0, 0, time.UTC).Format(time.RFC3339), "q"+strconv.Itoa(i), "priority", "normal")
 		applyAll(t, p, s.msgs[before:], 100)
-		opened.Store("n", i)
+		opened.Store(int64(i))
 	}
 	close(stop)
 	wg.Wait()
