@@ -337,6 +337,7 @@ var (
 	descBatchEvents   = prometheus.NewDesc("kam_projector_last_batch_events", "Events in the projector's last committed batch.", nil, nil)
 	descBatchSecs     = prometheus.NewDesc("kam_projector_last_batch_seconds", "Time of the projector's last batch, from its first message to its commit.", nil, nil)
 	descReviews       = prometheus.NewDesc("kam_projector_review_duration_seconds", "Day-close reviews run since start and their total time.", nil, nil)
+	descCommits       = prometheus.NewDesc("kam_projector_commit_duration_seconds", "Transactions the projector committed since start and their total time.", nil, nil)
 )
 
 type projectorCollector struct {
@@ -349,7 +350,7 @@ type projectorCollector struct {
 
 func (c *projectorCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnected, descStreamLast, descStreamMsgs, descStreamBytes, descStreamUp,
-		descApplied, descLagMsgs, descLagSecs, descEventsApplied, descRejected, descBatchEvents, descBatchSecs, descReviews} {
+		descApplied, descLagMsgs, descLagSecs, descEventsApplied, descRejected, descBatchEvents, descBatchSecs, descReviews, descCommits} {
 		ch <- d
 	}
 }
@@ -383,6 +384,7 @@ func (c *projectorCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descBatchEvents, float64(ps.BatchEvents))
 	gauge(descBatchSecs, ps.BatchSeconds)
 	ch <- prometheus.MustNewConstSummary(descReviews, uint64(ps.Reviews), ps.ReviewSeconds, nil)
+	ch <- prometheus.MustNewConstSummary(descCommits, uint64(ps.Commits), ps.CommitSeconds, nil)
 	if err == nil {
 		lag, err := lagAt(ctx, c.log, st.LastSeq, ps.AppliedSeq, c.m.now())
 		if err != nil {

@@ -88,7 +88,7 @@ func TestMetricsProjectorAndReadiness(t *testing.T) {
 	}
 	stored3, _ := log.ReadSeq(context.Background(), 3)
 	now := stored3.Stored.Add(30 * time.Second)
-	reads := &fakeReads{applied: 2, status: projections.Status{Applied: 2, Rejected: 1, BatchEvents: 2, BatchSeconds: 0.25, Reviews: 4, ReviewSeconds: 0.5}}
+	reads := &fakeReads{applied: 2, status: projections.Status{Applied: 2, Rejected: 1, BatchEvents: 2, BatchSeconds: 0.25, Reviews: 4, ReviewSeconds: 0.5, Commits: 7, CommitSeconds: 1.5}}
 	met := NewMetrics()
 	met.now = func() time.Time { return now }
 	connected := true
@@ -114,13 +114,17 @@ kam_projector_rejected_events_total 1
 # TYPE kam_projector_review_duration_seconds summary
 kam_projector_review_duration_seconds_sum 0.5
 kam_projector_review_duration_seconds_count 4
+# HELP kam_projector_commit_duration_seconds Transactions the projector committed since start and their total time.
+# TYPE kam_projector_commit_duration_seconds summary
+kam_projector_commit_duration_seconds_sum 1.5
+kam_projector_commit_duration_seconds_count 7
 # HELP kam_nats_connected 1 when kam's NATS connection is up.
 # TYPE kam_nats_connected gauge
 kam_nats_connected 1
 `
 	if err := testutil.GatherAndCompare(met.Registry(), strings.NewReader(want),
 		"kam_projector_lag_messages", "kam_projector_lag_seconds", "kam_projector_applied_seq", "kam_stream_last_seq",
-		"kam_projector_rejected_events_total", "kam_projector_review_duration_seconds", "kam_nats_connected"); err != nil {
+		"kam_projector_rejected_events_total", "kam_projector_review_duration_seconds", "kam_projector_commit_duration_seconds", "kam_nats_connected"); err != nil {
 		t.Error(err)
 	}
 

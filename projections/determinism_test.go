@@ -536,6 +536,10 @@ func TestDeterminism(t *testing.T) {
 			t.Errorf("status: got applied_seq %d, applied %d, rejected %d; want %d, %d, %d",
 				st.AppliedSeq, st.Applied, st.Rejected, n, g.applied, len(g.rejected))
 		}
+		// A fresh model commits its state row at open, then each batch.
+		if want := int64(1 + (n+999)/1000); st.Commits != want || st.CommitSeconds <= 0 {
+			t.Errorf("status: %d commits in %gs, want %d (the open, then batches of 1000) in some time", st.Commits, st.CommitSeconds, want)
+		}
 		// An id applied twice counts once: each account's events, orders
 		// and returns are those of the events generated valid.
 		var want []string

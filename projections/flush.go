@@ -136,6 +136,7 @@ func (p *Projector) prepare() (*pending, error) {
 // write commits a prepared batch, its checkpoint included, in one
 // transaction, then publishes its status.
 func (p *Projector) write(ctx context.Context, ws *pending) error {
+	start := time.Now()
 	err := p.db.withRawTx(ctx, func(c *sqlite3.SQLiteConn) error {
 		for _, m := range ws.sets {
 			if err := m.exec(c); err != nil {
@@ -147,6 +148,8 @@ func (p *Projector) write(ctx context.Context, ws *pending) error {
 	if err != nil {
 		return fmt.Errorf("write batch up to sequence %d: %w", ws.status.AppliedSeq, err)
 	}
+	ws.status.Commits = p.timing.commits.Add(1)
+	ws.status.CommitSeconds = time.Duration(p.timing.commitNanos.Add(int64(time.Since(start)))).Seconds()
 	p.db.parts.invalidate(ws.status.AppliedSeq, ws.touched)
 	p.publish(ws.status)
 	return nil

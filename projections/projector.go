@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -84,6 +85,8 @@ type Projector struct {
 		lastBatch   time.Duration
 		reviews     int64
 		reviewTime  time.Duration
+		// Set by the writer, read with the status by the applier.
+		commits, commitNanos atomic.Int64
 	}
 
 	mu       sync.Mutex // guards status and waiters
@@ -105,6 +108,9 @@ type Status struct {
 	BatchSeconds  float64 `json:"batch_seconds"`
 	Reviews       int64   `json:"reviews"`
 	ReviewSeconds float64 `json:"review_seconds"`
+	// The transactions committed since start and their total time.
+	Commits       int64   `json:"commits"`
+	CommitSeconds float64 `json:"commit_seconds"`
 }
 
 // ErrPolicyMismatch is returned by Open when the read model was built under
@@ -180,6 +186,7 @@ func (p *Projector) statusNow() Status {
 		AppliedSeq: p.appliedSeq, Policy: p.pol.Version(), Rejected: p.rejected, Applied: p.applied,
 		BatchEvents: p.timing.batchEvents, BatchSeconds: p.timing.lastBatch.Seconds(),
 		Reviews: p.timing.reviews, ReviewSeconds: p.timing.reviewTime.Seconds(),
+		Commits: p.timing.commits.Load(), CommitSeconds: time.Duration(p.timing.commitNanos.Load()).Seconds(),
 	}
 	if !p.watermark.IsZero() {
 		st.Watermark = FormatTime(p.watermark)
