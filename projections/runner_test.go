@@ -2,13 +2,16 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"kam/events"
 	"kam/events/natsstore"
 )
 
@@ -89,4 +92,96 @@ func TestPoisonOnTheStream(t *testing.T) {
 	if st := svc.Status(); st.Rejected != 5 || st.Applied != 2 || st.AppliedSeq != 7 {
 		t.Errorf("status: got %+v, want 5 rejected, 2 applied, applied_seq 7", st)
 	}
+}
+
+// chanSource is a stream whose messages the test hands over one by one,
+// each with the count of messages said to follow it.
+type chanSource chan pendingMsg
+
+type pendingMsg struct {
+	st      events.Stored
+	pending uint64
+}
+
+func (c chanSource) Subscribe(ctx context.Context, from uint64) (Subscription, error) {
+	return &chanSub{c: c, stop: make(chan struct{})}, nil
+}
+
+type chanSub struct {
+	c    chanSource
+	stop chan struct{}
+	once sync.Once
+}
+
+func (s *chanSub) Next() (events.Stored, uint64, error) {
+	select {
+	case m := <-s.c:
+		return m.st, m.pending, nil
+	case <-s.stop:
+		return events.Stored{}, 0, errors.New("stopped")
+	}
+}
+
+func (s *chanSub) Stop() { s.once.Do(func() { close(s.stop) }) }
+
+// TestCommitInterval checks that a runner that has caught up commits at
+// most once per CommitInterval, no later than MaxDelay, and at every
+// arrival without an interval.
+func TestCommitInterval(t *testing.T) {
+	var s stream
+	for i := range 4 {
+		s.order("ACME", fmt.Sprintf("2025-03-0%dT10:00:00Z", i+1), "10.00")
+	}
+	run := func(opts RunOptions) (p *Projector, src chanSource, stop func()) {
+		p, _ = newProjector(t, nil)
+		src = make(chanSource)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx, src, opts) }()
+		return p, src, func() {
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	}
+	waitApplied := func(p *Projector, seq uint64) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.WaitApplied(ctx, seq); err != nil {
+			t.Fatalf("sequence %d not committed: %v (status %+v)", seq, err, p.Status())
+		}
+	}
+
+	t.Run("interval", func(t *testing.T) {
+		p, src, stop := run(RunOptions{CommitInterval: time.Hour, MaxDelay: time.Hour})
+		src <- pendingMsg{s.msgs[0], 0}
+		waitApplied(p, 1) // the first commit waits for no interval
+		src <- pendingMsg{s.msgs[1], 0}
+		src <- pendingMsg{s.msgs[2], 0}
+		time.Sleep(200 * time.Millisecond)
+		if st := p.Status(); st.AppliedSeq != 1 {
+			t.Errorf("within the interval: applied_seq %d committed, want 1", st.AppliedSeq)
+		}
+		stop() // commits what was applied
+		if st := p.Status(); st.AppliedSeq != 3 || st.Commits != 3 {
+			t.Errorf("after stop: applied_seq %d in %d commits, want 3 in 3 (open, first, stop)", st.AppliedSeq, st.Commits)
+		}
+	})
+	t.Run("max delay caps the interval", func(t *testing.T) {
+		p, src, stop := run(RunOptions{CommitInterval: time.Hour, MaxDelay: 50 * time.Millisecond})
+		defer stop()
+		src <- pendingMsg{s.msgs[0], 0}
+		src <- pendingMsg{s.msgs[1], 0}
+		waitApplied(p, 2)
+	})
+	t.Run("none", func(t *testing.T) {
+		p, src, stop := run(RunOptions{CommitInterval: -1, MaxDelay: time.Hour})
+		defer stop()
+		for i, m := range s.msgs {
+			src <- pendingMsg{m, 0}
+			waitApplied(p, uint64(i+1))
+		}
+	})
 }

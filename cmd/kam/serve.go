@@ -105,6 +105,7 @@ type serveFlags struct {
 	syncAlways  bool
 	policy      string
 	batch       int
+	commitEvery time.Duration
 	noProject   bool
 	rebuild     bool
 	noTicks     bool
@@ -127,6 +128,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.BoolVar(&f.syncAlways, "sync-always", false, "embedded server: fsync every message before acknowledging it")
 	fs.StringVar(&f.policy, "policy", "", "policy file (JSON; default: the built-in policy, see kam policy)")
 	fs.IntVar(&f.batch, "batch", 50000, "most events the projector commits in one transaction")
+	fs.DurationVar(&f.commitEvery, "commit-interval", 10*time.Millisecond, "least time between the projector's commits once it has caught up (a reader with min_seq waits this much longer at most; 0: commit every arrival)")
 	fs.BoolVar(&f.noProject, "no-projector", false, "ingest only: run no read model")
 	fs.BoolVar(&f.rebuild, "rebuild", false, "rebuild the read model from the stream in the background (under --policy), serving the old one until the new one has caught up")
 	fs.BoolVar(&f.noTicks, "no-ticks", false, "do not append the daily clock.tick")
@@ -224,7 +226,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if !f.noProject {
 		svc = &projections.Service{
 			Policy: pol, Stream: store.StreamName(), Source: projections.StreamSource(store.JetStream(), store.StreamName()),
-			Log: log.With("component", "projector"), Opts: projections.RunOptions{MaxBatch: f.batch}, DataDir: f.dataDir,
+			Log: log.With("component", "projector"), Opts: projections.RunOptions{MaxBatch: f.batch, CommitInterval: commitInterval(f.commitEvery)}, DataDir: f.dataDir,
 			LastSeq: func(ctx context.Context) (uint64, error) {
 				st, err := store.Status(ctx)
 				return st.LastSeq, err
@@ -320,4 +322,13 @@ func adminOf(svc *projections.Service) handlers.Admin {
 		return nil
 	}
 	return svc
+}
+
+// commitInterval maps the flag, where 0 means no interval, to
+// RunOptions.CommitInterval, where 0 means the default.
+func commitInterval(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
