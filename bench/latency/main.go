@@ -7,7 +7,8 @@
 // history (straight onto NATS) and waits until it is applied, then, for the
 // given time, posts batches of 500 events from one client (ingest; as fast
 // as kam takes them, or at -ingest-rate events/s) while 16 clients read
-// random accounts (each as fast as it gets answers, or at -read-rate reads/s),
+// random accounts (each as fast as it gets answers, or at -read-rate reads/s
+// on average, as a Poisson process),
 // and reports the read latencies' percentiles.
 package main
 
@@ -49,6 +50,8 @@ func main() {
 	rate := flag.Int("ingest-rate", 0, "events/s the ingesting client aims at (0: as fast as kam takes them)")
 	profile := flag.String("profile", "", "write kam's CPU profile to this file")
 	readRate := flag.Int("read-rate", 0, "reads/s of each reader (0: closed loop, each reads again as soon as it has its answer)")
+	kamArgs := flag.String("kam-args", "", "more arguments for kam serve, space-separated (--no-projector: readers must get /healthz)")
+	kamLog := flag.String("kam-log", "", "write kam's log to this file")
 	path := flag.String("path", "/v1/accounts/", "what the readers get, followed by an account id when it ends with a slash (/healthz: the HTTP floor)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "kam-bench-latency")
@@ -64,6 +67,7 @@ func main() {
 	if *profile != "" {
 		args = append(args, "--cpuprofile", *profile)
 	}
+	args = append(args, strings.Fields(*kamArgs)...)
 	cmd := exec.Command(kam, args...)
 	stderr, err := cmd.StderrPipe()
 	check(err)
@@ -81,7 +85,14 @@ func main() {
 			httpAddr = m[1]
 		}
 	}
-	go io.Copy(io.Discard, stderr)
+	logTo := io.Discard
+	if *kamLog != "" {
+		f, err := os.Create(*kamLog)
+		check(err)
+		defer f.Close()
+		logTo = f
+	}
+	go io.Copy(logTo, stderr)
 	base := "http://" + httpAddr
 
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -96,18 +107,25 @@ func main() {
 	}
 	nc.Close()
 	t0 := time.Now()
-	resp, err := http.Get(fmt.Sprintf("%s/v1/accounts?limit=1&min_seq=%d", base, *n))
-	for err == nil && resp.StatusCode == http.StatusGatewayTimeout {
+	if !strings.Contains(*kamArgs, "--no-projector") {
+		resp, err := http.Get(fmt.Sprintf("%s/v1/accounts?limit=1&min_seq=%d", base, *n))
+		for err == nil && resp.StatusCode == http.StatusGatewayTimeout {
+			resp.Body.Close()
+			resp, err = http.Get(fmt.Sprintf("%s/v1/accounts?limit=1&min_seq=%d", base, *n))
+		}
+		check(err)
 		resp.Body.Close()
-		resp, err = http.Get(fmt.Sprintf("%s/v1/accounts?limit=1&min_seq=%d", base, *n))
 	}
-	check(err)
-	resp.Body.Close()
 	fmt.Printf("machine: %d cores; %d events over %d accounts applied %.1fs after appending\n",
 		runtime.NumCPU(), *n, *accounts, time.Since(t0).Seconds())
 
-	// Ingest: more of the same history's accounts, later in time.
-	more := synth.Events(synth.Options{Events: 2000000, Accounts: *accounts, Days: 300, Seed: 6, Start: start.AddDate(0, 0, 700)})
+	// Ingest: more of the same history's accounts, later in time, as
+	// request bodies made beforehand: the client must not measure its own
+	// work, and byte slices hold no pointers for its collector to scan (2M
+	// events held as structs made the collector here stall the readers for
+	// up to a quarter of a second).
+	bodies := ingestBodies(*accounts, *seconds, *rate, start.AddDate(0, 0, 700))
+	runtime.GC()
 	stop := make(chan struct{})
 	var ingested atomic.Int64
 	var wg sync.WaitGroup
@@ -115,7 +133,10 @@ func main() {
 	go func() {
 		defer wg.Done()
 		began := time.Now()
-		for i := 0; *ingest && i+500 <= len(more); i += 500 {
+		for i, b := range bodies {
+			if !*ingest {
+				return
+			}
 			select {
 			case <-stop:
 				return
@@ -123,9 +144,8 @@ func main() {
 			}
 			if *rate > 0 {
 				// Open loop: batch i leaves at its time, late or not.
-				time.Sleep(time.Until(began.Add(time.Duration(i) * time.Second / time.Duration(*rate))))
+				time.Sleep(time.Until(began.Add(time.Duration(i*500) * time.Second / time.Duration(*rate))))
 			}
-			b, _ := json.Marshal(more[i : i+500])
 			resp, err := http.Post(base+"/v1/events", "application/json", bytes.NewReader(b))
 			check(err)
 			io.Copy(io.Discard, resp.Body)
@@ -136,6 +156,8 @@ func main() {
 			ingested.Add(500)
 		}
 	}()
+	before := scrape(base)
+	cpuBefore, selfBefore := cpuTime(cmd.Process.Pid), cpuTime(os.Getpid())
 	var mu sync.Mutex
 	var lat []time.Duration
 	var notFound atomic.Int64
@@ -150,12 +172,16 @@ func main() {
 			// would mostly dial a new one per request.
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			var mine []time.Duration
-			began := time.Now()
-			for n := 0; time.Now().Before(deadline); n++ {
+			next := time.Now()
+			for time.Now().Before(deadline) {
 				if *readRate > 0 {
-					// Open loop: read n leaves at its time; a late answer
-					// does not delay the next read.
-					time.Sleep(time.Until(began.Add(time.Duration(n) * time.Second / time.Duration(*readRate))))
+					// Open loop: reads leave as a Poisson process of the
+					// given rate, each at its time; a late answer does not
+					// delay the next read. (Reads at fixed steps from a
+					// common start would leave all readers' reads at the
+					// same instants, in bursts of 16.)
+					next = next.Add(time.Duration(rng.ExpFloat64() * float64(time.Second) / float64(*readRate)))
+					time.Sleep(time.Until(next))
 				}
 				id := ""
 				if strings.HasSuffix(*path, "/") {
@@ -181,12 +207,76 @@ func main() {
 	time.Sleep(time.Until(deadline))
 	close(stop)
 	wg.Wait()
+	after := scrape(base)
+	cpuKam, cpuSelf := cpuTime(cmd.Process.Pid)-cpuBefore, cpuTime(os.Getpid())-selfBefore
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
 	fmt.Printf("%d reads in %ds by %d clients (%.0f/s; %d of accounts not seen yet), %d events ingested meanwhile (%.0f/s)\n",
 		len(lat), *seconds, *readers, float64(len(lat))/float64(*seconds), notFound.Load(), ingested.Load(), float64(ingested.Load())/float64(*seconds))
 	fmt.Printf("GET %s: p50 %v, p90 %v, p99 %v, max %v\n",
 		*path, q(0.5).Round(10*time.Microsecond), q(0.9).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+	per := func(name string) string {
+		n := after[name+"_count"] - before[name+"_count"]
+		if n == 0 {
+			return "0"
+		}
+		return fmt.Sprintf("%.0f (%.1f ms each)", n, (after[name+"_sum"]-before[name+"_sum"])*1000/n)
+	}
+	fmt.Printf("meanwhile kam committed %s transactions and ran %s day-close reviews\n",
+		per("kam_projector_commit_duration_seconds"), per("kam_projector_review_duration_seconds"))
+	fmt.Printf("CPU: kam %.0f%% of a core, this client %.0f%%\n",
+		cpuKam.Seconds()*100/float64(*seconds), cpuSelf.Seconds()*100/float64(*seconds))
+}
+
+// cpuTime returns the user and system CPU time process pid has used
+// (Linux: /proc/pid/stat, in clock ticks of 10 ms).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	check(err)
+	// The fields after the command, which is in parentheses: utime and
+	// stime are the 12th and 13th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// scrape returns kam's metrics without labels, by name.
+func scrape(base string) map[string]float64 {
+	resp, err := http.Get(base + "/metrics")
+	check(err)
+	defer resp.Body.Close()
+	m := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var name string
+		var v float64
+		if _, err := fmt.Sscanf(sc.Text(), "%s %g", &name, &v); err == nil && !strings.HasPrefix(name, "#") {
+			m[name] = v
+		}
+	}
+	check(sc.Err())
+	return m
+}
+
+// ingestBodies returns enough batches of 500 events for the ingesting
+// client, each marshalled as a POST /v1/events body: as many as kam takes in
+// seconds at rate events/s, or at the fastest it has been seen to take them.
+func ingestBodies(accounts, seconds, rate int, start time.Time) [][]byte {
+	n := seconds * 30000
+	if rate > 0 {
+		n = seconds * rate * 2
+	}
+	// As dense in time as the history: 2,000,000 events in 300 days.
+	more := synth.Events(synth.Options{Events: n, Accounts: accounts, Days: max(1, n*300/2000000), Seed: 6, Start: start})
+	var bodies [][]byte
+	for i := 0; i+500 <= len(more); i += 500 {
+		b, err := json.Marshal(more[i : i+500])
+		check(err)
+		bodies = append(bodies, b)
+	}
+	return bodies
 }
 
 func check(err error) {
