@@ -51,6 +51,7 @@ func main() {
 	profile := flag.String("profile", "", "write kam's CPU profile to this file")
 	readRate := flag.Int("read-rate", 0, "reads/s of each reader (0: closed loop, each reads again as soon as it has its answer)")
 	kamArgs := flag.String("kam-args", "", "more arguments for kam serve, space-separated (--no-projector: readers must get /healthz)")
+	kamEnv := flag.String("kam-env", "", "environment settings for kam serve, e.g. GOGC=100 (space-separated)")
 	kamLog := flag.String("kam-log", "", "write kam's log to this file")
 	path := flag.String("path", "/v1/accounts/", "what the readers get, followed by an account id when it ends with a slash (/healthz: the HTTP floor)")
 	flag.Parse()
@@ -69,6 +70,7 @@ func main() {
 	}
 	args = append(args, strings.Fields(*kamArgs)...)
 	cmd := exec.Command(kam, args...)
+	cmd.Env = append(os.Environ(), strings.Fields(*kamEnv)...)
 	stderr, err := cmd.StderrPipe()
 	check(err)
 	check(cmd.Start())
@@ -224,8 +226,20 @@ func main() {
 	}
 	fmt.Printf("meanwhile kam committed %s transactions and ran %s day-close reviews\n",
 		per("kam_projector_commit_duration_seconds"), per("kam_projector_review_duration_seconds"))
-	fmt.Printf("CPU: kam %.0f%% of a core, this client %.0f%%\n",
-		cpuKam.Seconds()*100/float64(*seconds), cpuSelf.Seconds()*100/float64(*seconds))
+	fmt.Printf("CPU: kam %.0f%% of a core, this client %.0f%%; kam's peak RSS %s\n",
+		cpuKam.Seconds()*100/float64(*seconds), cpuSelf.Seconds()*100/float64(*seconds), peakRSS(cmd.Process.Pid))
+}
+
+// peakRSS returns the VmHWM line of process pid's status (Linux).
+func peakRSS(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	check(err)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }
 
 // cpuTime returns the user and system CPU time process pid has used
