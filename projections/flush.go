@@ -399,7 +399,7 @@ func (p *Projector) writeAccounts(ws *pending) error {
 	if p.refigured {
 		list, rank = p.list, p.scratch.rank[:0]
 		rank = append(rank, make([]int32, len(p.hot))...)
-		for i, s := range p.byRev {
+		for i, s := range p.byRev.slots {
 			rank[s] = int32(i + 1)
 		}
 		p.scratch.rank = rank

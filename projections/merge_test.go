@@ -18,25 +18,25 @@ func TestMergeEqualsFullSort(t *testing.T) {
 			hs[i].id = fmt.Sprintf("A%04d", rng.IntN(10000)+i*10000) // unique
 			hs[i].rev.revenue = int64(rng.IntN(20))                  // many ties
 		}
-		old := make([]int32, n)
-		for i := range old {
-			old[i] = int32(i)
+		slots := make([]int32, n)
+		for i := range slots {
+			slots[i] = int32(i)
 		}
-		slices.SortFunc(old, lessRev(hs))
-		var fresh []int32
+		old := sortedRanking(slots, hs, lessRev(hs), revKey)
+		var fresh ranking
+		touched := make([]uint64, (n+63)/64)
 		for i := range hs {
 			if rng.IntN(4) == 0 {
-				hs[i].touched = true
+				touched[i/64] |= 1 << (i % 64)
 				hs[i].rev.revenue = int64(rng.IntN(20))
-				fresh = append(fresh, int32(i))
+				fresh.slots = append(fresh.slots, int32(i))
 			}
 		}
-		slices.SortFunc(fresh, lessRev(hs))
-		got := merge(nil, old, fresh, hs, lessRev(hs))
-		want := slices.Clone(old)
-		slices.SortFunc(want, lessRev(hs))
-		if !slices.Equal(got, want) {
-			t.Fatalf("round %d (%d accounts, %d changed): merge %v, full sort %v", round, n, len(fresh), got, want)
+		fresh = takeFresh(fresh, hs, lessRev(hs), revKey)
+		got := merge(ranking{}, old, fresh, touched, hs)
+		want := sortedRanking(slices.Clone(old.slots), hs, lessRev(hs), revKey)
+		if !slices.Equal(got.slots, want.slots) || !slices.Equal(got.keys, want.keys) {
+			t.Fatalf("round %d (%d accounts, %d changed): merge %v, full sort %v", round, n, len(fresh.slots), got, want)
 		}
 	}
 }

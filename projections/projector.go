@@ -66,15 +66,18 @@ type Projector struct {
 
 	// The review's inputs, one slot per account (see review.go).
 	hot     []hot
-	byRev   []int32 // ranked slots by revenue, as of the last review
-	byAvg   []int32 // ranked slots by average order value
+	byRev   ranking // ranked slots by revenue, as of the last review
+	byAvg   ranking // ranked slots by average order value
 	touched []int32 // slots whose inputs changed since the last review
+	// touchedBits marks the touched slots, for the merges: a bit per slot
+	// stays in cache where each slot's own flag is a miss.
+	touchedBits []uint64
 	// triggers: accounts whose time-bound loyalty rule expires at a day's close.
 	triggers   map[Day][]*account
 	loyaltyAll bool  // decide every account's loyalty at the next review
 	reviewGen  int64 // counts reviews, to decide an account's loyalty once per review
 	scratch    struct {
-		fresh, spare []int32
+		fresh, spare ranking
 		prefix       []int64
 		rank         []int32
 	}
@@ -266,36 +269,17 @@ func (p *Projector) load(ctx context.Context) error {
 // review gives, and decides every account's loyalty.
 func (p *Projector) loadRanking() {
 	hs := p.hot
-	p.byRev, p.byAvg = p.byRev[:0], p.byAvg[:0]
+	var slots []int32
 	for i := range hs {
 		if hs[i].tier != "" && hs[i].rev.revenue > 0 {
-			p.byRev = append(p.byRev, int32(i))
+			slots = append(slots, int32(i))
 			hs[i].ranked = true
 		}
 	}
-	p.byAvg = append(p.byAvg, p.byRev...)
-	slices.SortFunc(p.byRev, lessRev(hs))
-	slices.SortFunc(p.byAvg, lessAvg(hs))
-	n := len(p.byRev)
-	for _, order := range []struct {
-		slots []int32
-		key   func(*hot) int64
-		less  func(*hot, int32)
-	}{
-		{p.byRev, func(h *hot) int64 { return h.rev.revenue }, func(h *hot, l int32) { h.volLess = l }},
-		{p.byAvg, func(h *hot) int64 { return h.avg }, func(h *hot, l int32) { h.concLess = l }},
-	} {
-		for i := 0; i < n; {
-			j := i
-			for j < n && order.key(&hs[order.slots[j]]) == order.key(&hs[order.slots[i]]) {
-				j++
-			}
-			for k := i; k < j; k++ {
-				order.less(&hs[order.slots[k]], int32(n-j))
-			}
-			i = j
-		}
-	}
+	p.byRev = sortedRanking(slots, hs, lessRev(hs), revKey)
+	p.byAvg = sortedRanking(slices.Clone(slots), hs, lessAvg(hs), avgKey)
+	p.byRev.eachGroup(func(s, less int32) { hs[s].volLess = less })
+	p.byAvg.eachGroup(func(s, less int32) { hs[s].concLess = less })
 	for i := range hs {
 		p.touch(&hs[i])
 		p.scheduleLoyalty(hs[i].acct)

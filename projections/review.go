@@ -84,7 +84,12 @@ func tierIndex(t string) int {
 func (p *Projector) touch(h *hot) {
 	if !h.touched {
 		h.touched = true
-		p.touched = append(p.touched, h.acct.slot)
+		s := h.acct.slot
+		p.touched = append(p.touched, s)
+		for int(s/64) >= len(p.touchedBits) {
+			p.touchedBits = append(p.touchedBits, 0)
+		}
+		p.touchedBits[s/64] |= 1 << (s % 64)
 	}
 	p.changed = true
 }
@@ -112,6 +117,7 @@ func (p *Projector) review(d Day, closeSeq uint64, closeID string) {
 	p.decideLoyalty(d, closeAt, closeSeq, closeID)
 	for _, s := range p.touched {
 		p.hot[s].touched = false
+		p.touchedBits[s/64] = 0
 	}
 	p.touched = p.touched[:0]
 	p.out.reviews = append(p.out.reviews, row)
@@ -145,27 +151,78 @@ func lessAvg(hs []hot) func(a, b int32) int {
 	}
 }
 
-// merge keeps old's untouched slots and merges in the sorted fresh ones.
-func merge(dst, old, fresh []int32, hs []hot, cmp func(a, b int32) int) []int32 {
-	dst = dst[:0]
+// ranking is ranked slots in order, each with its sort key (revenue, or
+// average order value) beside it: a review's passes read the keys in order,
+// where reading them from each account's slot went all over memory.
+type ranking struct {
+	slots []int32
+	keys  []int64
+}
+
+func revKey(h *hot) int64 { return h.rev.revenue }
+func avgKey(h *hot) int64 { return h.avg }
+
+// sortedRanking sorts slots by cmp and takes their keys.
+func sortedRanking(slots []int32, hs []hot, cmp func(a, b int32) int, key func(*hot) int64) ranking {
+	slices.SortFunc(slots, cmp)
+	r := ranking{slots: slots, keys: make([]int64, len(slots))}
+	for i, s := range slots {
+		r.keys[i] = key(&hs[s])
+	}
+	return r
+}
+
+// eachGroup calls set for every slot with the count of ranked slots whose
+// key is strictly smaller (ties share the count, and follow their group).
+func (r ranking) eachGroup(set func(s, less int32)) {
+	n := len(r.slots)
+	for i := 0; i < n; {
+		j := i
+		for j < n && r.keys[j] == r.keys[i] {
+			j++
+		}
+		for _, s := range r.slots[i:j] {
+			set(s, int32(n-j))
+		}
+		i = j
+	}
+}
+
+// merge keeps old's untouched slots and merges in the fresh ones, sorted the
+// same way (keys descending, ties by id), into dst's storage.
+func merge(dst, old, fresh ranking, touched []uint64, hs []hot) ranking {
+	dst.slots, dst.keys = dst.slots[:0], dst.keys[:0]
 	i := 0
-	for _, s := range old {
-		if hs[s].touched {
+	for j, s := range old.slots {
+		if touched[s/64]&(1<<(s%64)) != 0 {
 			continue
 		}
-		for i < len(fresh) && cmp(fresh[i], s) < 0 {
-			dst = append(dst, fresh[i])
+		k := old.keys[j]
+		for i < len(fresh.slots) && (fresh.keys[i] > k || fresh.keys[i] == k && hs[fresh.slots[i]].id < hs[s].id) {
+			dst.slots, dst.keys = append(dst.slots, fresh.slots[i]), append(dst.keys, fresh.keys[i])
 			i++
 		}
-		dst = append(dst, s)
+		dst.slots, dst.keys = append(dst.slots, s), append(dst.keys, k)
 	}
-	return append(dst, fresh[i:]...)
+	dst.slots, dst.keys = append(dst.slots, fresh.slots[i:]...), append(dst.keys, fresh.keys[i:]...)
+	return dst
+}
+
+// takeFresh sorts fresh's slots by cmp and fills in their keys.
+func takeFresh(fresh ranking, hs []hot, cmp func(a, b int32) int, key func(*hot) int64) ranking {
+	slices.SortFunc(fresh.slots, cmp)
+	fresh.keys = fresh.keys[:0]
+	for _, s := range fresh.slots {
+		fresh.keys = append(fresh.keys, key(&hs[s]))
+	}
+	return fresh
 }
 
 func (p *Projector) rankAll(closeAt time.Time, closeSeq uint64, closeID string) reviewRow {
 	hs := p.hot
 	// Take in the touched accounts' figures.
-	fresh := p.scratch.fresh[:0]
+	fresh := p.scratch.fresh
+	fresh.slots = fresh.slots[:0]
 	for _, s := range p.touched {
 		h := &hs[s]
 		h.rev, h.prior, h.rSvc, h.rPart = h.live, h.livePrior, h.svc, h.part
@@ -174,52 +231,50 @@ func (p *Projector) rankAll(closeAt time.Time, closeSeq uint64, closeID string) 
 			h.avg = h.rev.revenue / h.rev.orders
 		}
 		if h.rev.revenue > 0 {
-			fresh = append(fresh, s)
+			fresh.slots = append(fresh.slots, s)
 		}
 	}
-	slices.SortFunc(fresh, lessRev(hs))
-	p.byRev, p.scratch.spare = merge(p.scratch.spare, p.byRev, fresh, hs, lessRev(hs)), p.byRev
-	slices.SortFunc(fresh, lessAvg(hs))
-	p.byAvg, p.scratch.spare = merge(p.scratch.spare, p.byAvg, fresh, hs, lessAvg(hs)), p.byAvg
+	fresh = takeFresh(fresh, hs, lessRev(hs), revKey)
+	p.byRev, p.scratch.spare = merge(p.scratch.spare, p.byRev, fresh, p.touchedBits, hs), p.byRev
+	fresh = takeFresh(fresh, hs, lessAvg(hs), avgKey)
+	p.byAvg, p.scratch.spare = merge(p.scratch.spare, p.byAvg, fresh, p.touchedBits, hs), p.byAvg
 	p.scratch.fresh = fresh
 
-	n := len(p.byRev)
+	n := len(p.byRev.slots)
 	var total int64
-	for _, s := range p.byRev {
-		total += hs[s].rev.revenue
+	for _, v := range p.byRev.keys {
+		total += v
 	}
 	row := reviewRow{accounts: int64(len(p.list)), ranked: int64(n), total: total}
+	// The concentration percentile first (ties share the count of strictly
+	// smaller values), since the key flag, decided in the pass by revenue,
+	// needs it.
+	p.byAvg.eachGroup(func(s, less int32) { hs[s].concLess = less })
 	prefix := append(p.scratch.prefix[:0], 0)
 	cutA, cutB := p.pol.Tiering.CutA, p.pol.Tiering.CutB
-	// Tiers, the volume percentile (ties share the count of strictly smaller
-	// values, which follow their group), and the key flag of each ranked account.
+	// Tiers, the volume percentile and the key flag of each ranked account,
+	// in one pass.
 	var before int64
+	keys := p.byRev.keys
 	for i := 0; i < n; {
 		j := i
-		for j < n && hs[p.byRev[j]].rev.revenue == hs[p.byRev[i]].rev.revenue {
+		for j < n && keys[j] == keys[i] {
 			j++
 		}
 		for k := i; k < j; k++ {
-			h := &hs[p.byRev[k]]
+			h := &hs[p.byRev.slots[k]]
 			h.volLess = int32(n - j)
 			h.ranked = true
 			tier := TierFor(before, total, cutA, cutB)
 			if tier != h.tier {
 				p.tierChange(h, tier, rankEntry{before: before, rank: k + 1}, n, total, closeAt, closeSeq, closeID)
 			}
-			row.tierRevenue[tierIndex(tier)] += h.rev.revenue
-			before += h.rev.revenue
+			// Key accounts: a score decides only in tier A; elsewhere the
+			// flag is false.
+			p.decideKey(h, n, closeAt, closeSeq, closeID)
+			row.tierRevenue[tierIndex(tier)] += keys[k]
+			before += keys[k]
 			prefix = append(prefix, before)
-		}
-		i = j
-	}
-	for i := 0; i < n; {
-		j := i
-		for j < n && hs[p.byAvg[j]].avg == hs[p.byAvg[i]].avg {
-			j++
-		}
-		for k := i; k < j; k++ {
-			hs[p.byAvg[k]].concLess = int32(n - j)
 		}
 		i = j
 	}
@@ -233,15 +288,7 @@ func (p *Projector) rankAll(closeAt time.Time, closeSeq uint64, closeID string) 
 		if h.tier != TierC {
 			p.tierChange(h, TierC, rankEntry{}, n, total, closeAt, closeSeq, closeID)
 		}
-	}
-	// Key accounts: a score decides only in tier A; elsewhere the flag is false.
-	for _, s := range p.byRev {
-		p.decideKey(&hs[s], n, closeAt, closeSeq, closeID)
-	}
-	for _, s := range p.touched {
-		if h := &hs[s]; !h.ranked {
-			p.decideKey(h, n, closeAt, closeSeq, closeID)
-		}
+		p.decideKey(h, n, closeAt, closeSeq, closeID)
 	}
 	for i := range hs {
 		h := &hs[i]
@@ -419,7 +466,7 @@ func (p *Projector) facts(a *account, rank int) reviewFacts {
 	if h.tier == "" {
 		return reviewFacts{}
 	}
-	pts := p.parts(h, len(p.byRev))
+	pts := p.parts(h, len(p.byRev.slots))
 	return reviewFacts{rank: rank, score: KeyScoreBP(pts, p.pol), parts: pts, rev: h.rev, prior: h.prior, scored: true}
 }
 

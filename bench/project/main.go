@@ -144,6 +144,7 @@ func main() {
 		if err != nil {
 			log.Fatalf("%s replay: %v\n%s", *also, err, out)
 		}
+		fmt.Printf("%s: %s", *also, out)
 		a, b := digest(into), digest(other)
 		same := true
 		for i := range a {
