@@ -137,10 +137,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdownMax, "shutdown-timeout", 15*time.Second, "how long to wait for requests in flight on shutdown")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown (for performance work)")
+	memprofile := fs.String("memprofile", "", "write a heap profile (live and allocated since start) to this file at shutdown")
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
-	stopProfiles, err := profiles(*cpuprofile, "")
+	stopProfiles, err := profiles(*cpuprofile, *memprofile)
 	if err != nil {
 		return err
 	}
