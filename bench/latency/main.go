@@ -51,6 +51,7 @@ func main() {
 	profile := flag.String("profile", "", "write kam's CPU profile to this file")
 	readRate := flag.Int("read-rate", 0, "reads/s of each reader (0: closed loop, each reads again as soon as it has its answer)")
 	kamArgs := flag.String("kam-args", "", "more arguments for kam serve, space-separated (--no-projector: readers must get /healthz)")
+	ingestDays := flag.Int("ingest-days", 0, "business days the ingested events span (0: as dense as the history, a day closing every 6,667 events; 1: live events of one day, no day closes while measuring)")
 	kamEnv := flag.String("kam-env", "", "environment settings for kam serve, e.g. GOGC=100 (space-separated)")
 	kamLog := flag.String("kam-log", "", "write kam's log to this file")
 	path := flag.String("path", "/v1/accounts/", "what the readers get, followed by an account id when it ends with a slash (/healthz: the HTTP floor)")
@@ -126,7 +127,7 @@ func main() {
 	// work, and byte slices hold no pointers for its collector to scan (2M
 	// events held as structs made the collector here stall the readers for
 	// up to a quarter of a second).
-	bodies := ingestBodies(*accounts, *seconds, *rate, start.AddDate(0, 0, 700))
+	bodies := ingestBodies(*accounts, *seconds, *rate, *ingestDays, start.AddDate(0, 0, 700))
 	runtime.GC()
 	stop := make(chan struct{})
 	var ingested atomic.Int64
@@ -276,14 +277,18 @@ func scrape(base string) map[string]float64 {
 
 // ingestBodies returns enough batches of 500 events for the ingesting
 // client, each marshalled as a POST /v1/events body: as many as kam takes in
-// seconds at rate events/s, or at the fastest it has been seen to take them.
-func ingestBodies(accounts, seconds, rate int, start time.Time) [][]byte {
+// seconds at rate events/s, or at the fastest it has been seen to take them,
+// over the given business days.
+func ingestBodies(accounts, seconds, rate, days int, start time.Time) [][]byte {
 	n := seconds * 30000
 	if rate > 0 {
 		n = seconds * rate * 2
 	}
-	// As dense in time as the history: 2,000,000 events in 300 days.
-	more := synth.Events(synth.Options{Events: n, Accounts: accounts, Days: max(1, n*300/2000000), Seed: 6, Start: start})
+	if days <= 0 {
+		// As dense in time as the history: 2,000,000 events in 300 days.
+		days = max(1, n*300/2000000)
+	}
+	more := synth.Events(synth.Options{Events: n, Accounts: accounts, Days: days, Seed: 6, Start: start})
 	var bodies [][]byte
 	for i := 0; i+500 <= len(more); i += 500 {
 		b, err := json.Marshal(more[i : i+500])
