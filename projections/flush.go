@@ -543,16 +543,9 @@ func (p *Projector) writeContacts(ws *pending) error {
 
 func (p *Projector) writeHistory(ws *pending) error {
 	pol := p.pol
-	// In key order (effective, account): they go at the tables' end.
-	slices.SortFunc(p.out.tiers, func(a, b tierRow) int {
-		return cmp.Or(a.effective.Compare(b.effective), strings.Compare(a.account, b.account))
-	})
-	slices.SortFunc(p.out.keys, func(a, b keyRow) int {
-		return cmp.Or(a.effective.Compare(b.effective), strings.Compare(a.account, b.account))
-	})
-	slices.SortFunc(p.out.loyalty, func(a, b loyaltyRow) int {
-		return cmp.Or(a.effective.Compare(b.effective), strings.Compare(a.account, b.account))
-	})
+	inKeyOrder(p.out.tiers, func(r *tierRow) (time.Time, string) { return r.effective, r.account })
+	inKeyOrder(p.out.keys, func(r *keyRow) (time.Time, string) { return r.effective, r.account })
+	inKeyOrder(p.out.loyalty, func(r *loyaltyRow) (time.Time, string) { return r.effective, r.account })
 	t := newInsert(ws, `INSERT INTO tier_history (account, effective, from_tier, to_tier, policy, revenue, rank, ranked,
 		before_revenue, total_revenue, window_days, cut_a, cut_b, close_seq, close_event_id, moved_count, moved_ids, moved_seqs) VALUES `, "", 18)
 	for i := range p.out.tiers {
@@ -600,6 +593,16 @@ func (p *Projector) writeHistory(ws *pending) error {
 		})
 	}
 	return nil
+}
+
+// inKeyOrder sorts history rows by the history tables' key (effective,
+// account), so that they go at the tables' end.
+func inKeyOrder[R any](rows []R, key func(*R) (time.Time, string)) {
+	slices.SortFunc(rows, func(a, b R) int {
+		ea, aa := key(&a)
+		eb, ab := key(&b)
+		return cmp.Or(ea.Compare(eb), strings.Compare(aa, ab))
+	})
 }
 
 // movedJSON is a mover's ids and sequences as JSON arrays.
