@@ -84,7 +84,8 @@ func (a *streamAccess) open(ctx context.Context, log *slog.Logger) (jetstream.Je
 // replayBatch is the transaction size of a rebuild: a batch writes each
 // touched row once, and the day's reviews touch nearly every account, so
 // bigger batches write less (1M events: 45,700 events/s at 50,000, 58,500
-// at 100,000; 200,000 was no faster and held more memory).
+// at 100,000; 200,000 was slower under the same heap limit, since the
+// collector works harder: BENCHMARKS.md).
 const replayBatch = 100000
 
 func (m *Main) replay(ctx context.Context, args []string) error {
