@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -287,5 +288,24 @@ func TestDailyTick(t *testing.T) {
 	code, body = k2.call("GET", "/v1/accounts/ACME?min_seq=2", nil)
 	if code != 200 || body["tier"] != "A" {
 		t.Errorf("ACME after the tick: got %d %v, want tier A", code, body)
+	}
+}
+
+// TestMemoryLimitAboveEmbeddedServer: a build's heap limit leaves the
+// configured room to the build itself, on top of the heap that a server
+// embedded in the process already holds.
+func TestMemoryLimitAboveEmbeddedServer(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	const mib = 64
+	for _, embedded := range []bool{false, true} {
+		acc := streamAccess{embedded: embedded}
+		acc.setMemoryLimit(mib)
+		got := debug.SetMemoryLimit(-1)
+		if embedded && got <= mib<<20 || !embedded && got != mib<<20 {
+			t.Errorf("embedded %v: limit %d bytes for --memory-limit %d MiB (%d bytes)", embedded, got, mib, mib<<20)
+		}
 	}
 }

@@ -41,7 +41,6 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
-	setMemoryLimit(*memLimit)
 	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var serving servingModel
 	var err error
@@ -62,6 +61,7 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeStream()
+	acc.setMemoryLimit(*memLimit)
 	if *chainMode {
 		return m.verifyChains(ctx, js, stream, serving, *against)
 	}
