@@ -103,6 +103,7 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 	memLimit := fs.Int("memory-limit", 440, "MiB: the Go heap's soft limit, collected only when reached, on top of an embedded server's heap (0: Go's defaults; GOGC/GOMEMLIMIT in the environment win)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	memprofile := fs.String("memprofile", "", "write a heap profile at the end to this file")
+	traceFile := fs.String("trace", "", "write an execution trace to this file (go tool trace)")
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 		}
 		opts.Until = t
 	}
-	stopProfiles, err := profiles(*cpuprofile, *memprofile)
+	stopProfiles, err := profiles(*cpuprofile, *memprofile, *traceFile)
 	if err != nil {
 		return err
 	}

@@ -138,10 +138,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.shutdownMax, "shutdown-timeout", 15*time.Second, "how long to wait for requests in flight on shutdown")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown (for performance work)")
 	memprofile := fs.String("memprofile", "", "write a heap profile (live and allocated since start) to this file at shutdown")
+	traceFile := fs.String("trace", "", "write an execution trace to this file until shutdown (go tool trace; about 10 MB a second under load)")
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
-	stopProfiles, err := profiles(*cpuprofile, *memprofile)
+	stopProfiles, err := profiles(*cpuprofile, *memprofile, *traceFile)
 	if err != nil {
 		return err
 	}
