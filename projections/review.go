@@ -328,15 +328,10 @@ func paretoJSON(prefix []int64, total int64) string {
 	return string(append(b, ']'))
 }
 
-// parts computes an account's score parts from its last review's figures.
-func (p *Projector) parts(h *hot, ranked int) ScoreParts {
-	pts := ScoreParts{ServiceRequirement: h.rSvc * 100, Partnership: h.rPart * 100}
-	if h.ranked {
-		pts.Volume = PercentileBP(int(h.volLess), ranked)
-		pts.Concentration = PercentileBP(int(h.concLess), ranked)
-		pts.PriceInsensitivity = PriceInsensitivityBP(h.rev.revenue, h.rev.discounted)
-	}
-	return pts
+// scoreInput is what an account's score is made of as of its last review.
+func (p *Projector) scoreInput(h *hot, ranked int) ScoreInput {
+	return ScoreInput{Ranked: ranked, IsRanked: h.ranked, VolumeLess: int(h.volLess), ConcentrationLess: int(h.concLess),
+		Revenue: h.rev.revenue, Discounted: h.rev.discounted, ServiceRequirement: h.rSvc, Partnership: h.rPart}
 }
 
 func (p *Projector) tierChange(h *hot, tier string, e rankEntry, ranked int, total int64, closeAt time.Time, closeSeq uint64, closeID string) {
@@ -359,8 +354,7 @@ func (p *Projector) decideKey(h *hot, ranked int, closeAt time.Time, closeSeq ui
 		p.keyChange(h, false, ranked, closeAt, closeSeq, closeID)
 		return
 	}
-	pts := p.parts(h, ranked)
-	key := IsKeyAccount(h.tier, KeyScoreBP(pts, p.pol), p.pol)
+	key := IsKeyAccount(h.tier, KeyScoreBP(p.scoreInput(h, ranked), p.pol), p.pol)
 	if !h.keyDecided || key != h.key {
 		p.keyChange(h, key, ranked, closeAt, closeSeq, closeID)
 	}
@@ -368,9 +362,9 @@ func (p *Projector) decideKey(h *hot, ranked int, closeAt time.Time, closeSeq ui
 
 func (p *Projector) keyChange(h *hot, key bool, ranked int, closeAt time.Time, closeSeq uint64, closeID string) {
 	a := h.acct
-	pts := p.parts(h, ranked)
+	in := p.scoreInput(h, ranked)
 	p.out.keys = append(p.out.keys, keyRow{account: a.id, effective: closeAt, decided: h.keyDecided, from: h.key, to: key,
-		tier: h.tier, score: KeyScoreBP(pts, p.pol), parts: pts, revenue: h.rev.revenue, orders: h.rev.orders,
+		tier: h.tier, score: KeyScoreBP(in, p.pol), parts: in.Parts(), revenue: h.rev.revenue, orders: h.rev.orders,
 		discounted: h.rev.discounted, serviceReq: a.serviceReqOrStandard(), partnership: a.partnershipOrNone(),
 		closeSeq: closeSeq, closeID: closeID, moved: a.movers.Key.take()})
 	h.key, h.keyDecided, a.keySince = key, true, closeAt
@@ -466,8 +460,8 @@ func (p *Projector) facts(a *account, rank int) reviewFacts {
 	if h.tier == "" {
 		return reviewFacts{}
 	}
-	pts := p.parts(h, len(p.byRev.slots))
-	return reviewFacts{rank: rank, score: KeyScoreBP(pts, p.pol), parts: pts, rev: h.rev, prior: h.prior, scored: true}
+	in := p.scoreInput(h, len(p.byRev.slots))
+	return reviewFacts{rank: rank, score: KeyScoreBP(in, p.pol), parts: in.Parts(), rev: h.rev, prior: h.prior, scored: true}
 }
 
 // advance moves the windows from the review of day next to that of next+1:

@@ -157,13 +157,79 @@ type ScoreParts struct {
 	Partnership        int `json:"partnership"`
 }
 
-// KeyScoreBP weighs the parts (weights add up to 100): the score in basis
-// points, rounded down.
-func KeyScoreBP(p ScoreParts, pol *Policy) int {
+// ScoreInput is what a key-account score is made of, as exact figures. The
+// percentiles and the price insensitivity are fractions: each part is one of
+// them rounded down to basis points, but the score weighs the fractions
+// themselves and is rounded down once, so that "a score of at least 60" is
+// decided on the exact score. (Weighing the rounded parts lost up to 2 basis
+// points: real accounts at 60.0012 and at exactly 60 came out at 59.99.)
+type ScoreInput struct {
+	Ranked            int   // accounts ranked at the review (window revenue > 0)
+	IsRanked          bool  // this account is among them; if not, volume, concentration and price insensitivity are 0
+	VolumeLess        int   // ranked accounts with a smaller window revenue
+	ConcentrationLess int   // ranked accounts with a smaller average order value
+	Revenue           int64 // window revenue
+	Discounted        int64 // window revenue bought at the discount threshold or above
+	// The policy's values, in percent, for the account's service requirement
+	// and partnership.
+	ServiceRequirement, Partnership int
+}
+
+// Parts are the five parts in basis points, each rounded down.
+func (in ScoreInput) Parts() ScoreParts {
+	pts := ScoreParts{ServiceRequirement: in.ServiceRequirement * 100, Partnership: in.Partnership * 100}
+	if in.IsRanked {
+		pts.Volume = PercentileBP(in.VolumeLess, in.Ranked)
+		pts.Concentration = PercentileBP(in.ConcentrationLess, in.Ranked)
+		pts.PriceInsensitivity = PriceInsensitivityBP(in.Revenue, in.Discounted)
+	}
+	return pts
+}
+
+// KeyScoreBP is the weighted sum of the exact parts (weights add up to 100),
+// in basis points, rounded down once.
+//
+// With the parts rounded down, pts, the exact sum in hundredths of a basis
+// point is A + F, where A = sum w*pts and F = sum w*frac (frac: what rounding
+// took from a part, below 1; only the percentiles and the price
+// insensitivity have one). F < 100, so the score is A/100, or one more when
+// A%100 + F reaches 100. With the percentiles' remainders rv, rc over
+// N = Ranked-1 and the price insensitivity's remainder rp over the revenue R,
+// that is (wv*rv + wc*rc)*R + wp*rp*N >= (100 - A%100)*N*R, compared in 128
+// bits (R goes up to 2^62).
+func KeyScoreBP(in ScoreInput, pol *Policy) int {
 	w := pol.KeyAccount.Weights
-	sum := w.Volume*p.Volume + w.Concentration*p.Concentration + w.ServiceRequirement*p.ServiceRequirement +
+	p := in.Parts()
+	a := w.Volume*p.Volume + w.Concentration*p.Concentration + w.ServiceRequirement*p.ServiceRequirement +
 		w.PriceInsensitivity*p.PriceInsensitivity + w.Partnership*p.Partnership
-	return sum / 100
+	score, r := a/100, a%100
+	if !in.IsRanked {
+		return score // the parts with fractions are 0
+	}
+	n, rv, rc := uint64(1), uint64(0), uint64(0)
+	if in.Ranked > 1 {
+		n = uint64(in.Ranked - 1)
+		rv = uint64(in.VolumeLess) * bpScale % n
+		rc = uint64(in.ConcentrationLess) * bpScale % n
+	}
+	rev, rp := uint64(1), uint64(0)
+	if full := in.Revenue - in.Discounted; in.Revenue > 0 && full > 0 && full < in.Revenue {
+		rev = uint64(in.Revenue)
+		hi, lo := bits.Mul64(uint64(full), bpScale)
+		_, rp = bits.Div64(hi, lo, rev)
+	}
+	if rv == 0 && rc == 0 && rp == 0 {
+		return score
+	}
+	h1, l1 := bits.Mul64(uint64(w.Volume)*rv+uint64(w.Concentration)*rc, rev)
+	h2, l2 := bits.Mul64(uint64(w.PriceInsensitivity)*n, rp)
+	lo, carry := bits.Add64(l1, l2, 0)
+	hi, _ := bits.Add64(h1, h2, carry)
+	needHi, needLo := bits.Mul64(uint64(100-r)*n, rev)
+	if hi > needHi || hi == needHi && lo >= needLo {
+		score++
+	}
+	return score
 }
 
 // IsKeyAccount: tier A and a score of at least the policy's minimum.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/big"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -163,32 +165,53 @@ func TestPriceInsensitivityBP(t *testing.T) {
 
 func TestKeyScoreBPAndIsKeyAccount(t *testing.T) {
 	pol := DefaultPolicy() // weights 35 / 15 / 15 / 15 / 20, min score 60
+	full := ScoreInput{Ranked: 5, IsRanked: true, VolumeLess: 4, ConcentrationLess: 4, Revenue: 1000, ServiceRequirement: 100, Partnership: 100}
 	tests := []struct {
 		name  string
-		parts ScoreParts
+		in    ScoreInput
 		tier  string
+		parts ScoreParts
 		score int
 		key   bool
 	}{
-		{"all full", ScoreParts{10000, 10000, 10000, 10000, 10000}, TierA, 10000, true},
-		{"all zero", ScoreParts{}, TierA, 0, false},
-		// (35*10000 + 15*10000 + 15*6667) / 100 = 600005/100 = 6000 → exactly 60.00: key.
-		{"exactly 60 is key", ScoreParts{Volume: 10000, ServiceRequirement: 10000, PriceInsensitivity: 6667}, TierA, 6000, true},
-		// (35*10000 + 15*10000 + 15*6666) / 100 = 599990/100 = 5999.9 → 5999: not key.
-		{"59.99 is not key", ScoreParts{Volume: 10000, ServiceRequirement: 10000, PriceInsensitivity: 6666}, TierA, 5999, false},
-		// (15*10000 + 15*10000 + 15*10000 + 20*7500) / 100 = 600000/100 = 6000.
-		{"60 without volume", ScoreParts{Concentration: 10000, ServiceRequirement: 10000, PriceInsensitivity: 10000, Partnership: 7500}, TierA, 6000, true},
-		// (35*6666 + 15*10000 + 15*10000 + 20*5000) / 100 = 633310/100 = 6333.
-		{"mixed", ScoreParts{6666, 10000, 0, 10000, 5000}, TierA, 6333, true},
-		{"tier B with full score", ScoreParts{10000, 10000, 10000, 10000, 10000}, TierB, 10000, false},
-		{"tier C with full score", ScoreParts{10000, 10000, 10000, 10000, 10000}, TierC, 10000, false},
-		{"no tier with full score", ScoreParts{10000, 10000, 10000, 10000, 10000}, "", 10000, false},
+		{"all full", full, TierA, ScoreParts{10000, 10000, 10000, 10000, 10000}, 10000, true},
+		{"all zero", ScoreInput{Ranked: 5, IsRanked: true, Revenue: 1000, Discounted: 1000}, TierA, ScoreParts{}, 0, false},
+		// CDNOW account 19737 at 1998-06-30: 35*7497/8331 + 15*7500/8331 + 15
+		// = 374895/8331 + 15 = 45 + 15, exactly 60: key. Its parts rounded
+		// down (8998, 9002) weigh 59.996.
+		{"exactly 60 from the exact percentiles", ScoreInput{Ranked: 8332, IsRanked: true, VolumeLess: 7497, ConcentrationLess: 7500, Revenue: 27800},
+			TierA, ScoreParts{8998, 9002, 0, 10000, 0}, 6000, true},
+		// CDNOW account 13212: (35*7226 + 15*8133)/8331 + 15 = 60.0012; the
+		// rounded parts (8673, 9762) weigh 59.9985.
+		{"60.0012 is key", ScoreInput{Ranked: 8332, IsRanked: true, VolumeLess: 7226, ConcentrationLess: 8133, Revenue: 23345},
+			TierA, ScoreParts{8673, 9762, 0, 10000, 0}, 6000, true},
+		// (35*7497 + 15*7499)/8331 + 15 = 374880/8331 + 15 = 59.9982.
+		{"59.998 is not key", ScoreInput{Ranked: 8332, IsRanked: true, VolumeLess: 7497, ConcentrationLess: 7499, Revenue: 27800},
+			TierA, ScoreParts{8998, 9001, 0, 10000, 0}, 5999, false},
+		// 35 + 15*2/3 + 15 = 60 exactly; price insensitivity rounded down
+		// (6666) would weigh 59.999.
+		{"exactly 60 from the exact price insensitivity", ScoreInput{Ranked: 2, IsRanked: true, VolumeLess: 1, Revenue: 3, Discounted: 1, ServiceRequirement: 100},
+			TierA, ScoreParts{10000, 0, 10000, 6666, 0}, 6000, true},
+		// 35*2/3 + 15 + 15 + 20*50/100 = 63.33.
+		{"mixed", ScoreInput{Ranked: 4, IsRanked: true, VolumeLess: 2, ConcentrationLess: 3, Revenue: 100, Partnership: 50},
+			TierA, ScoreParts{6666, 10000, 0, 10000, 5000}, 6333, true},
+		{"not ranked: service and partnership only", ScoreInput{Ranked: 100, VolumeLess: 50, ConcentrationLess: 50, ServiceRequirement: 100, Partnership: 100},
+			TierA, ScoreParts{0, 0, 10000, 0, 10000}, 3500, false},
+		{"a lone ranked account is at 100", ScoreInput{Ranked: 1, IsRanked: true, Revenue: 100}, TierA, ScoreParts{10000, 10000, 0, 10000, 0}, 6500, true},
+		{"returns below the discounted revenue", ScoreInput{Ranked: 3, IsRanked: true, VolumeLess: 2, ConcentrationLess: 2, Revenue: 100, Discounted: 150},
+			TierA, ScoreParts{10000, 10000, 0, 0, 0}, 5000, false},
+		{"tier B with full score", full, TierB, ScoreParts{10000, 10000, 10000, 10000, 10000}, 10000, false},
+		{"tier C with full score", full, TierC, ScoreParts{10000, 10000, 10000, 10000, 10000}, 10000, false},
+		{"no tier with full score", full, "", ScoreParts{10000, 10000, 10000, 10000, 10000}, 10000, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			score := KeyScoreBP(tc.parts, pol)
+			if got := tc.in.Parts(); got != tc.parts {
+				t.Errorf("Parts(%+v): got %+v, want %+v", tc.in, got, tc.parts)
+			}
+			score := KeyScoreBP(tc.in, pol)
 			if score != tc.score {
-				t.Errorf("KeyScoreBP(%+v): got %d, want %d", tc.parts, score, tc.score)
+				t.Errorf("KeyScoreBP(%+v): got %d, want %d", tc.in, score, tc.score)
 			}
 			if got := IsKeyAccount(tc.tier, score, pol); got != tc.key {
 				t.Errorf("IsKeyAccount(%q, %d): got %v, want %v", tc.tier, score, got, tc.key)
@@ -202,13 +225,72 @@ func TestKeyScoreBPAndIsKeyAccount(t *testing.T) {
 			ka["min_score"] = 0
 			ka["weights"] = map[string]any{"volume": 100, "concentration": 0, "service_requirement": 0, "price_insensitivity": 0, "partnership": 0}
 		})
-		if got := KeyScoreBP(ScoreParts{Volume: 1234, Partnership: 10000}, pol); got != 1234 {
+		in := ScoreInput{Ranked: 10001, IsRanked: true, VolumeLess: 1234, Revenue: 5, Discounted: 2, Partnership: 100}
+		if got := KeyScoreBP(in, pol); got != 1234 {
 			t.Errorf("KeyScoreBP with volume weight 100: got %d, want 1234", got)
 		}
 		if !IsKeyAccount(TierA, 0, pol) {
 			t.Error("IsKeyAccount(A, 0) with min_score 0: got false, want true")
 		}
 	})
+
+	// Against exact rational arithmetic, over random figures up to the
+	// largest revenue kam can hold (2^62 minor units) and random weights.
+	t.Run("exact", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		for i := 0; i < 20000; i++ {
+			var ws [5]int
+			left := 100
+			for j := range 4 {
+				ws[j] = rng.IntN(left + 1)
+				left -= ws[j]
+			}
+			ws[4] = left
+			pol := DefaultPolicy()
+			kw := &pol.KeyAccount.Weights
+			kw.Volume, kw.Concentration, kw.ServiceRequirement, kw.PriceInsensitivity, kw.Partnership = ws[0], ws[1], ws[2], ws[3], ws[4]
+			ranked := 1 + rng.IntN(1<<uint(rng.IntN(21)))
+			maxRev := int64(1) << uint(1+rng.IntN(62))
+			in := ScoreInput{Ranked: ranked, IsRanked: rng.IntN(10) > 0, VolumeLess: rng.IntN(ranked), ConcentrationLess: rng.IntN(ranked),
+				Revenue: rng.Int64N(maxRev), Discounted: rng.Int64N(maxRev), ServiceRequirement: 50 * rng.IntN(3), Partnership: 50 * rng.IntN(3)}
+			if want := exactScoreBP(in, pol); KeyScoreBP(in, pol) != want {
+				t.Fatalf("KeyScoreBP(%+v) with weights %v: got %d, want %d", in, ws, KeyScoreBP(in, pol), want)
+			}
+		}
+	})
+}
+
+// exactScoreBP is the score in basis points, rounded down, computed with
+// big rationals straight from the spec's definitions.
+func exactScoreBP(in ScoreInput, pol *Policy) int {
+	w := pol.KeyAccount.Weights
+	frac := func(a, b int64) *big.Rat { return big.NewRat(a, b) }
+	vol, conc, price := new(big.Rat), new(big.Rat), new(big.Rat)
+	if in.IsRanked {
+		if in.Ranked == 1 {
+			vol, conc = frac(1, 1), frac(1, 1)
+		} else {
+			vol, conc = frac(int64(in.VolumeLess), int64(in.Ranked-1)), frac(int64(in.ConcentrationLess), int64(in.Ranked-1))
+		}
+		if in.Revenue > 0 && in.Revenue > in.Discounted {
+			price = frac(in.Revenue-in.Discounted, in.Revenue)
+			if price.Cmp(frac(1, 1)) > 0 {
+				price = frac(1, 1)
+			}
+		}
+	}
+	// score in basis points = sum of weight * part (part a fraction of 1) * 100.
+	sum := new(big.Rat)
+	add := func(weight int, part *big.Rat) {
+		sum.Add(sum, new(big.Rat).Mul(part, frac(int64(weight)*100, 1)))
+	}
+	add(w.Volume, vol)
+	add(w.Concentration, conc)
+	add(w.ServiceRequirement, frac(int64(in.ServiceRequirement), 100))
+	add(w.PriceInsensitivity, price)
+	add(w.Partnership, frac(int64(in.Partnership), 100))
+	q := new(big.Int).Quo(sum.Num(), sum.Denom())
+	return int(q.Int64())
 }
 
 func TestLoyalty(t *testing.T) {

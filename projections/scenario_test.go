@@ -257,8 +257,9 @@ func TestTwoYearScenario(t *testing.T) {
 	// 75000 + 150000)/100 = 4000. CORE all 0 (pi 0: everything discounted).
 	// DUNE unranked: 0.
 	// 2024-02-01, n=4: ECHO vol 0, conc 0, pi 10000 → 1500, C.
-	// 2024-06-01, n=4: FERN vol 0 (ties CORE, none below), conc 3333 (avg
-	// 200000 > CORE's 100000), pi 10000 → (49995 + 150000)/100 = 1999, B.
+	// 2024-06-01, n=4: FERN vol 0 (ties CORE, none below), conc 1/3 (avg
+	// 200000 > CORE's 100000; the part 3333), pi 10000 → 15*1/3 + 15 = 20
+	// exactly: 2000, B (the parts rounded down first would weigh 19.99).
 	// (BOLT, interested since the visit of 2024-05-01: at most (35*6666 +
 	// 15*6666 + 150000 + 100000)/100 = 5833 in 2024.)
 	// 2025-01-20, n=4: BOLT 1500000 over 2 orders, avg 750000 the highest
@@ -281,7 +282,7 @@ func TestTwoYearScenario(t *testing.T) {
 		"CORE|2024-01-11T00:00:00.000Z|NULL|0|B|0|0|0|0|0|0|100000|1|100000|none|6",
 		"DUNE|2024-01-11T00:00:00.000Z|NULL|0|C|0|0|0|0|0|0|0|0|0|none|6",
 		"ECHO|2024-02-02T00:00:00.000Z|NULL|0|C|1500|0|0|0|10000|0|50000|1|0|none|11",
-		"FERN|2024-06-02T00:00:00.000Z|NULL|0|B|1999|0|3333|0|10000|0|200000|1|0|none|21",
+		"FERN|2024-06-02T00:00:00.000Z|NULL|0|B|2000|0|3333|0|10000|0|200000|1|0|none|21",
 		"FERN|2025-06-21T00:00:00.000Z|0|1|A|6500|10000|10000|0|10000|0|5000000|1|0|none|42",
 	})
 

@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,8 +50,15 @@ func cents(t *testing.T, s string) int64 {
 // revenue of 1997-07-01 to 1998-06-30 (365 days), ranked descending with
 // ties by id, A while 100*before < 80*total, B while < 95*total, else C;
 // customers without revenue in the window are C. It also returns the total
-// of all rows and their count.
-func cdnowTiers(t *testing.T, path string) (tiers map[string]string, total int64, rows int) {
+// of all rows and their count, and the key accounts: tier A with a score of
+// at least 60, where CDNOW (no discounts, no registrations) scores 35 *
+// volume percentile + 15 * concentration percentile + 15 (price
+// insensitivity 100%; service requirement and partnership 0), a percentile
+// being less/(ranked-1) with less the ranked accounts of a strictly smaller
+// window revenue (or average order value: window revenue / window orders,
+// free orders included, rounded down). Score >= 60 is decided exactly, as
+// 35*lessRevenue + 15*lessAverage >= 45*(ranked-1).
+func cdnowTiers(t *testing.T, path string) (tiers map[string]string, keys map[string]bool, total int64, rows int) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -58,6 +66,7 @@ func cdnowTiers(t *testing.T, path string) (tiers map[string]string, total int64
 	}
 	defer f.Close()
 	window := map[string]int64{}
+	orders := map[string]int64{}
 	tiers = map[string]string{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -71,20 +80,37 @@ func cdnowTiers(t *testing.T, path string) (tiers map[string]string, total int64
 		tiers[fl[0]] = "C"
 		if fl[1] >= "19970701" && fl[1] <= "19980630" {
 			window[fl[0]] += c
+			orders[fl[0]]++
 		}
 	}
 	type acct struct {
-		id  string
-		rev int64
+		id       string
+		rev, avg int64
 	}
 	var ranked []acct
 	var sum int64
 	for id, r := range window {
 		if r > 0 {
-			ranked = append(ranked, acct{id, r})
+			ranked = append(ranked, acct{id, r, r / orders[id]})
 			sum += r
 		}
 	}
+	// less counts the ranked accounts whose figure is strictly smaller.
+	less := func(figure func(acct) int64) map[string]int64 {
+		vs := make([]int64, len(ranked))
+		for i, a := range ranked {
+			vs[i] = figure(a)
+		}
+		slices.Sort(vs)
+		out := map[string]int64{}
+		for _, a := range ranked {
+			n, _ := slices.BinarySearch(vs, figure(a)) // the first index of the value
+			out[a.id] = int64(n)
+		}
+		return out
+	}
+	lessRev := less(func(a acct) int64 { return a.rev })
+	lessAvg := less(func(a acct) int64 { return a.avg })
 	sort.Slice(ranked, func(i, j int) bool {
 		if ranked[i].rev != ranked[j].rev {
 			return ranked[i].rev > ranked[j].rev
@@ -92,16 +118,18 @@ func cdnowTiers(t *testing.T, path string) (tiers map[string]string, total int64
 		return ranked[i].id < ranked[j].id
 	})
 	var before int64
+	keys = map[string]bool{}
 	for _, a := range ranked {
 		switch {
 		case 100*before < 80*sum:
 			tiers[a.id] = "A"
+			keys[a.id] = 35*lessRev[a.id]+15*lessAvg[a.id] >= 45*int64(len(ranked)-1)
 		case 100*before < 95*sum:
 			tiers[a.id] = "B"
 		}
 		before += a.rev
 	}
-	return tiers, total, rows
+	return tiers, keys, total, rows
 }
 
 // exportAccounts runs kam export accounts and returns its rows by id.
@@ -153,7 +181,7 @@ func sumMoney(t *testing.T, rows map[string]map[string]string, col string) int64
 // the test's own computation from the raw file. A second import appends 0.
 func TestImportCDNOW(t *testing.T) {
 	path := sharedData(t, "CDNOW_master.txt")
-	want, wantTotal, wantRows := cdnowTiers(t, path)
+	want, wantKeys, wantTotal, wantRows := cdnowTiers(t, path)
 	if len(want) != 23570 || wantRows != 69659 || wantTotal != 250031563 {
 		t.Fatalf("the raw file: %d customers, %d rows, %d cents; want 23570, 69659, 250031563", len(want), wantRows, wantTotal)
 	}
@@ -203,6 +231,22 @@ func TestImportCDNOW(t *testing.T) {
 		if wrong > 0 {
 			t.Errorf("as of %q: %d of %d tiers differ", asOf, wrong, len(want))
 		}
+		keys, wrongKeys := 0, 0
+		for id := range want {
+			wantKey := wantKeys[id]
+			if wantKey {
+				keys++
+			}
+			if g := got[id]["key_account"]; g != strconv.FormatBool(wantKey) {
+				if wrongKeys++; wrongKeys <= 5 {
+					t.Errorf("as of %q: account %s: got key_account %q (score %s), want %v", asOf, id, g, got[id]["key_score"], wantKey)
+				}
+			}
+		}
+		if wrongKeys > 0 {
+			t.Errorf("as of %q: %d of %d key flags differ", asOf, wrongKeys, len(want))
+		}
+		counts["key"] = keys
 		if s := sumMoney(t, got, "revenue_total"); s != wantTotal {
 			t.Errorf("as of %q: revenue_total sums to %d cents, want %d", asOf, s, wantTotal)
 		}
