@@ -301,6 +301,10 @@ func LoyaltyReason(in LoyaltyInput, pol *Policy, rule LoyaltyRule) string {
 	case RuleStoppedOrdering:
 		return fmt.Sprintf("brand switching: %d orders in the %d days before the window, none in the window", in.PriorOrders, l.PriorDays)
 	case RuleDiscountBuyer:
+		if in.WindowRevenue <= 0 {
+			return fmt.Sprintf("no brand loyalty: no window revenue (%d minor units net of returns, %d orders), none of it bought at full price",
+				in.WindowRevenue, in.WindowOrders)
+		}
 		return fmt.Sprintf("no brand loyalty: %d of %d minor units of window revenue bought at a discount (at least %d%%)",
 			in.WindowDiscounted, in.WindowRevenue, l.DiscountedSharePct)
 	case RuleFewOrders:

@@ -376,6 +376,12 @@ func TestLoyalty(t *testing.T) {
 			LoyaltyNoBrandLoyalty, RuleDiscountBuyer, false},
 		{"discounted more than revenue after a return", with(func(in *LoyaltyInput) { in.WindowRevenue, in.WindowDiscounted = 1000, 4000 }),
 			LoyaltyNoBrandLoyalty, RuleDiscountBuyer, false},
+		// Online Retail II's 12346: 11 orders, none discounted, returns larger
+		// than the orders in the window.
+		{"returns larger than the orders", with(func(in *LoyaltyInput) { in.WindowOrders, in.WindowRevenue, in.WindowDiscounted = 11, -5918, 0 }),
+			LoyaltyNoBrandLoyalty, RuleDiscountBuyer, false},
+		{"free orders only", with(func(in *LoyaltyInput) { in.WindowOrders, in.WindowRevenue, in.WindowDiscounted = 5, 0, 0 }),
+			LoyaltyNoBrandLoyalty, RuleDiscountBuyer, false},
 
 		// 3b. no brand loyalty: fewer than 3 orders in the window.
 		{"2 window orders", with(func(in *LoyaltyInput) { in.WindowOrders = 2 }), LoyaltyNoBrandLoyalty, RuleFewOrders, false},
