@@ -489,7 +489,9 @@ func outcome(opened, due, at time.Time) (met, seconds any) {
 }
 
 // responseAt is when a request got its first response: its first
-// responded event, or its resolution if that came first.
+// responded event, or its resolution if that came first. It is what
+// sla_items.responded_at holds (read back on a restart as respondedAt:
+// both are the earliest of the times seen, so a restart changes nothing).
 func (it *slaItem) responseAt() instant {
 	if it.kind != KindRequest {
 		return 0
@@ -521,7 +523,7 @@ func (p *Projector) writeItems(ws *pending) error {
 				sat = boolInt(it.satisfied > 0)
 			}
 			return append(dst, it.account, it.kind, it.id, emptyNil(it.priority), ts(opened), openedSeq, tier, key, col,
-				ts(it.responseDue.Time()), ts(it.resolutionDue.Time()), ts(it.respondedAt.Time()), ts(it.resolvedAt.Time()),
+				ts(it.responseDue.Time()), ts(it.resolutionDue.Time()), ts(it.responseAt().Time()), ts(it.resolvedAt.Time()),
 				rMet, sMet, rSecs, sSecs, sat)
 		})
 	}
