@@ -58,7 +58,8 @@ func main() {
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "kam-bench-latency")
 	check(err)
-	defer os.RemoveAll(dir)
+	atExit(func() { os.RemoveAll(dir) })
+	defer runAtExit()
 	kam := filepath.Join(dir, "kam")
 	build := exec.Command("go", "build", "-o", kam, "./cmd/kam")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
@@ -72,10 +73,12 @@ func main() {
 	args = append(args, strings.Fields(*kamArgs)...)
 	cmd := exec.Command(kam, args...)
 	cmd.Env = append(os.Environ(), strings.Fields(*kamEnv)...)
+	// kam goes when this process goes, however it goes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	check(err)
 	check(cmd.Start())
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	atExit(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
 	httpRE := regexp.MustCompile(`msg="http api listening" addr=(\S+)`)
 	natsRE := regexp.MustCompile(`msg="nats server embedded" url=(\S+)`)
 	var httpAddr, natsURL string
@@ -154,7 +157,7 @@ func main() {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusCreated {
-				log.Fatalf("ingest: %s", resp.Status)
+				fatalf("ingest: %s", resp.Status)
 			}
 			ingested.Add(500)
 		}
@@ -199,7 +202,7 @@ func main() {
 				if resp.StatusCode == http.StatusNotFound {
 					notFound.Add(1)
 				} else if resp.StatusCode != http.StatusOK {
-					log.Fatalf("GET %s: %s", id, resp.Status)
+					fatalf("GET %s: %s", id, resp.Status)
 				}
 			}
 			mu.Lock()
@@ -300,6 +303,34 @@ func ingestBodies(accounts, seconds, rate, days int, start time.Time) [][]byte {
 
 func check(err error) {
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
+}
+
+var (
+	exitMu   sync.Mutex
+	cleanups []func()
+)
+
+// atExit registers f to run, last registered first, when main returns or a
+// check fails: a failed run must not leave kam running or its files behind.
+func atExit(f func()) {
+	exitMu.Lock()
+	defer exitMu.Unlock()
+	cleanups = append(cleanups, f)
+}
+
+func runAtExit() {
+	exitMu.Lock()
+	fs := cleanups
+	cleanups = nil
+	exitMu.Unlock()
+	for i := len(fs) - 1; i >= 0; i-- {
+		fs[i]()
+	}
+}
+
+func fatalf(format string, args ...any) {
+	runAtExit()
+	log.Fatalf(format, args...)
 }
