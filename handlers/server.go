@@ -180,7 +180,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 			lag = st.LastSeq - ps.AppliedSeq
 		}
 		body["projector"] = map[string]any{
-			"applied_seq": ps.AppliedSeq, "lag": lag, "watermark": ps.Watermark, "policy": ps.Policy,
+			"applied_seq": ps.AppliedSeq, "lag": lag, "watermark": ps.Watermark, "policy": ps.Policy, "rules": ps.Rules,
 			"rejected": ps.Rejected, "events_applied": ps.Applied, "last_review": ps.LastReview,
 		}
 	}

@@ -631,3 +631,40 @@ func TestAppliedIDsLedgerTypeWhateverTheBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesVersion: a model's state row says which rules built it; a model
+// built by other rules is refused, saying how to rebuild, unless it is to be
+// served until a rebuild replaces it, and then it stays marked as such. A
+// model from before the column existed counts as built by version 1.
+func TestRulesVersion(t *testing.T) {
+	var s stream
+	s.order("R1", "2025-05-01T10:00:00Z", "10.00")
+	s.tick("2025-05-02T00:00:00Z")
+	path := filepath.Join(t.TempDir(), "kam.db")
+	db, err := OpenDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	p, err := Open(context.Background(), db, DefaultPolicy(), "KAM", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyAll(t, p, s.msgs[:1], 1)
+	expectRows(t, db, "a new model", "SELECT rules FROM projector_state", []string{fmt.Sprint(RulesVersion)})
+
+	if _, err := db.writer.Exec(`UPDATE projector_state SET rules = 1`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(context.Background(), db, DefaultPolicy(), "KAM", nil)
+	if !errors.Is(err, ErrRulesChanged) || !strings.Contains(err.Error(), "version 1 of kam's rules") ||
+		!strings.Contains(err.Error(), "kam serve --rebuild") {
+		t.Fatalf("Open of a model built by rules 1: got %v, want ErrRulesChanged saying which rules and how to rebuild", err)
+	}
+	p, err = open(context.Background(), db, DefaultPolicy(), "KAM", nil, true)
+	if err != nil {
+		t.Fatalf("open to serve until a rebuild: %v", err)
+	}
+	applyAll(t, p, s.msgs, 1)
+	expectRows(t, db, "continued by newer rules", "SELECT applied_seq, rules FROM projector_state", []string{"2|1"})
+}

@@ -695,13 +695,16 @@ func (p *Projector) writeState(ws *pending) error {
 	if p.reviewed {
 		last = p.lastReview.String()
 	}
+	// The rules are those of the model's first commit: a model continued
+	// under newer ones (while a rebuild replaces it) stays marked as built
+	// by its own.
 	m := newInsert(ws, `INSERT INTO projector_state (id, stream, applied_seq, watermark, next_review_day, last_review_day, policy,
-		policy_json, events_applied, rejected, amount_total) VALUES `,
+		policy_json, events_applied, rejected, amount_total, rules) VALUES `,
 		`ON CONFLICT (id) DO UPDATE SET applied_seq = excluded.applied_seq, watermark = excluded.watermark,
 		next_review_day = excluded.next_review_day, last_review_day = excluded.last_review_day,
-		events_applied = excluded.events_applied, rejected = excluded.rejected, amount_total = excluded.amount_total`, 11)
+		events_applied = excluded.events_applied, rejected = excluded.rejected, amount_total = excluded.amount_total`, 12)
 	err := m.add(1, p.stream, p.appliedSeq, ts(p.watermark), next, last, p.pol.Version(), string(p.pol.Canonical()), p.applied,
-		p.rejected, p.amountTotal)
+		p.rejected, p.amountTotal, RulesVersion)
 	if err != nil {
 		return fmt.Errorf("projector_state: %w", err)
 	}

@@ -34,6 +34,7 @@ type Projector struct {
 	pol    *Policy
 	stream string
 	log    *slog.Logger
+	rules  int // the RulesVersion that built the model
 
 	// The model.
 	chains   map[string]*chain // by subject token
@@ -102,6 +103,7 @@ type Status struct {
 	AppliedSeq uint64 `json:"applied_seq"`
 	Watermark  string `json:"watermark,omitempty"`
 	Policy     string `json:"policy"`
+	Rules      int    `json:"rules"` // the RulesVersion that built the model
 	Rejected   int64  `json:"rejected"`
 	Applied    int64  `json:"events_applied"`
 	LastReview string `json:"last_review,omitempty"`
@@ -120,10 +122,34 @@ type Status struct {
 // another policy.
 var ErrPolicyMismatch = errors.New("policy mismatch")
 
+// RulesVersion numbers the rules this build of kam applies. It goes up by
+// one with each change that makes the same stream under the same policy give
+// another read model, so that a model built by other rules, which would no
+// longer equal its own rebuild, is not continued unawares (ErrRulesChanged).
+//
+//	1: the first rules (every model from before the number was kept).
+//	2: the key score weighs the exact parts and is rounded down once; a
+//	   request resolved without a response has its resolution as
+//	   responded_at; the loyalty reason of an account without window
+//	   revenue says so.
+const RulesVersion = 2
+
+// ErrRulesChanged is returned by Open when the read model was built by
+// another version of kam's rules.
+var ErrRulesChanged = errors.New("rules changed")
+
 // Open loads the projector's state from db (a fresh file starts empty). A
 // read model built under another policy is refused with ErrPolicyMismatch:
-// kam never silently continues it under a new one.
+// kam never silently continues it under a new one; one built by other rules
+// (RulesVersion) is refused with ErrRulesChanged.
 func Open(ctx context.Context, db *DB, pol *Policy, stream string, log *slog.Logger) (*Projector, error) {
+	return open(ctx, db, pol, stream, log, false)
+}
+
+// open is Open; with oldRules, a model built by other rules is continued
+// (by these rules, and still marked as built by its own), to be served while
+// a rebuild replaces it.
+func open(ctx context.Context, db *DB, pol *Policy, stream string, log *slog.Logger, oldRules bool) (*Projector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -140,7 +166,7 @@ func Open(ctx context.Context, db *DB, pol *Policy, stream string, log *slog.Log
 	}
 	p.out.reset()
 	start := time.Now()
-	if err := p.load(ctx); err != nil {
+	if err := p.load(ctx, oldRules); err != nil {
 		return nil, err
 	}
 	p.publishStatus()
@@ -186,7 +212,7 @@ func (p *Projector) publishStatus() { p.publish(p.statusNow()) }
 // statusNow is the model's status as it is now.
 func (p *Projector) statusNow() Status {
 	st := Status{
-		AppliedSeq: p.appliedSeq, Policy: p.pol.Version(), Rejected: p.rejected, Applied: p.applied,
+		AppliedSeq: p.appliedSeq, Policy: p.pol.Version(), Rules: p.rules, Rejected: p.rejected, Applied: p.applied,
 		BatchEvents: p.timing.batchEvents, BatchSeconds: p.timing.lastBatch.Seconds(),
 		Reviews: p.timing.reviews, ReviewSeconds: p.timing.reviewTime.Seconds(),
 		Commits: p.timing.commits.Load(), CommitSeconds: time.Duration(p.timing.commitNanos.Load()).Seconds(),
@@ -210,19 +236,21 @@ func (p *Projector) publish(st Status) {
 }
 
 // load rebuilds the in-memory model from the tables.
-func (p *Projector) load(ctx context.Context) error {
+func (p *Projector) load(ctx context.Context, oldRules bool) error {
 	p.refigured = true // the first write compares every account's figures with its row
 	r := p.db.writer
 	var (
 		stream, policy              string
 		watermark, next, lastReview sql.NullString
+		rules                       int
 	)
 	err := r.QueryRowContext(ctx, `SELECT stream, applied_seq, watermark, next_review_day, last_review_day, policy, events_applied, rejected,
-		amount_total FROM projector_state WHERE id = 1`).Scan(&stream, &p.appliedSeq, &watermark, &next, &lastReview, &policy,
-		&p.applied, &p.rejected, &p.amountTotal)
+		amount_total, rules FROM projector_state WHERE id = 1`).Scan(&stream, &p.appliedSeq, &watermark, &next, &lastReview, &policy,
+		&p.applied, &p.rejected, &p.amountTotal, &rules)
 	if errors.Is(err, sql.ErrNoRows) {
 		// A fresh read model: pin the policy and stream at once, so that
 		// even an empty model is never continued under another policy.
+		p.rules = RulesVersion
 		return p.flush(ctx)
 	}
 	if err != nil {
@@ -235,6 +263,16 @@ func (p *Projector) load(ctx context.Context) error {
 	}
 	if stream != p.stream {
 		return fmt.Errorf("%s was built from stream %s, not %s", p.db.Path, stream, p.stream)
+	}
+	p.rules = rules
+	if rules != RulesVersion {
+		if !oldRules {
+			return fmt.Errorf("%w: %s was built by version %d of kam's rules, this kam applies version %d, which decides some "+
+				"accounts otherwise; rebuild it from the stream (kam serve --rebuild, which serves this one meanwhile, "+
+				"or kam replay --into NEW.db)", ErrRulesChanged, p.db.Path, rules, RulesVersion)
+		}
+		p.log.Warn("continuing a read model built by other rules until a rebuild replaces it", "path", p.db.Path,
+			"rules", rules, "kam_rules", RulesVersion)
 	}
 	if p.watermark, err = parseTS(watermark); err != nil {
 		return err

@@ -45,12 +45,13 @@ type Service struct {
 }
 
 type model struct {
-	db     *DB
-	pol    *Policy
-	proj   *Projector
-	q      *Queries
-	cancel context.CancelFunc
-	done   chan struct{}
+	db       *DB
+	pol      *Policy
+	proj     *Projector
+	q        *Queries
+	cancel   context.CancelFunc
+	done     chan struct{}
+	oldRules bool // built by other rules, served until a rebuild replaces it
 }
 
 // RebuildStatus reports a background rebuild.
@@ -71,8 +72,9 @@ func ServingPath(dataDir string) string { return filepath.Join(dataDir, "kam.db"
 
 // Start opens the serving read model (creating the first generation) and
 // starts following the stream. With useStored, a model built under another
-// policy is served under the policy it was built with (for a rebuild under
-// s.Policy to replace it); without, such a model is refused.
+// policy is served under the policy it was built with, and one built by
+// other rules (RulesVersion) is served too, for a rebuild under s.Policy to
+// replace it; without, such a model is refused.
 func (s *Service) Start(ctx context.Context, useStored bool) error {
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
@@ -95,7 +97,7 @@ func (s *Service) Start(ctx context.Context, useStored bool) error {
 			pol = stored
 		}
 	}
-	m, err := s.openModel(ctx, path, pol)
+	m, err := s.openModel(ctx, path, pol, useStored)
 	if err != nil {
 		return err
 	}
@@ -137,17 +139,19 @@ func StoredPolicy(path string) (*Policy, error) {
 	return ParsePolicy([]byte(js))
 }
 
-func (s *Service) openModel(ctx context.Context, path string, pol *Policy) (*model, error) {
+// openModel opens the read model at path; with oldRules, one built by other
+// rules is served until a rebuild replaces it.
+func (s *Service) openModel(ctx context.Context, path string, pol *Policy, oldRules bool) (*model, error) {
 	db, err := OpenDB(path)
 	if err != nil {
 		return nil, err
 	}
-	p, err := Open(ctx, db, pol, s.Stream, s.Log)
+	p, err := open(ctx, db, pol, s.Stream, s.Log, oldRules)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &model{db: db, pol: pol, proj: p, q: NewQueries(db, pol), done: make(chan struct{})}, nil
+	return &model{db: db, pol: pol, proj: p, q: NewQueries(db, pol), done: make(chan struct{}), oldRules: oldRules}, nil
 }
 
 // follow runs m's projector until the service stops or m is swapped out.
@@ -172,7 +176,7 @@ func (s *Service) follow(m *model) {
 				return
 			}
 			wait = min(2*wait, 5*time.Second)
-			p, err := Open(ctx, m.db, m.pol, s.Stream, s.Log)
+			p, err := open(ctx, m.db, m.pol, s.Stream, s.Log, m.oldRules)
 			if err != nil {
 				s.Log.Error("reload projector", "err", err)
 				continue
@@ -278,7 +282,7 @@ func (s *Service) RebuildStatus() (RebuildStatus, bool) {
 func (s *Service) runRebuild(path string) error {
 	ctx := s.ctx
 	s.Log.Info("rebuild started", "path", path, "policy", s.Policy.ShortVersion())
-	m, err := s.openModel(ctx, path, s.Policy)
+	m, err := s.openModel(ctx, path, s.Policy, false)
 	if err != nil {
 		return err
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +17,7 @@ import (
 
 	"kam/events/natsstore"
 	"kam/internal/synth"
+	"kam/projections"
 )
 
 // fill appends n synthetic events straight onto kam's stream and waits
@@ -164,4 +167,39 @@ func TestServeRebuildUnderNewPolicy(t *testing.T) {
 	if abc["cut_a"].(float64) != 60 {
 		t.Errorf("ABC report after the swap: cut_a %v, want 60", abc["cut_a"])
 	}
+}
+
+// TestServeRebuildOtherRules: a read model built by another version of kam's
+// rules is refused, with the way to rebuild it; `kam serve --rebuild` serves
+// it meanwhile and replaces it with one built by this version.
+func TestServeRebuildOtherRules(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	fill(t, k, 3000, 5)
+	_, st := k.call("GET", "/v1/status", nil)
+	if r := st["projector"].(map[string]any)["rules"]; r != float64(projections.RulesVersion) {
+		t.Fatalf("a new model's rules: got %v, want %d", r, projections.RulesVersion)
+	}
+	k.stop()
+	db, err := sql.Open("sqlite3", "file:"+projections.ServingPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE projector_state SET rules = 1`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	code, _, errOut := runCmd(t, "serve", "--data-dir", dir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--no-ticks")
+	if code == 0 || !strings.Contains(errOut, "built by version 1 of kam's rules") || !strings.Contains(errOut, "kam serve --rebuild") {
+		t.Fatalf("kam serve on a model of rules 1: exit %d\n%s\nwant a refusal that says how to rebuild", code, errOut)
+	}
+	k2 := startKam(t, dir, "--no-ticks", "--rebuild")
+	checkFor(t, 60*time.Second, 20*time.Millisecond, func() error {
+		_, st := k2.call("GET", "/v1/status", nil)
+		if r := st["projector"].(map[string]any)["rules"]; r != float64(projections.RulesVersion) {
+			return fmt.Errorf("still serving a model of rules %v", r)
+		}
+		return nil
+	})
 }
