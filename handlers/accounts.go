@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -80,12 +81,21 @@ func (s *Server) handleAccountList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit, err := uintParam(q.Get("limit"), "limit", 50)
+	if err == nil && (limit < 1 || limit > projections.MaxAccountsLimit) {
+		err = &events.Error{Code: events.EInvalid, Message: "invalid query parameter",
+			Details: []events.FieldError{{Field: "limit", Problem: fmt.Sprintf("must be 1 to %d", projections.MaxAccountsLimit)}}}
+	}
 	if err != nil {
 		writeError(w, r, s.Logger, err)
 		return
 	}
-	f.Limit = int(min(limit, 1000))
+	f.Limit = int(limit)
 	if f.AsOf, err = parseAsOf(q.Get("as_of")); err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	// Every parameter is checked before min_seq makes the request wait.
+	if err := f.Check(); err != nil {
 		writeError(w, r, s.Logger, err)
 		return
 	}

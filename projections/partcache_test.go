@@ -55,11 +55,10 @@ func TestAccountReadsFollowCommits(t *testing.T) {
 	applyAll(t, p, s.msgs, 100)
 	fresh := func(id string) *Account {
 		t.Helper()
-		a, err := q.Account(ctx, id, &now, now) // as_of reads bypass the cache
+		a, err := q.account(ctx, id, nil, now, false) // from the tables, not the cache
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.AsOf = ""
 		return a
 	}
 	cached := func(id string) *Account {

@@ -84,6 +84,44 @@ type AccountFilter struct {
 // SortKeys are the accepted values of AccountFilter.Sort.
 var SortKeys = []string{"revenue", "revenue_total", "id", "name", "score", "tier", "rank"}
 
+// MaxAccountsLimit is the most accounts one page of the list holds.
+const MaxAccountsLimit = 1000
+
+// Check reports the filter's first bad field as an invalid-parameter error,
+// so that a request can be refused before it waits for anything.
+func (f AccountFilter) Check() error {
+	if f.Limit < 0 || f.Limit > MaxAccountsLimit {
+		return invalidParam("limit", fmt.Sprintf("must be 1 to %d", MaxAccountsLimit))
+	}
+	if _, err := f.offset(); err != nil {
+		return err
+	}
+	if f.AsOf != nil && (f.Sort == "score" || f.Sort == "rank") {
+		return invalidParam("sort", "score and rank are kept as of the last review only, not with as_of")
+	}
+	if _, _, err := accountWhere(f); err != nil {
+		return err
+	}
+	_, err := accountOrder(f)
+	return err
+}
+
+// offset is the list position the cursor stands for.
+func (f AccountFilter) offset() (int, error) {
+	if f.Cursor == "" {
+		return 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+	offset := 0
+	if err == nil {
+		offset, err = strconv.Atoi(strings.TrimPrefix(string(b), "o:"))
+	}
+	if err != nil || offset < 0 {
+		return 0, invalidParam("cursor", "is not a cursor this API gave out")
+	}
+	return offset, nil
+}
+
 func invalidParam(field, problem string) error {
 	return &events.Error{Code: events.EInvalid, Message: "invalid query parameter",
 		Details: []events.FieldError{{Field: field, Problem: problem}}}
@@ -93,20 +131,13 @@ func invalidParam(field, problem string) error {
 // those in force at that moment, from the history tables, and the window
 // revenue is that of the last review at or before it.
 func (q *Queries) Accounts(ctx context.Context, f AccountFilter) ([]AccountSummary, string, int, error) {
-	if f.Limit <= 0 {
+	if err := f.Check(); err != nil {
+		return nil, "", 0, err
+	}
+	if f.Limit == 0 {
 		f.Limit = 50
 	}
-	f.Limit = min(f.Limit, 1000)
-	offset := 0
-	if f.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
-		if err == nil {
-			offset, err = strconv.Atoi(strings.TrimPrefix(string(b), "o:"))
-		}
-		if err != nil || offset < 0 {
-			return nil, "", 0, invalidParam("cursor", "is not a cursor this API gave out")
-		}
-	}
+	offset, _ := f.offset()
 	base := `SELECT account, name, industry, region, manager, revenue_window, revenue_total, orders_window,
 		tier, tier_rank AS rank, key_account, key_score, loyalty, early_adopter FROM accounts`
 	var args []any
@@ -120,14 +151,17 @@ func (q *Queries) Accounts(ctx context.Context, f AccountFilter) ([]AccountSumma
 		if !ok {
 			from, day = 1, 0 // no review yet: no window
 		}
-		base = `WITH t AS (SELECT account, to_tier, rank, max(effective) FROM tier_history WHERE effective <= ? GROUP BY account),
-			k AS (SELECT account, to_key, score, max(effective) FROM key_history WHERE effective <= ? GROUP BY account),
+		// rank and key_score are kept as of the last review only (the
+		// history rows hold them as of each change): null here. The
+		// revenue counts the days closed by the moment.
+		base = `WITH t AS (SELECT account, to_tier, max(effective) FROM tier_history WHERE effective <= ? GROUP BY account),
+			k AS (SELECT account, to_key, max(effective) FROM key_history WHERE effective <= ? GROUP BY account),
 			l AS (SELECT account, to_loyalty, to_early_adopter, max(effective) FROM loyalty_history WHERE effective <= ? GROUP BY account),
 			w AS (SELECT account, sum(revenue) AS revenue, sum(orders) AS orders FROM account_days WHERE day BETWEEN ? AND ? GROUP BY account),
-			r AS (SELECT account, sum(revenue) AS revenue FROM account_days WHERE day <= ? GROUP BY account)
+			r AS (SELECT account, sum(revenue) AS revenue FROM account_days WHERE day < ? GROUP BY account)
 			SELECT a.account, a.name, a.industry, a.region, a.manager, coalesce(w.revenue, 0) AS revenue_window,
-			coalesce(r.revenue, 0) AS revenue_total, coalesce(w.orders, 0) AS orders_window, t.to_tier AS tier, t.rank AS rank,
-			coalesce(k.to_key, 0) AS key_account, k.score AS key_score, nullif(l.to_loyalty, '') AS loyalty,
+			coalesce(r.revenue, 0) AS revenue_total, coalesce(w.orders, 0) AS orders_window, t.to_tier AS tier, NULL AS rank,
+			coalesce(k.to_key, 0) AS key_account, NULL AS key_score, nullif(l.to_loyalty, '') AS loyalty,
 			coalesce(l.to_early_adopter, 0) AS early_adopter
 			FROM accounts a LEFT JOIN t USING (account) LEFT JOIN k USING (account) LEFT JOIN l USING (account)
 			LEFT JOIN w USING (account) LEFT JOIN r USING (account)
@@ -311,8 +345,8 @@ type Account struct {
 	SLA                AccountSLA           `json:"sla"`
 	Contacts           map[string][]Contact `json:"contacts"`
 	DecisionMakerStale bool                 `json:"decision_maker_stale"`
-	LastSeq            uint64               `json:"last_seq"`
-	Events             int64                `json:"events"`
+	LastSeq            uint64               `json:"last_seq,omitempty"` // left out with as_of
+	Events             int64                `json:"events,omitempty"`   // left out with as_of
 }
 
 // AccountSLA is an account's service-level summary.
@@ -324,6 +358,12 @@ type AccountSLA struct {
 // Account returns one account as of now (or asOf); now decides which open
 // items are overdue and which decision makers are stale.
 func (q *Queries) Account(ctx context.Context, id string, asOf *time.Time, now time.Time) (*Account, error) {
+	return q.account(ctx, id, asOf, now, asOf == nil)
+}
+
+// account is Account; cached says whether the account's current items and
+// contacts may come from the cache.
+func (q *Queries) account(ctx context.Context, id string, asOf *time.Time, now time.Time, cached bool) (*Account, error) {
 	a := &Account{ID: id, Contacts: map[string][]Contact{}}
 	var (
 		name, ind, reg, man, registered, firstOrder, lastOrder sql.NullString
@@ -364,7 +404,7 @@ func (q *Queries) Account(ctx context.Context, id string, asOf *time.Time, now t
 		now = *asOf
 	}
 	var parts *cachedParts
-	if asOf == nil {
+	if cached {
 		parts, err = q.currentParts(ctx, id)
 	} else {
 		parts, err = q.readParts(ctx, id, asOf)
@@ -374,6 +414,9 @@ func (q *Queries) Account(ctx context.Context, id string, asOf *time.Time, now t
 	}
 	sums := summarize(parts.items, now)
 	a.SLA = AccountSLA{Requests: sums[""].Requests, Complaints: sums[""].Complaints}
+	if a.SLA.Requests.Response == nil {
+		a.SLA.Requests.Response = &SLAStep{} // the same shape without requests
+	}
 	q.fillContacts(a, parts.contacts, asOf, now)
 	return a, nil
 }
@@ -418,33 +461,30 @@ func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) erro
 	if firstSeen > at.(string) {
 		return &events.Error{Code: events.ENotFound, Message: fmt.Sprintf("account %q was not known at %s", a.ID, a.AsOf)}
 	}
-	a.Tier, a.TierSince, a.Rank = nil, "", nil
-	var (
-		tier, eff sql.NullString
-		rank      sql.NullInt64
-	)
-	err := q.db.queryRow(ctx, `SELECT to_tier, effective, rank FROM tier_history WHERE account = ? AND effective <= ?
-		ORDER BY effective DESC LIMIT 1`, a.ID, at).Scan(&tier, &eff, &rank)
+	// What kam keeps only as it is now is left out: the rank and the score
+	// (the history rows hold them as of each change, not each review), the
+	// last order, the events' count and last sequence. The profile fields
+	// are today's.
+	a.Rank, a.KeyScore, a.LastOrderAt, a.Events, a.LastSeq = nil, nil, "", 0, 0
+	if first, err := time.Parse(time.RFC3339Nano, a.FirstOrderAt); err == nil && first.After(t) {
+		a.FirstOrderAt = ""
+	}
+	a.Tier, a.TierSince = nil, ""
+	var tier, eff sql.NullString
+	err := q.db.queryRow(ctx, `SELECT to_tier, effective FROM tier_history WHERE account = ? AND effective <= ?
+		ORDER BY effective DESC LIMIT 1`, a.ID, at).Scan(&tier, &eff)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
 	a.Tier, a.TierSince = nullStr(tier), apiTime(eff)
-	if rank.Valid {
-		a.Rank = &rank.Int64
-	}
-	a.KeyAccount, a.KeySince, a.KeyScore = false, "", nil
-	var (
-		key                        bool
-		score, sv, sc, ss, sp, spa int64
-	)
+	a.KeyAccount, a.KeySince = false, ""
+	var key bool
 	eff = sql.NullString{}
-	err = q.db.queryRow(ctx, `SELECT to_key, effective, score, score_volume, score_concentration, score_service_requirement,
-		score_price_insensitivity, score_partnership FROM key_history WHERE account = ? AND effective <= ? ORDER BY effective DESC LIMIT 1`,
-		a.ID, at).Scan(&key, &eff, &score, &sv, &sc, &ss, &sp, &spa)
+	err = q.db.queryRow(ctx, `SELECT to_key, effective FROM key_history WHERE account = ? AND effective <= ? ORDER BY effective DESC LIMIT 1`,
+		a.ID, at).Scan(&key, &eff)
 	switch {
 	case err == nil:
 		a.KeyAccount, a.KeySince = key, apiTime(eff)
-		a.KeyScore = &Score{bp(score), bp(sv), bp(sc), bp(ss), bp(sp), bp(spa)}
 	case !errors.Is(err, sql.ErrNoRows):
 		return err
 	}
@@ -472,8 +512,9 @@ func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) erro
 			return err
 		}
 	}
-	if err := q.db.queryRow(ctx, `SELECT coalesce(sum(revenue), 0) FROM account_days WHERE account = ? AND day <= ?`,
-		a.ID, DayOf(t).String()).Scan(&rt); err != nil {
+	// The totals count the days closed by t (an account_days row sums a day).
+	if err := q.db.queryRow(ctx, `SELECT coalesce(sum(revenue), 0), coalesce(sum(orders), 0), coalesce(sum(returns), 0)
+		FROM account_days WHERE account = ? AND day < ?`, a.ID, DayOf(t).String()).Scan(&rt, &a.OrdersTotal, &a.ReturnsTotal); err != nil {
 		return err
 	}
 	a.RevenueWindow, a.OrdersWindow, a.RevenueTotal = q.money(rw), orders, q.money(rt)

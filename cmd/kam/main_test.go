@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"kam/handlers"
 )
 
 // kam is a kam serve running in this process, as main starts it.
@@ -307,5 +309,37 @@ func TestMemoryLimitAboveEmbeddedServer(t *testing.T) {
 		if embedded && got <= mib<<20 || !embedded && got != mib<<20 {
 			t.Errorf("embedded %v: limit %d bytes for --memory-limit %d MiB (%d bytes)", embedded, got, mib, mib<<20)
 		}
+	}
+}
+
+// TestQueryParamsCheckedFirst: a bad parameter is refused at once, naming
+// it, even beside a min_seq that would make the request wait; limit has
+// bounds, not a silent cap.
+func TestQueryParamsCheckedFirst(t *testing.T) {
+	k := startKam(t, t.TempDir(), "--no-ticks")
+	defer k.stop()
+	for _, tc := range []struct{ query, field string }{
+		{"tier=Z&min_seq=999999", "tier"},
+		{"sort=bogus&min_seq=999999", "sort"},
+		{"as_of=2026-01-01&sort=score&min_seq=999999", "sort"},
+		{"cursor=!!!&min_seq=999999", "cursor"},
+		{"limit=100000", "limit"},
+		{"limit=0", "limit"},
+	} {
+		start := time.Now()
+		code, body := k.call("GET", "/v1/accounts?"+tc.query, nil)
+		took := time.Since(start)
+		e, _ := body["error"].(map[string]any)
+		details, _ := e["details"].([]any)
+		var field any
+		if len(details) == 1 {
+			field = details[0].(map[string]any)["field"]
+		}
+		if code != http.StatusBadRequest || field != tc.field || took >= handlers.DefaultMinSeqWait {
+			t.Errorf("GET /v1/accounts?%s: %d %v after %s; want 400 naming %s at once", tc.query, code, body, took, tc.field)
+		}
+	}
+	if code, body := k.call("GET", "/v1/accounts?limit=1000", nil); code != http.StatusOK {
+		t.Errorf("limit=1000: %d %v", code, body)
 	}
 }

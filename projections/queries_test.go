@@ -1,0 +1,116 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"kam/events"
+)
+
+// TestAccountAsOf: an account as of a moment has the decisions in force then
+// (history), the revenue and counts of the days closed by then, and leaves
+// out what kam keeps only as of now (rank, score, last order, events).
+func TestAccountAsOf(t *testing.T) {
+	var s stream
+	s.order("ACME", "2025-03-01T10:00:00Z", "100.00")
+	s.order("BOLT", "2025-03-01T11:00:00Z", "10.00")
+	s.order("ACME", "2025-03-02T10:00:00Z", "20.00")
+	s.order("ACME", "2025-03-03T10:00:00Z", "3.00")
+	s.add(events.TypeOrderReturned, "ACME", "2025-03-03T11:00:00Z", map[string]any{"amount": "1.00"})
+	s.order("CORE", "2025-03-03T12:00:00Z", "5.00")
+	s.tick("2025-03-04T00:00:00Z")
+	p, db := newProjector(t, nil)
+	applyAll(t, p, s.msgs, 100)
+	q := NewQueries(db, p.pol)
+	ctx := context.Background()
+	now := mustTime("2025-03-04T00:00:00Z")
+
+	cur, err := q.Account(ctx, "ACME", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.RevenueTotal != "122.00" || cur.Rank == nil || cur.KeyScore == nil || cur.Events != 4 || cur.LastOrderAt == "" {
+		t.Fatalf("ACME now: %+v", cur)
+	}
+	for _, tc := range []struct {
+		asOf           string
+		revenue        string
+		orders, ret    int64
+		tier, firstOrd string
+	}{
+		// The close of 03-02 (a date means its close): 03-01 and 03-02.
+		{"2025-03-02", "120.00", 2, 0, "A", "2025-03-01T10:00:00Z"},
+		// Inside 03-03: only the days closed by then.
+		{"2025-03-03T12:30:00Z", "120.00", 2, 0, "A", "2025-03-01T10:00:00Z"},
+		// The close of 03-01: the first day only.
+		{"2025-03-01", "100.00", 1, 0, "A", "2025-03-01T10:00:00Z"},
+		{"2025-03-03", "122.00", 3, 1, "A", "2025-03-01T10:00:00Z"},
+	} {
+		at := mustTime(tc.asOf)
+		if len(tc.asOf) == 10 {
+			at = at.AddDate(0, 0, 1)
+		}
+		a, err := q.Account(ctx, "ACME", &at, now)
+		if err != nil {
+			t.Fatalf("as of %s: %v", tc.asOf, err)
+		}
+		if a.RevenueTotal != tc.revenue || a.OrdersTotal != tc.orders || a.ReturnsTotal != tc.ret || a.FirstOrderAt != tc.firstOrd {
+			t.Errorf("as of %s: revenue_total %s, orders %d, returns %d, first order %q; want %s, %d, %d, %q",
+				tc.asOf, a.RevenueTotal, a.OrdersTotal, a.ReturnsTotal, a.FirstOrderAt, tc.revenue, tc.orders, tc.ret, tc.firstOrd)
+		}
+		if a.Tier == nil || *a.Tier != tc.tier {
+			t.Errorf("as of %s: tier %v, want %s", tc.asOf, a.Tier, tc.tier)
+		}
+		if a.Rank != nil || a.KeyScore != nil || a.LastOrderAt != "" || a.Events != 0 || a.LastSeq != 0 {
+			t.Errorf("as of %s: rank %v, key_score %v, last order %q, events %d, last_seq %d: want them left out",
+				tc.asOf, a.Rank, a.KeyScore, a.LastOrderAt, a.Events, a.LastSeq)
+		}
+	}
+	// CORE's first event came after this moment.
+	at := mustTime("2025-03-03T00:00:00Z")
+	if _, err := q.Account(ctx, "CORE", &at, now); !isCode(err, events.ENotFound) {
+		t.Errorf("CORE before its first event: got %v, want not found", err)
+	}
+
+	list, _, total, err := q.Accounts(ctx, AccountFilter{AsOf: &at, Sort: "revenue_total"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 2 || len(list) != 2 || list[0].ID != "ACME" || list[0].RevenueTotal != "120.00" || list[0].Rank != nil ||
+		list[0].KeyScore != nil || list[1].ID != "BOLT" || list[1].RevenueTotal != "10.00" {
+		t.Errorf("list as of the close of 03-02: total %d, %+v", total, list)
+	}
+}
+
+// TestAccountFilterCheck: each bad field is named, before anything runs.
+func TestAccountFilterCheck(t *testing.T) {
+	at := mustTime("2025-03-03")
+	for _, tc := range []struct {
+		f     AccountFilter
+		field string
+	}{
+		{AccountFilter{Limit: MaxAccountsLimit + 1}, "limit"},
+		{AccountFilter{Limit: -1}, "limit"},
+		{AccountFilter{Tier: "Z"}, "tier"},
+		{AccountFilter{Loyalty: "fond"}, "loyalty"},
+		{AccountFilter{Sort: "bogus"}, "sort"},
+		{AccountFilter{Sort: "score", AsOf: &at}, "sort"},
+		{AccountFilter{Sort: "rank", AsOf: &at}, "sort"},
+		{AccountFilter{Cursor: "!!!"}, "cursor"},
+	} {
+		err := tc.f.Check()
+		var e *events.Error
+		if !errors.As(err, &e) || len(e.Details) != 1 || e.Details[0].Field != tc.field {
+			t.Errorf("Check(%+v): got %v, want an error about %s", tc.f, err, tc.field)
+		}
+	}
+	if err := (AccountFilter{Limit: MaxAccountsLimit, Sort: "score", Tier: "A"}).Check(); err != nil {
+		t.Errorf("a good filter: %v", err)
+	}
+}
+
+func isCode(err error, code string) bool {
+	var e *events.Error
+	return errors.As(err, &e) && e.Code == code
+}
