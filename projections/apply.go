@@ -218,7 +218,7 @@ func (p *Projector) apply(in Incoming) {
 			a.movers.Key.add(e.ID, st.Seq)
 		}
 		if pl.Contact.Role != "" || pl.Contact.Name != "" {
-			p.visitContact(a.id, pl.Contact, t)
+			p.visitContact(a.id, pl.Contact, t, st.Seq)
 		}
 	case *events.ComplaintFiled:
 		it := p.item(a.id, KindComplaint, pl.ComplaintID)
@@ -399,11 +399,12 @@ func (p *Projector) item(acct, kind, id string) *slaItem {
 
 const unspecifiedRole = "unspecified"
 
-func (p *Projector) visitContact(acct string, c events.Contact, t time.Time) {
+func (p *Projector) visitContact(acct string, c events.Contact, t time.Time, seq uint64) {
 	role := c.Role
 	if role == "" {
 		role = unspecifiedRole
 	}
+	p.out.visits = append(p.out.visits, visitRow{account: acct, seq: seq, at: t, role: role, name: c.Name})
 	k := contactKey{acct, role, c.Name}
 	ct := p.contacts[k]
 	if ct == nil {

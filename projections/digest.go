@@ -16,7 +16,7 @@ import (
 // Tables are the read model's tables, in the order digests list them.
 var Tables = []string{
 	"projector_state", "accounts", "account_movers", "account_days", "reviews", "tier_history", "key_history", "loyalty_history",
-	"sla_items", "contacts", "rejected_events", "applied_ids", "chains",
+	"sla_items", "contacts", "visits", "rejected_events", "applied_ids", "chains",
 }
 
 // TableDigest is the content digest of one table.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ type batchOut struct {
 	days     map[dayKey]*bucket
 	items    map[itemKey]*slaItem
 	contacts map[contactKey]*contact
+	visits   []visitRow
 	tiers    []tierRow
 	keys     []keyRow
 	loyalty  []loyaltyRow
@@ -35,6 +37,14 @@ type batchOut struct {
 type dayKey struct {
 	account string
 	day     Day
+}
+
+// visitRow is one visit to a contact.
+type visitRow struct {
+	account    string
+	seq        uint64
+	at         time.Time
+	role, name string
 }
 
 type idEntry struct {
@@ -95,6 +105,7 @@ func (o *batchOut) reset() {
 		days:     make(map[dayKey]*bucket, len(o.days)),
 		items:    make(map[itemKey]*slaItem, len(o.items)),
 		contacts: make(map[contactKey]*contact, len(o.contacts)),
+		visits:   make([]visitRow, 0, len(o.visits)),
 		chains:   make(map[string]*chain, len(o.chains)),
 		tiers:    make([]tierRow, 0, len(o.tiers)),
 		keys:     make([]keyRow, 0, len(o.keys)),
@@ -116,7 +127,7 @@ type pending struct {
 func (p *Projector) prepare() (*pending, error) {
 	ws := &pending{}
 	for _, step := range []func(*pending) error{
-		p.writeAccounts, p.writeDays, p.writeItems, p.writeContacts, p.writeHistory,
+		p.writeAccounts, p.writeDays, p.writeItems, p.writeContacts, p.writeVisits, p.writeHistory,
 		p.writeReviews, p.writeRejected, p.writeIDs, p.writeChains, p.writeState,
 	} {
 		if err := step(ws); err != nil {
@@ -538,6 +549,19 @@ func (p *Projector) writeContacts(ws *pending) error {
 		m.addRow(func(dst []any) []any {
 			return append(dst, c.account, c.role, c.name, c.visits, ts(c.first), ts(c.last))
 		})
+	}
+	return nil
+}
+
+// writeVisits appends the batch's visits, by account (the table's key).
+func (p *Projector) writeVisits(ws *pending) error {
+	slices.SortFunc(p.out.visits, func(a, b visitRow) int {
+		return cmp.Or(strings.Compare(a.account, b.account), cmp.Compare(a.seq, b.seq))
+	})
+	m := newInsert(ws, `INSERT INTO visits (account, seq, at, role, name) VALUES `, "", 5)
+	for i := range p.out.visits {
+		v := &p.out.visits[i]
+		m.addRow(func(dst []any) []any { return append(dst, v.account, v.seq, ts(v.at), v.role, v.name) })
 	}
 	return nil
 }

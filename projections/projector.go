@@ -131,7 +131,7 @@ var ErrPolicyMismatch = errors.New("policy mismatch")
 //	2: the key score weighs the exact parts and is rounded down once; a
 //	   request resolved without a response has its resolution as
 //	   responded_at; the loyalty reason of an account without window
-//	   revenue says so.
+//	   revenue says so; every visit is kept (the visits table).
 const RulesVersion = 2
 
 // ErrRulesChanged is returned by Open when the read model was built by

@@ -417,7 +417,7 @@ func (q *Queries) account(ctx context.Context, id string, asOf *time.Time, now t
 	if a.SLA.Requests.Response == nil {
 		a.SLA.Requests.Response = &SLAStep{} // the same shape without requests
 	}
-	q.fillContacts(a, parts.contacts, asOf, now)
+	q.fillContacts(a, parts.contacts, now)
 	return a, nil
 }
 
@@ -443,7 +443,7 @@ func (q *Queries) readParts(ctx context.Context, id string, asOf *time.Time) (*c
 	if err != nil {
 		return nil, err
 	}
-	contacts, err := q.contactRows(ctx, id)
+	contacts, err := q.contactRows(ctx, id, asOf)
 	if err != nil {
 		return nil, err
 	}
@@ -537,9 +537,18 @@ type contactRow struct {
 }
 
 // contactRows reads an account's contacts by role, most recently visited
-// first.
-func (q *Queries) contactRows(ctx context.Context, id string) ([]contactRow, error) {
-	rows, err := q.db.query(ctx, `SELECT role, name, visits, first_visit_at, last_visit_at FROM contacts WHERE account = ?`, id)
+// first; as of asOf when given, counted from the visits up to it.
+func (q *Queries) contactRows(ctx context.Context, id string, asOf *time.Time) ([]contactRow, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if asOf == nil {
+		rows, err = q.db.query(ctx, `SELECT role, name, visits, first_visit_at, last_visit_at FROM contacts WHERE account = ?`, id)
+	} else {
+		rows, err = q.db.query(ctx, `SELECT role, name, count(*), min(at), max(at) FROM visits WHERE account = ? AND at <= ?
+			GROUP BY role, name`, id, ts(*asOf))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -565,19 +574,11 @@ func (q *Queries) contactRows(ctx context.Context, id string) ([]contactRow, err
 	return out, rows.Err()
 }
 
-// fillContacts sets a's contacts as of asOf (nil: now) from its rows.
-func (q *Queries) fillContacts(a *Account, rows []contactRow, asOf *time.Time, now time.Time) {
+// fillContacts sets a's contacts from its rows (as of now: stale or not).
+func (q *Queries) fillContacts(a *Account, rows []contactRow, now time.Time) {
 	staleAfter := time.Duration(q.pol.Coverage.DecisionMakerDays) * dayLen
 	for _, r := range rows {
 		lt := r.last
-		if asOf != nil {
-			if r.first.After(*asOf) {
-				continue // met only later
-			}
-			if lt.After(*asOf) {
-				lt = *asOf // the visits in between are not known then; the last one is at most asOf
-			}
-		}
 		c := Contact{Name: r.name, Visits: r.visits, FirstVisit: FormatTime(r.first), LastVisit: FormatTime(lt)}
 		c.NotVisitedD = int(now.Sub(lt) / dayLen)
 		c.Stale = now.Sub(lt) >= staleAfter

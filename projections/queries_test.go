@@ -114,3 +114,47 @@ func isCode(err error, code string) bool {
 	var e *events.Error
 	return errors.As(err, &e) && e.Code == code
 }
+
+// TestContactsAsOf: an account's contacts as of a moment count the visits up
+// to it, so a decision maker stale then shows as stale.
+func TestContactsAsOf(t *testing.T) {
+	var s stream
+	visit := func(at, name, role string) {
+		s.add(events.TypeVisitLogged, "ACME", at, map[string]any{"visit_id": "v-" + at, "rep": "kim",
+			"contact": map[string]any{"name": name, "role": role}})
+	}
+	s.order("ACME", "2025-03-01T09:00:00Z", "10.00")
+	visit("2025-03-01T10:00:00Z", "Bo", "decision_maker")
+	visit("2025-06-15T10:00:00Z", "Bo", "decision_maker")
+	visit("2025-06-16T10:00:00Z", "Ann", "influencer")
+	s.tick("2025-06-17T00:00:00Z")
+	p, db := newProjector(t, nil)
+	applyAll(t, p, s.msgs, 2)
+	q := NewQueries(db, p.pol)
+	ctx := context.Background()
+
+	now := mustTime("2025-06-17T00:00:00Z")
+	cur, err := q.Account(ctx, "ACME", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bo := cur.Contacts["decision_maker"]; len(bo) != 1 || bo[0].Visits != 2 || bo[0].LastVisit != "2025-06-15T10:00:00Z" ||
+		bo[0].Stale || cur.DecisionMakerStale || len(cur.Contacts["influencer"]) != 1 {
+		t.Errorf("now: %+v", cur.Contacts)
+	}
+	// The close of 2025-06-05: Bo seen once, 96 days before; Ann not yet.
+	at := mustTime("2025-06-06T00:00:00Z")
+	then, err := q.Account(ctx, "ACME", &at, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bo := then.Contacts["decision_maker"]
+	if len(bo) != 1 || bo[0].Visits != 1 || bo[0].LastVisit != "2025-03-01T10:00:00Z" || bo[0].NotVisitedD != 96 || !bo[0].Stale ||
+		!then.DecisionMakerStale || len(then.Contacts["influencer"]) != 0 {
+		t.Errorf("as of the close of 2025-06-05: %+v, decision maker stale %v", then.Contacts, then.DecisionMakerStale)
+	}
+	expectRows(t, db, "visits", "SELECT account, seq, at, role, name FROM visits ORDER BY account, seq", []string{
+		"ACME|2|2025-03-01T10:00:00.000Z|decision_maker|Bo", "ACME|3|2025-06-15T10:00:00.000Z|decision_maker|Bo",
+		"ACME|4|2025-06-16T10:00:00.000Z|influencer|Ann",
+	})
+}
