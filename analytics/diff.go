@@ -15,6 +15,8 @@ import (
 	"slices"
 
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+
+	"kam/projections"
 )
 
 // Decision is what a read model decided about one account. Empty Tier or
@@ -45,7 +47,7 @@ func Open(ctx context.Context, path string) (*Model, error) {
 	q.Set("mode", "ro")
 	q.Set("_query_only", "1")
 	q.Set("_busy_timeout", "10000")
-	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite3", projections.FileURI(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("read model %s: %w", path, err)
 	}

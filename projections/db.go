@@ -99,6 +99,13 @@ func init() {
 	}})
 }
 
+// FileURI is the SQLite URI of the file at path. The characters a URI
+// gives a meaning to are escaped: a '#' or a '?' in a file's name started
+// SQLite's fragment or query, so that "new.db#x" opened new.db itself.
+func FileURI(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+}
+
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
@@ -115,7 +122,7 @@ func dsn(path string, readOnly bool) string {
 	} else {
 		q.Set("_txlock", "immediate")
 	}
-	return "file:" + path + "?" + q.Encode()
+	return FileURI(path) + "?" + q.Encode()
 }
 
 // OpenDB opens (creating if needed) the read model at path and migrates it
@@ -164,7 +171,7 @@ func initPageSize(path string) error {
 	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
 		return nil
 	}
-	db, err := sql.Open("sqlite3", "file:"+path)
+	db, err := sql.Open("sqlite3", FileURI(path))
 	if err != nil {
 		return err
 	}

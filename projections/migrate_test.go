@@ -3,6 +3,7 @@ package projections
 import (
 	"database/sql"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -142,5 +143,34 @@ func TestFormatTSAsFormat(t *testing.T) {
 		if got, want := formatTS(tm), tm.UTC().Format(timeLayout); got != want {
 			t.Fatalf("%v: got %s, want %s", tm, got, want)
 		}
+	}
+}
+
+// TestOpenDBOddNames: a file whose name holds the characters a URI gives a
+// meaning to is opened as itself (a '#' once made "new.db#x" open new.db).
+func TestOpenDBOddNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"new.db#x", "q?mode=ro.db", "pct%20.db", "plain.db"} {
+		path := filepath.Join(dir, name)
+		db, err := OpenDB(path)
+		if err != nil {
+			t.Fatalf("OpenDB(%q): %v", name, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+			t.Errorf("OpenDB(%q) did not make that file: %v", name, err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), "-wal") && !strings.HasSuffix(e.Name(), "-shm") {
+			names = append(names, e.Name())
+		}
+	}
+	if want := []string{"new.db#x", "pct%20.db", "plain.db", "q?mode=ro.db"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("files made: %q, want %q", names, want)
 	}
 }
