@@ -109,6 +109,29 @@ func (p *Projector) setPoints(a *account) {
 	}
 }
 
+// closeBefore runs the reviews that in would run before it is applied, as
+// far as the days whose close is at or before until, and reports whether
+// any ran. A model built up to until so gets the reviews in force then, made
+// by the event that made them in a model that goes on; in itself is not
+// applied.
+func (p *Projector) closeBefore(in Incoming, until time.Time) bool {
+	st := in.Stored
+	if st.Seq <= p.appliedSeq || in.Reject != "" || !p.started {
+		return false
+	}
+	e := in.Event
+	if _, dup := p.ids[digestID(e.ID)]; dup || p.conflict(in) != "" {
+		return false // set aside when applied: it closes nothing
+	}
+	t := msTime(e.Time)
+	ran := false
+	for !t.Before(p.next.Close()) && !p.next.Close().After(until) {
+		p.review(p.next, st.Seq, e.ID)
+		ran = true
+	}
+	return ran
+}
+
 // apply applies one message. Reviews of the days its time closes run first.
 func (p *Projector) apply(in Incoming) {
 	st := in.Stored

@@ -57,8 +57,10 @@ type RunOptions struct {
 	// StopAt, when not 0, makes Run return nil once it has applied this
 	// sequence (a replay up to the stream's end as it was at start).
 	StopAt uint64
-	// Until, when not zero, makes Run return nil before the first event
-	// whose business time is after it.
+	// Until, when not zero, makes Run return nil at the first event whose
+	// business time is at or after it, once the reviews of the days that
+	// event closes up to Until have run (as they ran in a model that goes
+	// on): the model as of Until, with the events before it.
 	Until time.Time
 	// Progress, when set, is called after each commit with the sequence
 	// applied.
@@ -209,7 +211,10 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 			}
 			return fmt.Errorf("read the stream after sequence %d: %w", p.appliedSeq, d.err)
 		}
-		if !opts.Until.IsZero() && d.in.Event != nil && d.in.Event.Time.After(opts.Until) {
+		if !opts.Until.IsZero() && d.in.Event != nil && !d.in.Event.Time.Before(opts.Until) {
+			if p.closeBefore(d.in, opts.Until) {
+				n++ // the reviews' rows must be committed
+			}
 			return commit()
 		}
 		if n == 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -184,4 +185,50 @@ func TestCommitInterval(t *testing.T) {
 			waitApplied(p, uint64(i+1))
 		}
 	})
+}
+
+// sliceSource delivers msgs from the asked sequence on, then waits.
+type sliceSource []events.Stored
+
+func (s sliceSource) Subscribe(ctx context.Context, from uint64) (Subscription, error) {
+	c := make(chanSource, len(s))
+	for i := int(from) - 1; i < len(s); i++ {
+		c <- pendingMsg{s[i], uint64(len(s) - 1 - i)}
+	}
+	return c.Subscribe(ctx, from)
+}
+
+// TestRunUntil: a model built up to a moment has the events before it and the
+// reviews of the days closed by it, the same rows as a model that went on,
+// whether or not an event falls on the closing midnight.
+func TestRunUntil(t *testing.T) {
+	for _, midnight := range []bool{false, true} {
+		var s stream
+		for d := 1; d <= 6; d++ {
+			s.order("ACME", fmt.Sprintf("2025-03-%02dT10:00:00Z", d), fmt.Sprintf("%d.00", 10*d))
+			s.order("BOLT", fmt.Sprintf("2025-03-%02dT11:00:00Z", d), fmt.Sprintf("%d.00", 70-10*d))
+			if midnight && d == 3 {
+				s.order("CORE", "2025-03-04T00:00:00Z", "5.00") // closes 03-03, counts on 03-04
+			}
+		}
+		s.tick("2025-03-07T00:00:00Z")
+		full, fullDB := newProjector(t, nil)
+		applyAll(t, full, s.msgs, 1000)
+
+		until := mustTime("2025-03-04") // the close of 2025-03-03
+		p, db := newProjector(t, nil)
+		if err := p.Run(context.Background(), sliceSource(s.msgs), RunOptions{Until: until, MaxBatch: 3}); err != nil {
+			t.Fatal(err)
+		}
+		at := ts(until)
+		for _, table := range []string{"tier_history", "key_history", "loyalty_history", "reviews"} {
+			q := "SELECT * FROM " + table + " WHERE effective <= ? ORDER BY effective, 1"
+			got, want := query(t, db, q, at), query(t, fullDB, q, at)
+			if len(want) == 0 || !reflect.DeepEqual(got, want) {
+				t.Errorf("midnight event %v: %s up to %s:\n got %q\nwant %q", midnight, table, at, got, want)
+			}
+		}
+		expectRows(t, db, "the state", "SELECT applied_seq, last_review_day FROM projector_state", []string{"6|2025-03-03"})
+		expectRows(t, db, "orders applied", "SELECT account, orders_total FROM accounts ORDER BY account", []string{"ACME|3", "BOLT|3"})
+	}
 }

@@ -97,7 +97,7 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 	acc.register(fs)
 	into := fs.String("into", "", "the new SQLite file (must not exist)")
 	policy := fs.String("policy", "", "policy file (default: the built-in policy)")
-	until := fs.String("until", "", "stop before the first event whose business time is after this (RFC 3339 or YYYY-MM-DD, meaning that day's close)")
+	until := fs.String("until", "", "the model as of this moment: the events before it and the reviews of the days closed by it (RFC 3339, or YYYY-MM-DD meaning that day's close)")
 	batch := fs.Int("batch", replayBatch, "most events per transaction")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	memLimit := fs.Int("memory-limit", 440, "MiB: the Go heap's soft limit, collected only when reached, on top of an embedded server's heap (0: Go's defaults; GOGC/GOMEMLIMIT in the environment win)")
