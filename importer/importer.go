@@ -274,6 +274,10 @@ func (f *File) amount(row *Row, s, col, text string) bool {
 			return false
 		}
 	}
+	if units == 0 && strings.HasPrefix(strings.TrimSpace(s), "-") {
+		f.bad(row.Line, text, "%s %s is a negative zero: neither an order nor a return", col, s)
+		return false
+	}
 	for ; scale < o.Digits; scale++ {
 		units *= 10 // at most 18 digits were parsed, and Digits is small
 	}
@@ -372,7 +376,14 @@ func (f *File) parseCSV(r io.Reader) error {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			f.Read++
-			f.bad(pe.StartLine, "", "malformed CSV: %v", pe.Err)
+			if pe.Line > pe.StartLine {
+				// A quote left open swallows the lines after it into one
+				// field: say so, they are not read as rows.
+				f.bad(pe.StartLine, "", "malformed CSV: %v: the record runs from line %d to line %d, whose rows are not read",
+					pe.Err, pe.StartLine, pe.Line)
+			} else {
+				f.bad(pe.StartLine, "", "malformed CSV: %v", pe.Err)
+			}
 			continue
 		}
 		if err != nil {

@@ -307,3 +307,37 @@ func TestCSVMalformedRowsGoOn(t *testing.T) {
 		t.Errorf("read: got %d, want 4", f.Read)
 	}
 }
+
+// TestCSVNegativeZeroAndOpenQuote: "-0.00" is neither an order nor a return;
+// a quote left open, which swallows the lines after it, is reported with the
+// lines it swallowed, not as one bad row among the rest.
+func TestCSVNegativeZeroAndOpenQuote(t *testing.T) {
+	body := retailHeader +
+		"2,13085,2009-12-01 09:00:00,UK,1,-1,-0.00,cancellation\n" + // line 2: a negative zero
+		"3,13085,2009-12-01 09:00:00,UK,1,1,1.00,sale\n" + // line 3: good
+		"4,13086,2009-12-01 09:00:00,\"UK,1,1,2.00,sale\n" + // line 4: a quote left open
+		"5,13086,2009-12-01 10:00:00,UK,1,1,3.00,sale\n" +
+		"6,13086,2009-12-01 11:00:00,UK,1,1,4.00,sale\n"
+	f := parse(t, body, retailOptions())
+	var bad []string
+	for _, b := range f.Bad {
+		bad = append(bad, b.String())
+	}
+	want := []string{
+		"line 2: amount_gbp -0.00 is a negative zero: neither an order nor a return",
+		`line 4: malformed CSV: extraneous or missing " in quoted-field: the record runs from line 4 to line 6, whose rows are not read`,
+	}
+	if strings.Join(bad, "\n") != strings.Join(want, "\n") {
+		t.Errorf("bad rows:\ngot\n%s\nwant\n%s", strings.Join(bad, "\n"), strings.Join(want, "\n"))
+	}
+	if len(f.Rows) != 1 || f.Rows[0].Line != 3 {
+		t.Errorf("good rows: got %+v, want line 3 only", f.Rows)
+	}
+
+	o := retailOptions()
+	o.Round = RoundHalfEven
+	f = parse(t, retailHeader+"2,13085,2009-12-01 09:00:00,UK,1,-1,-0.000,cancellation\n", o)
+	if len(f.Bad) != 1 || !strings.Contains(f.Bad[0].Reason, "negative zero") {
+		t.Errorf("-0.000 with rounding: got %v, want a negative zero", f.Bad)
+	}
+}

@@ -100,6 +100,9 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 	}
 	if *dryRun || len(evs) == 0 {
 		fmt.Fprintf(out, "nothing appended (%s)\n", map[bool]string{true: "dry run", false: "no good rows"}[*dryRun])
+		if !*dryRun && len(file.Bad) > 0 {
+			return &exitError{code: 1, msg: fmt.Sprintf("kam import: every row of %d is bad: nothing appended", len(file.Bad))}
+		}
 		return nil
 	}
 

@@ -429,3 +429,18 @@ func TestImportToNATS(t *testing.T) {
 		t.Errorf("ACME: got %d %v, want revenue_total 100.50, tier A after the closing tick", code, acme)
 	}
 }
+
+// TestImportOnlyBadRows: a file whose every row is bad appends nothing and
+// says so with exit 1, before it reaches for a kam.
+func TestImportOnlyBadRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.csv")
+	if err := os.WriteFile(path, []byte("acct,t,amt\n,2024-01-01,1.00\nA,yesterday,1.00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "import", "--url", "http://127.0.0.1:1", "--account-col", "acct", "--time-col", "t",
+		"--amount-col", "amt", path)
+	if code != 1 || !strings.Contains(out, "line 2:") || !strings.Contains(out, "line 3:") ||
+		!strings.Contains(errOut, "every row of 2 is bad: nothing appended") {
+		t.Errorf("exit %d\n%s%s\nwant exit 1, both lines reported", code, out, errOut)
+	}
+}
