@@ -39,6 +39,13 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q: kam demo takes flags only", fs.Arg(0))
 	}
+	// 0 means the default to demo.Generate, not to someone who typed it.
+	if *accounts < 1 {
+		return fmt.Errorf("--accounts %d: want at least 1", *accounts)
+	}
+	if *days < 1 {
+		return fmt.Errorf("--days %d: want at least 1", *days)
+	}
 	o := demo.Options{Accounts: *accounts, Days: *days, Seed: *seed}
 	if *endDay == "" {
 		o.End = yesterday(m.Now())

@@ -185,3 +185,13 @@ func TestServeDemo(t *testing.T) {
 		t.Errorf("logs: no refusal line:\n%s", k2.logs.String())
 	}
 }
+
+// TestDemoRefusesZero: --accounts 0 or --days 0 is an error, not the default.
+func TestDemoRefusesZero(t *testing.T) {
+	for _, args := range [][]string{{"--accounts", "0"}, {"--days", "0"}, {"--accounts", "-3"}} {
+		code, _, errOut := runCmd(t, append([]string{"demo", "-o", filepath.Join(t.TempDir(), "d.ndjson")}, args...)...)
+		if code == 0 || !strings.Contains(errOut, args[0]+" "+args[1]+": want at least 1") {
+			t.Errorf("kam demo %v: exit %d, %s; want a refusal naming the flag", args, code, errOut)
+		}
+	}
+}
