@@ -124,6 +124,9 @@ func Decode(b []byte, keepExtensions bool) (*Event, error) {
 		if err != nil {
 			return nil, invalid(FieldError{Field: "dataversion", Problem: "must be an integer"})
 		}
+		if n == 0 { // 0 stands for "not given" in Event
+			return nil, invalid(FieldError{Field: "dataversion", Problem: fmt.Sprintf("must be %d, got 0", currentDataVersion)})
+		}
 		e.DataVersion = n
 	}
 	if v, ok := all.get("time"); ok && !isNull(v) {
@@ -309,6 +312,11 @@ func validText(s string, maxBytes int) string {
 		return "must be valid UTF-8"
 	}
 	for _, r := range s {
+		if r == utf8.RuneError {
+			// What JSON decoding makes of invalid UTF-8 or a lone surrogate:
+			// two different broken identifiers would become the same one.
+			return "must be valid UTF-8 (holds U+FFFD, what invalid bytes or a lone surrogate decode to)"
+		}
 		if !unicode.IsPrint(r) {
 			return fmt.Sprintf("must be printable (found %U)", r)
 		}

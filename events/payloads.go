@@ -130,6 +130,11 @@ type ServiceRequestResolved struct{ RequestID string }
 // ClockTick is the (empty) payload of clock.tick.
 type ClockTick struct{}
 
+// MinTime is the earliest business time kam takes. A projector reviews
+// every day from the first event on, so one event dated in year 1 made
+// 740,000 daily reviews; no key account's history goes back before 1970.
+var MinTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // Validate checks e against the spec's rules and decodes its data into the
 // payload struct of its type (a *OrderPlaced for order.placed, and so on).
 // The error is an *Error with code EInvalid listing every field at fault,
@@ -159,10 +164,12 @@ func Validate(e *Event, r Rules) (any, error) {
 	}
 	if e.Time.IsZero() {
 		add("time", "is required")
-	} else if y := e.Time.UTC().Year(); y < 0 || y > 9999 {
+	} else if e.Time.Before(MinTime) {
+		add("time", fmt.Sprintf("must be %s or later, got %s", MinTime.Format(time.RFC3339), e.Time.UTC().Format(time.RFC3339)))
+	} else if y := e.Time.UTC().Year(); y > 9999 {
 		// An offset can carry a parsed time out of the years RFC 3339
 		// can write; stored in UTC, it could not be read back.
-		add("time", "must be between years 0000 and 9999 in UTC")
+		add("time", "must be before year 10000 in UTC")
 	}
 	if e.DataVersion != 0 && e.DataVersion != currentDataVersion {
 		add("dataversion", fmt.Sprintf("must be %d, got %d", currentDataVersion, e.DataVersion))
@@ -470,7 +477,7 @@ func (o *obj) money(name string, required bool, min int64) int64 {
 		return 0
 	}
 	switch {
-	case minor < 0:
+	case minor < 0 || minor == 0 && len(v) > 1 && v[1] == '-': // "-0.00" too
 		o.add(name, "must not be negative")
 	case minor < min:
 		o.add(name, "must be greater than 0")

@@ -249,9 +249,16 @@ func TestValidateInvalid(t *testing.T) {
 		{name: "id over 256 bytes", typ: events.TypeOrderReturned, data: `{"amount":"1"}`, edit: set("id", strings.Repeat("i", 257)),
 			want: []events.FieldError{{Field: "id", Problem: "is 257 bytes, at most 256 are allowed"}}},
 		{name: "time after year 9999 in UTC", typ: events.TypeOrderReturned, data: `{"amount":"1"}`, edit: set("time", "9999-12-31T23:59:59-23:59"),
-			want: []events.FieldError{{Field: "time", Problem: "must be between years 0000 and 9999 in UTC"}}},
+			want: []events.FieldError{{Field: "time", Problem: "must be before year 10000 in UTC"}}},
 		{name: "time before year 0000 in UTC", typ: events.TypeOrderReturned, data: `{"amount":"1"}`, edit: set("time", "0000-01-01T00:00:00+23:59"),
-			want: []events.FieldError{{Field: "time", Problem: "must be between years 0000 and 9999 in UTC"}}},
+			want: []events.FieldError{{Field: "time", Problem: "must be 1970-01-01T00:00:00Z or later, got -0001-12-31T00:01:00Z"}}},
+		// One event in year 1 made a projector review 740,000 days.
+		{name: "time before 1970", typ: events.TypeOrderReturned, data: `{"amount":"1"}`, edit: set("time", "1969-12-31T23:59:59.999Z"),
+			want: []events.FieldError{{Field: "time", Problem: "must be 1970-01-01T00:00:00Z or later, got 1969-12-31T23:59:59Z"}}},
+		{name: "a negative zero amount", typ: events.TypeOrderPlaced, data: `{"order_id":"o1","amount":"-0.00"}`,
+			want: []events.FieldError{{Field: "data.amount", Problem: "must not be negative"}}},
+		{name: "invalid UTF-8 in the subject", typ: events.TypeOrderReturned, subject: "A\xff", data: `{"amount":"1"}`,
+			want: []events.FieldError{{Field: "subject", Problem: "must be valid UTF-8 (holds U+FFFD, what invalid bytes or a lone surrogate decode to)"}}},
 		{name: "null attributes are missing", typ: events.TypeOrderReturned, data: `{"amount":"1"}`,
 			edit: func(m map[string]any) { m["source"], m["subject"] = nil, nil },
 			want: []events.FieldError{{Field: "source", Problem: "is required"}, {Field: "subject", Problem: "is required"}}},
@@ -390,6 +397,7 @@ func TestDecode(t *testing.T) {
 		{"subject an object", `{"subject":{"id":"acme"}}`, events.FieldError{Field: "subject", Problem: "must be a string"}},
 		{"dataversion a string", `{"dataversion":"1"}`, events.FieldError{Field: "dataversion", Problem: "must be an integer"}},
 		{"dataversion a fraction", `{"dataversion":1.5}`, events.FieldError{Field: "dataversion", Problem: "must be an integer"}},
+		{"dataversion 0", `{"dataversion":0}`, events.FieldError{Field: "dataversion", Problem: "must be 1, got 0"}},
 		{"time without zone", `{"time":"2026-01-31T14:00:00"}`, events.FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`}},
 		{"time a date", `{"time":"2026-01-31"}`, events.FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`}},
 		{"time empty", `{"time":""}`, events.FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`}},
@@ -629,5 +637,14 @@ func TestErrorString(t *testing.T) {
 	}
 	if err := (&events.Error{Code: events.EUnavailable, Err: cause}); !errors.Is(err, cause) {
 		t.Errorf("errors.Is(err, cause): got false, want true")
+	}
+}
+
+// TestValidateEarliestTime: 1970-01-01T00:00:00Z itself is a business time.
+func TestValidateEarliestTime(t *testing.T) {
+	e := &events.Event{SpecVersion: events.SpecVersion, ID: "e1", Source: "t", Type: events.TypeOrderReturned, Subject: "A",
+		Time: events.MinTime, Data: []byte(`{"amount":"1"}`)}
+	if _, err := events.Validate(e, events.DefaultRules); err != nil {
+		t.Errorf("an event at %s: %v", events.MinTime, err)
 	}
 }

@@ -131,7 +131,9 @@ var ErrPolicyMismatch = errors.New("policy mismatch")
 //	2: the key score weighs the exact parts and is rounded down once; a
 //	   request resolved without a response has its resolution as
 //	   responded_at; the loyalty reason of an account without window
-//	   revenue says so; every visit is kept (the visits table).
+//	   revenue says so; every visit is kept (the visits table); events
+//	   before 1970, with a dataversion of 0, a negative zero amount or
+//	   invalid UTF-8 in an identifier are set aside.
 const RulesVersion = 2
 
 // ErrRulesChanged is returned by Open when the read model was built by
