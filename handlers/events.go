@@ -140,14 +140,19 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusMultiStatus
 		}
 	}
+	duplicates := 0
 	for k, i := range at {
 		if errs[k] == nil {
 			out[i].ID, out[i].Seq, out[i].Duplicate = res[k].ID, res[k].Seq, res[k].Duplicate
+			if res[k].Duplicate {
+				duplicates++
+			}
 		} else {
 			out[i].ID = valid[k].ID
 		}
 	}
-	writeJSON(w, status, map[string]any{"results": out, "appended": len(raws) - countErrs(refused), "refused": countErrs(refused)})
+	writeJSON(w, status, map[string]any{"results": out, "appended": len(raws) - countErrs(refused) - duplicates,
+		"duplicates": duplicates, "refused": countErrs(refused)})
 }
 
 // appendAll stores a request's valid events. With an expected sequence, or

@@ -343,3 +343,22 @@ func TestQueryParamsCheckedFirst(t *testing.T) {
 		t.Errorf("limit=1000: %d %v", code, body)
 	}
 }
+
+// TestPartialCountsDuplicates: with ?partial=true, an event sent twice in a
+// batch is stored once, and the counts say so.
+func TestPartialCountsDuplicates(t *testing.T) {
+	k := startKam(t, t.TempDir(), "--no-ticks")
+	defer k.stop()
+	order := map[string]any{"specversion": "1.0", "id": "dup-1", "source": "t", "type": "order.placed", "subject": "ACME",
+		"time": "2026-01-05T10:00:00Z", "data": map[string]any{"order_id": "o1", "amount": "1.00"}}
+	bad := map[string]any{"specversion": "1.0", "id": "bad-1", "source": "t", "type": "order.placed", "subject": "ACME",
+		"time": "2026-01-05T10:00:00Z", "data": map[string]any{"order_id": "o2", "amount": "-1.00"}}
+	code, body := k.call("POST", "/v1/events?partial=true", []any{order, order, bad})
+	if code != http.StatusMultiStatus || body["appended"] != float64(1) || body["duplicates"] != float64(1) || body["refused"] != float64(1) {
+		t.Errorf("partial batch: %d %v; want 207, 1 appended, 1 duplicate, 1 refused", code, body)
+	}
+	_, st := k.call("GET", "/v1/status", nil)
+	if n := st["stream"].(map[string]any)["last_seq"]; n != float64(1) {
+		t.Errorf("stream: %v events, want 1", n)
+	}
+}
