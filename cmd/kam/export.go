@@ -364,6 +364,7 @@ type slaStep struct {
 	Compliance  json.RawMessage `json:"compliance"`
 	MedianHours json.RawMessage `json:"median_hours"`
 	P90Hours    json.RawMessage `json:"p90_hours"`
+	OverdueNow  int             `json:"overdue_now"`
 }
 
 type slaKind struct {
@@ -398,8 +399,9 @@ func (x *exporter) sla(ctx context.Context) error {
 	}
 	cw := csv.NewWriter(x.w)
 	cw.Write([]string{"as_of", "tier", "kind", "opened", "open", "overdue_now",
-		"response_met", "response_breached", "response_compliance", "response_median_hours", "response_p90_hours",
-		"resolution_met", "resolution_breached", "resolution_compliance", "resolution_median_hours", "resolution_p90_hours"})
+		"response_met", "response_breached", "response_compliance", "response_median_hours", "response_p90_hours", "response_overdue_now",
+		"resolution_met", "resolution_breached", "resolution_compliance", "resolution_median_hours", "resolution_p90_hours",
+		"resolution_overdue_now"})
 	tiers := make([]string, 0, len(rep.Tiers))
 	for t := range rep.Tiers {
 		tiers = append(tiers, t)
@@ -414,12 +416,12 @@ func (x *exporter) sla(ctx context.Context) error {
 		}{{"requests", g.Requests}, {"complaints", g.Complaints}} {
 			rec := []string{rep.AsOf, t, k.name, itoa(k.s.Opened), itoa(k.s.Open), itoa(k.s.OverdueNow)}
 			if r := k.s.Response; r != nil {
-				rec = append(rec, itoa(r.Met), itoa(r.Breached), cell(r.Compliance), cell(r.MedianHours), cell(r.P90Hours))
+				rec = append(rec, itoa(r.Met), itoa(r.Breached), cell(r.Compliance), cell(r.MedianHours), cell(r.P90Hours), itoa(r.OverdueNow))
 			} else {
-				rec = append(rec, "", "", "", "", "")
+				rec = append(rec, "", "", "", "", "", "")
 			}
 			s := k.s.Resolution
-			rec = append(rec, itoa(s.Met), itoa(s.Breached), cell(s.Compliance), cell(s.MedianHours), cell(s.P90Hours))
+			rec = append(rec, itoa(s.Met), itoa(s.Breached), cell(s.Compliance), cell(s.MedianHours), cell(s.P90Hours), itoa(s.OverdueNow))
 			cw.Write(rec)
 		}
 	}

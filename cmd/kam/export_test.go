@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -100,7 +101,19 @@ func TestExport(t *testing.T) {
 	}
 	var rep map[string]any
 	if err := json.Unmarshal([]byte(export("sla", "--format", "json")), &rep); err != nil || rep["tiers"] == nil {
-		t.Errorf("sla as JSON: %v %v", err, rep)
+		t.Fatalf("sla as JSON: %v %v", err, rep)
+	}
+	// Each step's overdue_now is in the CSV as in the JSON.
+	col := map[string]int{}
+	for i, c := range sla[0] {
+		col[c] = i
+	}
+	for _, row := range sla[1:] {
+		kind := rep["tiers"].(map[string]any)[row[col["tier"]]].(map[string]any)[row[col["kind"]]].(map[string]any)
+		want := fmt.Sprint(kind["resolution"].(map[string]any)["overdue_now"])
+		if _, ok := col["resolution_overdue_now"]; !ok || row[col["resolution_overdue_now"]] != want {
+			t.Errorf("sla %s %s: resolution_overdue_now %q, want %s (columns %v)", row[1], row[2], row[col["resolution_overdue_now"]], want, sla[0])
+		}
 	}
 
 	for _, bad := range [][]string{{"export", "orders"}, {"export", "accounts", "--as-of", "yesterday"}, {"export", "sla", "--format", "xml"}} {
