@@ -141,7 +141,26 @@ func (m *Main) flagSet(name string) *flag.FlagSet {
 // parse parses args, then sets every flag not given on the command line from
 // its environment variable KAM_<NAME> (dashes become underscores).
 func (m *Main) parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	// Flags may follow the positional arguments too, as the usage lines
+	// write them (kam audit ACME --url URL): parse, set each leading
+	// positional argument aside, parse what follows it; "--" ends the flags.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
 		return err
 	}
 	given := map[string]bool{}

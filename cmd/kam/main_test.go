@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -360,5 +361,30 @@ func TestPartialCountsDuplicates(t *testing.T) {
 	_, st := k.call("GET", "/v1/status", nil)
 	if n := st["stream"].(map[string]any)["last_seq"]; n != float64(1) {
 		t.Errorf("stream: %v events, want 1", n)
+	}
+}
+
+// TestParseFlagsAfterArguments: flags may follow positional arguments, as
+// the usage lines write them; "--" ends the flags.
+func TestParseFlagsAfterArguments(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		url  string
+		pos  []string
+	}{
+		{[]string{"ACME", "--url", "http://x"}, "http://x", []string{"ACME"}},
+		{[]string{"--url", "http://x", "A.db", "B.db"}, "http://x", []string{"A.db", "B.db"}},
+		{[]string{"A.db", "--url=http://y", "B.db"}, "http://y", []string{"A.db", "B.db"}},
+		{[]string{"A", "--", "--url", "-"}, "", []string{"A", "--url", "-"}},
+	} {
+		m := &Main{Getenv: func(string) string { return "" }}
+		fs := m.flagSet("test")
+		url := fs.String("url", "", "")
+		if err := m.parse(fs, tc.args); err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if *url != tc.url || !slices.Equal(fs.Args(), tc.pos) {
+			t.Errorf("%q: url %q, arguments %q; want %q, %q", tc.args, *url, fs.Args(), tc.url, tc.pos)
+		}
 	}
 }
