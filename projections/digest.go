@@ -13,10 +13,28 @@ import (
 	"kam/events"
 )
 
-// Tables are the read model's tables, in the order digests list them.
+// Tables are the read model's tables, in the order digests list them, and
+// last SchemaTable.
 var Tables = []string{
 	"projector_state", "accounts", "account_movers", "account_days", "reviews", "tier_history", "key_history", "loyalty_history",
-	"sla_items", "contacts", "visits", "rejected_events", "applied_ids", "chains",
+	"sla_items", "contacts", "visits", "rejected_events", "applied_ids", "chains", SchemaTable,
+}
+
+// SchemaTable stands for the file's schema in digests and row listings:
+// its tables, indexes, views and triggers as SQLite keeps them, so that a
+// view or a trigger changed by hand makes a file differ from its rebuild.
+const SchemaTable = "schema"
+
+// orderedSelect is the query of a table's rows in primary-key order.
+func orderedSelect(ctx context.Context, db querier, table string) (string, error) {
+	if table == SchemaTable {
+		return `SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name`, nil
+	}
+	pk, err := primaryKey(ctx, db, table)
+	if err != nil {
+		return "", err
+	}
+	return "SELECT * FROM " + table + " ORDER BY " + strings.Join(pk, ", "), nil
 }
 
 // TableDigest is the content digest of one table.
@@ -85,11 +103,11 @@ func primaryKey(ctx context.Context, db querier, table string) ([]string, error)
 }
 
 func digestTable(ctx context.Context, db querier, table string) (TableDigest, error) {
-	pk, err := primaryKey(ctx, db, table)
+	q, err := orderedSelect(ctx, db, table)
 	if err != nil {
 		return TableDigest{}, err
 	}
-	rows, err := db.QueryContext(ctx, "SELECT * FROM "+table+" ORDER BY "+strings.Join(pk, ", "))
+	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return TableDigest{}, err
 	}
@@ -170,11 +188,11 @@ func TableRows(ctx context.Context, db *sql.DB, table string, offset, limit int)
 	if !known {
 		return nil, &events.Error{Code: events.ENotFound, Message: fmt.Sprintf("no table %q (tables: %s)", table, strings.Join(Tables, ", "))}
 	}
-	pk, err := primaryKey(ctx, db, table)
+	q, err := orderedSelect(ctx, db, table)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.QueryContext(ctx, "SELECT * FROM "+table+" ORDER BY "+strings.Join(pk, ", ")+" LIMIT ? OFFSET ?", limit, offset)
+	rows, err := db.QueryContext(ctx, q+" LIMIT ? OFFSET ?", limit, offset)
 	if err != nil {
 		return nil, err
 	}

@@ -156,6 +156,25 @@ func TestVerify(t *testing.T) {
 	if strings.Count(out, "DIFFERS") != 1 {
 		t.Errorf("only the accounts table was changed:\n%s", out)
 	}
+
+	// A view redefined by hand: the data are intact, the file is not.
+	db, err = sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE accounts SET tier = (SELECT to_tier FROM tier_history h WHERE h.account = 'BETA'
+		ORDER BY effective DESC LIMIT 1) WHERE account = 'BETA'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DROP VIEW v_tier_changes; CREATE VIEW v_tier_changes AS SELECT 'forged' AS account`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, out = runKam(t, "verify", "--data-dir", dir, "--quiet")
+	if code != 1 || !strings.Contains(out, "schema           DIFFERS") || !strings.Contains(out, "v_tier_changes") ||
+		strings.Count(out, "DIFFERS") != 1 {
+		t.Errorf("verify after a view was redefined: exit %d, want 1 naming the schema only:\n%s", code, out)
+	}
 }
 
 // TestVerifyChain: the hash chains recomputed from a history that differs

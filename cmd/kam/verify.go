@@ -92,8 +92,17 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 	fmt.Fprintf(m.Stdout, "read model %s at sequence %d, policy %s; rebuilt from stream %s\n",
 		serving.name, serving.applied, serving.policy.ShortVersion(), acc.nats.stream)
 	differ := 0
-	for i, w := range want {
-		g := serving.digests[i]
+	have := map[string]projections.TableDigest{}
+	for _, d := range serving.digests {
+		have[d.Table] = d
+	}
+	for _, w := range want {
+		g, ok := have[w.Table]
+		if !ok {
+			differ++
+			fmt.Fprintf(m.Stdout, "  %-16s DIFFERS: the serving model lists no digest of it (a kam of another version?)\n", w.Table)
+			continue
+		}
 		if g == w {
 			fmt.Fprintf(m.Stdout, "  %-16s %8d rows  sha256 %s  equal\n", w.Table, w.Rows, w.SHA256)
 			continue
