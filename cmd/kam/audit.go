@@ -61,8 +61,11 @@ func writeAuditText(w io.Writer, a *handlers.Audit) {
 		fmt.Fprintf(w, ", as of %s", a.AsOf)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Event log: stream %s, last sequence %d, %d messages; deny delete: %s, deny purge: %s, replicas: %d\n",
-		a.Stream.Name, a.Stream.LastSeq, a.Stream.Messages, yes[a.Stream.DenyDelete], yes[a.Stream.DenyPurge], a.Stream.Replicas)
+	fmt.Fprintf(w, "Event log: stream %s, sequences %d to %d, %d messages; every message appended still there: %s; "+
+		"deny delete: %s, deny purge: %s, replicas: %d\n", a.Stream.Name, a.Stream.FirstSeq, a.Stream.LastSeq, a.Stream.Messages,
+		yes[a.Stream.Complete], yes[a.Stream.DenyDelete], yes[a.Stream.DenyPurge], a.Stream.Replicas)
+	fmt.Fprintf(w, "Retention limits: max messages %d, max bytes %d, max age %s (-1 and 0s: none)\n",
+		a.Stream.MaxMsgs, a.Stream.MaxBytes, a.Stream.MaxAge)
 	fmt.Fprintf(w, "Read model policy: %s\n", a.Policy)
 	if a.Chain != nil {
 		fmt.Fprintf(w, "Hash chain of the account's messages: %d links, head %s (after sequence %d)\n", a.Chain.Length, a.Chain.Head, a.Chain.LastSeq)
@@ -74,13 +77,17 @@ func writeAuditText(w io.Writer, a *handlers.Audit) {
 		fmt.Fprintf(w, "   Decided on: %s\n", figures(d.Kind, d.Figures))
 		if ev := eventLine(d.ClosedBy); ev != "" {
 			fmt.Fprintf(w, "   The day was closed by %s\n", ev)
+		} else if d.CloseSeq > 0 {
+			fmt.Fprintf(w, "   The day was closed by sequence %d: NOT IN THE STREAM ANY MORE\n", d.CloseSeq)
 		}
 		fmt.Fprintf(w, "   Moved by %d event(s) of the account since the previous %s decision", d.MovedCount, d.Kind)
 		if len(d.Moved) < int(d.MovedCount) {
 			fmt.Fprintf(w, " (the latest %d shown)", len(d.Moved))
 		}
 		fmt.Fprintln(w, ":")
-		if len(d.Moved) == 0 {
+		if gone := len(d.MovedSeqs) - len(d.Moved); gone > 0 {
+			fmt.Fprintf(w, "     %d of the recorded events: NOT IN THE STREAM ANY MORE\n", gone)
+		} else if len(d.Moved) == 0 {
 			fmt.Fprintln(w, "     (none: the change came from the other accounts' figures or the passing of time)")
 		}
 		for _, ev := range d.Moved {
@@ -130,7 +137,7 @@ func figures(kind string, f map[string]any) string {
 
 // eventLine describes an event as stored in one line.
 func eventLine(raw json.RawMessage) string {
-	if len(raw) == 0 {
+	if len(raw) == 0 || string(raw) == "null" {
 		return ""
 	}
 	var e struct {

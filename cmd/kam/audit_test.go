@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	_ "github.com/mattn/go-sqlite3"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // auditScript appends the scripted history of ACME and BETA and returns the
@@ -212,5 +214,60 @@ func TestVerifyChain(t *testing.T) {
 	}
 	if code != 1 || fmt.Sprint(differing) != "[ACME]" {
 		t.Errorf("a one-byte change against the filed chains: exit %d, want 1 with ACME differing only:\n%s", code, out)
+	}
+}
+
+// TestAuditStreamCut: DenyDelete and DenyPurge do not stop whoever may
+// administer the stream from lowering its limits; the audit then says that
+// the stream lost messages, and which of the recorded events are gone.
+func TestAuditStreamCut(t *testing.T) {
+	k := startKam(t, t.TempDir(), "--no-ticks")
+	defer k.stop()
+	auditScript(t, k, "1000.00")
+	k.call("GET", "/v1/accounts?min_seq=5", nil)
+	var out syncBuffer
+	m := &Main{Stdout: &out, Stderr: &out}
+	if code := m.Run(context.Background(), []string{"audit", "ACME", "--url", "http://" + k.addrs.HTTP}); code != 0 ||
+		!strings.Contains(out.String(), "every message appended still there: yes") {
+		t.Fatalf("kam audit of a whole stream: exit %d:\n%s", code, out.String())
+	}
+
+	nc, err := nats.Connect(k.addrs.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := js.Stream(ctx, "KAM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := info.Config
+	cfg.MaxMsgs = 2 // keeps the last two of five
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	_, st := k.call("GET", "/v1/status", nil)
+	stream := st["stream"].(map[string]any)
+	if stream["complete"] != false || stream["first_seq"] != float64(4) || stream["max_msgs"] != float64(2) {
+		t.Errorf("status after the cut: %v", stream)
+	}
+	out = syncBuffer{}
+	if code := m.Run(context.Background(), []string{"audit", "ACME", "--url", "http://" + k.addrs.HTTP}); code != 0 {
+		t.Fatalf("kam audit: exit %d:\n%s", code, out.String())
+	}
+	for _, s := range []string{"sequences 4 to 5", "every message appended still there: NO", "max messages 2",
+		"NOT IN THE STREAM ANY MORE"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("kam audit after the cut lacks %q:\n%s", s, out.String())
+		}
 	}
 }

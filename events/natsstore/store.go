@@ -489,11 +489,21 @@ func unavailable(what string, err error) error {
 // Status describes the stream for /v1/status and audits.
 type Status struct {
 	Name       string `json:"name"`
+	FirstSeq   uint64 `json:"first_seq"`
 	LastSeq    uint64 `json:"last_seq"`
 	Messages   uint64 `json:"messages"`
 	Bytes      uint64 `json:"bytes"`
 	DenyDelete bool   `json:"deny_delete"`
 	DenyPurge  bool   `json:"deny_purge"`
+	// The retention limits (-1 and "0s": none). DenyDelete and DenyPurge
+	// refuse deletes and purges, but whoever may administer the stream can
+	// still lower a limit, and the server then drops the oldest messages.
+	MaxMsgs  int64  `json:"max_msgs"`
+	MaxBytes int64  `json:"max_bytes"`
+	MaxAge   string `json:"max_age"`
+	// Complete: every message appended is still there (the stream starts
+	// at sequence 1 and holds as many messages as its last sequence).
+	Complete   bool   `json:"complete"`
 	Replicas   int    `json:"replicas"`
 	Duplicates string `json:"duplicate_window"`
 	Leader     string `json:"leader,omitempty"`
@@ -508,8 +518,10 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 		return Status{}, unavailable("read the stream's state", err)
 	}
 	st := Status{
-		Name: info.Config.Name, LastSeq: info.State.LastSeq, Messages: info.State.Msgs,
+		Name: info.Config.Name, FirstSeq: info.State.FirstSeq, LastSeq: info.State.LastSeq, Messages: info.State.Msgs,
 		Bytes: info.State.Bytes, DenyDelete: info.Config.DenyDelete, DenyPurge: info.Config.DenyPurge,
+		MaxMsgs: info.Config.MaxMsgs, MaxBytes: info.Config.MaxBytes, MaxAge: info.Config.MaxAge.String(),
+		Complete: info.State.Msgs == info.State.LastSeq,
 		Replicas: info.Config.Replicas, Duplicates: info.Config.Duplicates.String(),
 	}
 	if info.Cluster != nil {
