@@ -301,11 +301,7 @@ func (p *Projector) link(st events.Stored, digest [32]byte) {
 	}
 	c := p.chains[token]
 	if c == nil {
-		acct, ok := natsstore.AccountOf(token)
-		if !ok {
-			acct = token
-		}
-		c = &chain{account: acct}
+		c = &chain{account: natsstore.ChainLabel(token)}
 		p.chains[token] = c
 	}
 	c.head = ChainLink(c.head, digest)

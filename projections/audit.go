@@ -7,6 +7,8 @@ import (
 	"errors"
 	"sort"
 	"time"
+
+	"kam/events/natsstore"
 )
 
 // Decision is one change of an account's tier, key flag or loyalty, as the
@@ -96,7 +98,7 @@ func (q *Queries) AuditTrail(ctx context.Context, id string, asOf *time.Time) ([
 		return order[out[i].Kind] < order[out[j].Kind]
 	})
 	var c Chain
-	err := q.db.queryRow(ctx, `SELECT length, head, last_seq FROM chains WHERE account = ?`, id).Scan(&c.Length, &c.Head, &c.LastSeq)
+	err := q.db.queryRow(ctx, `SELECT length, head, last_seq FROM chains WHERE token = ?`, natsstore.Token(id)).Scan(&c.Length, &c.Head, &c.LastSeq)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return out, nil, nil

@@ -271,3 +271,39 @@ func TestAuditStreamCut(t *testing.T) {
 		}
 	}
 }
+
+// TestChainOfAStrayToken: a message on a subject token that is no account's
+// canonical token has a chain of its own, which neither passes for the
+// account whose id the token spells nor upsets kam verify --chain.
+func TestChainOfAStrayToken(t *testing.T) {
+	k := startKam(t, t.TempDir(), "--no-ticks")
+	defer k.stop()
+	ev := map[string]any{"specversion": "1.0", "id": "o-1", "source": "t", "type": "order.placed", "subject": "~Lh",
+		"time": "2026-01-05T10:00:00Z", "data": map[string]any{"order_id": "o1", "amount": "1.00"}}
+	if code, body := k.call("POST", "/v1/events", ev); code != 201 {
+		t.Fatalf("append: %d %v", code, body)
+	}
+	nc, err := nats.Connect(k.addrs.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(context.Background(), "kam.acct.~Lh.order.placed", []byte("not an event")); err != nil {
+		t.Fatal(err)
+	}
+	code, a := k.call("GET", "/v1/accounts/~Lh/audit?min_seq=2", nil)
+	if code != 200 {
+		t.Fatalf("audit: %d %v", code, a)
+	}
+	if c := a["chain"].(map[string]any); c["length"] != float64(1) || c["last_seq"] != float64(1) {
+		t.Errorf("the account's chain: %v, want its own message only (sequence 1)", c)
+	}
+	if code, out := runKam(t, "verify", "--chain", "--url", "http://"+k.addrs.HTTP); code != 0 ||
+		!strings.Contains(out, "~Lh (a subject token that names no account) 1 ") {
+		t.Errorf("verify --chain: exit %d:\n%s", code, out)
+	}
+}

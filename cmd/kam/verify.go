@@ -330,10 +330,7 @@ func recomputeChains(ctx context.Context, js jetstream.JetStream, stream string,
 			return nil, err
 		}
 		if token, ok := natsstore.TokenOf(st.Subject); ok {
-			acct, ok := natsstore.AccountOf(token)
-			if !ok {
-				acct = token
-			}
+			acct := natsstore.ChainLabel(token)
 			h := heads[acct]
 			if h == nil {
 				h = new([32]byte)

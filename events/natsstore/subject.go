@@ -61,6 +61,17 @@ func plain(s string) bool {
 	return true
 }
 
+// ChainLabel names the account a subject token stands for, for its hash
+// chain: the account, or, for a token that is no account's canonical token
+// (published by some other client), the token with a note that says so, so
+// that it cannot pass for an account's own chain.
+func ChainLabel(token string) string {
+	if acct, ok := AccountOf(token); ok {
+		return acct
+	}
+	return token + " (a subject token that names no account)"
+}
+
 // AccountSubject is the subject of an account's event of one type.
 func AccountSubject(account, eventType string) string {
 	return accountPrefix + Token(account) + "." + eventType
