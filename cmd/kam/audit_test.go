@@ -307,3 +307,12 @@ func TestChainOfAStrayToken(t *testing.T) {
 		t.Errorf("verify --chain: exit %d:\n%s", code, out)
 	}
 }
+
+// TestVerifyAgainstNeedsChain: --against compares chains; alone it is an
+// error, not silently ignored.
+func TestVerifyAgainstNeedsChain(t *testing.T) {
+	code, out := runKam(t, "verify", "--data-dir", t.TempDir(), "--against", "filed.txt")
+	if code == 0 || !strings.Contains(out, "--against FILE compares hash chains: give it with --chain") {
+		t.Errorf("verify --against without --chain: exit %d:\n%s", code, out)
+	}
+}

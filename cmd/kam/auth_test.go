@@ -59,7 +59,7 @@ func TestTokensEndToEnd(t *testing.T) {
 	}
 	var errOut bytes.Buffer
 	if code := (&Main{Stdout: io.Discard, Stderr: &errOut}).Run(context.Background(),
-		[]string{"token", "new", "erp", "--scopes", "read", "--tokens", file}); code == 0 || !strings.Contains(errOut.String(), `name "erp" is already`) {
+		[]string{"token", "new", "erp", "--scopes", "read", "--tokens", file}); code == 0 || !strings.Contains(errOut.String(), `line 4: name "erp" is already on line 1`) {
 		t.Errorf("a second token named erp: exit %d %q, want a refusal naming the name", code, errOut.String())
 	}
 

@@ -74,18 +74,19 @@ func appendToken(path string, t auth.Token) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	sep := ""
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		sep = "\n"
+	}
 	if len(b) > 0 {
-		if _, err := auth.Parse(strings.NewReader(string(b) + "\n" + t.Line() + "\n")); err != nil {
+		// The file as it will be, so that line numbers are the file's.
+		if _, err := auth.Parse(strings.NewReader(string(b) + sep + t.Line() + "\n")); err != nil {
 			return fmt.Errorf("tokens file %s: %w", path, err)
 		}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
-	}
-	sep := ""
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		sep = "\n"
 	}
 	if _, err := fmt.Fprintf(f, "%s%s\n", sep, t.Line()); err != nil {
 		f.Close()

@@ -41,6 +41,9 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
+	if *against != "" && !*chainMode {
+		return fmt.Errorf("--against FILE compares hash chains: give it with --chain")
+	}
 	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var serving servingModel
 	var err error
