@@ -147,17 +147,18 @@ func (s *Server) answerAsOf(w http.ResponseWriter, r *http.Request,
 
 func (s *Server) handleHistory(kind projections.HistoryKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		qs := s.readModel(w, r)
-		if qs == nil {
-			return
-		}
-		id := r.PathValue("id")
-		rows, err := qs.History(r.Context(), id, kind)
-		if err != nil {
-			writeError(w, r, s.Logger, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"account": id, "history": rows})
+		s.answerAsOf(w, r, func(ctx context.Context, qs *projections.Queries, asOf *time.Time) (any, error) {
+			id := r.PathValue("id")
+			rows, err := qs.History(ctx, id, kind, asOf)
+			if err != nil {
+				return nil, err
+			}
+			body := map[string]any{"account": id, "history": rows}
+			if asOf != nil {
+				body["as_of"] = projections.FormatTime(*asOf)
+			}
+			return body, nil
+		})
 	}
 }
 

@@ -39,12 +39,8 @@ type Chain struct {
 // AuditTrail is an account's decisions in time order (up to asOf when
 // given), with its hash chain.
 func (q *Queries) AuditTrail(ctx context.Context, id string, asOf *time.Time) ([]Decision, *Chain, error) {
-	var exists int
-	if err := q.db.queryRow(ctx, `SELECT count(*) FROM accounts WHERE account = ?`, id).Scan(&exists); err != nil {
+	if err := q.knownAt(ctx, id, asOf); err != nil {
 		return nil, nil, err
-	}
-	if exists == 0 {
-		return nil, nil, notFound(id)
 	}
 	var out []Decision
 	for _, k := range []struct {
@@ -54,7 +50,7 @@ func (q *Queries) AuditTrail(ctx context.Context, id string, asOf *time.Time) ([
 		{"key", "key_history", "from_key", "to_key"},
 		{"loyalty", "loyalty_history", "from_loyalty", "to_loyalty"},
 	} {
-		rows, err := q.History(ctx, id, HistoryKind(map[string]string{"tier": "tiers", "key": "key", "loyalty": "loyalty"}[k.kind]))
+		rows, err := q.History(ctx, id, HistoryKind(map[string]string{"tier": "tiers", "key": "key", "loyalty": "loyalty"}[k.kind]), asOf)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -74,11 +70,6 @@ func (q *Queries) AuditTrail(ctx context.Context, id string, asOf *time.Time) ([
 			}
 			if raw, ok := r["moved_seqs"].(json.RawMessage); ok {
 				_ = json.Unmarshal(raw, &d.MovedSeqs)
-			}
-			if asOf != nil {
-				if t, err := time.Parse(time.RFC3339Nano, d.Effective); err == nil && t.After(*asOf) {
-					continue
-				}
 			}
 			for c, v := range r {
 				switch c {

@@ -450,6 +450,23 @@ func (q *Queries) readParts(ctx context.Context, id string, asOf *time.Time) (*c
 	return &cachedParts{items: items, contacts: contacts}, nil
 }
 
+// knownAt returns a not-found error unless account id exists, and, with
+// asOf, was first seen by then.
+func (q *Queries) knownAt(ctx context.Context, id string, asOf *time.Time) error {
+	var firstSeen string
+	err := q.db.queryRow(ctx, `SELECT first_seen_at FROM accounts WHERE account = ?`, id).Scan(&firstSeen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(id)
+	}
+	if err != nil {
+		return err
+	}
+	if asOf != nil && firstSeen > ts(*asOf).(string) {
+		return &events.Error{Code: events.ENotFound, Message: fmt.Sprintf("account %q was not known at %s", id, FormatTime(*asOf))}
+	}
+	return nil
+}
+
 // accountAsOf replaces the decisions and figures of a with those in force at t.
 func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) error {
 	a.AsOf = FormatTime(t)
@@ -600,20 +617,22 @@ const (
 )
 
 // History returns an account's history rows of one kind, oldest first, each
-// as a JSON object of its columns (money as decimal strings, scores 0..100).
-func (q *Queries) History(ctx context.Context, id string, kind HistoryKind) ([]map[string]any, error) {
-	var exists int
-	if err := q.db.queryRow(ctx, `SELECT count(*) FROM accounts WHERE account = ?`, id).Scan(&exists); err != nil {
+// as a JSON object of its columns (money as decimal strings, scores 0..100);
+// with asOf, the rows in force by then (an account first seen later is not
+// found, as GET /v1/accounts/{id}?as_of= answers).
+func (q *Queries) History(ctx context.Context, id string, kind HistoryKind, asOf *time.Time) ([]map[string]any, error) {
+	if err := q.knownAt(ctx, id, asOf); err != nil {
 		return nil, err
-	}
-	if exists == 0 {
-		return nil, notFound(id)
 	}
 	table := map[HistoryKind]string{HistoryTier: "tier_history", HistoryKey: "key_history", HistoryLoyalty: "loyalty_history"}[kind]
 	if table == "" {
 		return nil, events.Errorf(events.ENotFound, "no history %q", kind)
 	}
-	rows, err := q.db.query(ctx, "SELECT * FROM "+table+" WHERE account = ? ORDER BY effective", id)
+	until := "9999"
+	if asOf != nil {
+		until = ts(*asOf).(string)
+	}
+	rows, err := q.db.query(ctx, "SELECT * FROM "+table+" WHERE account = ? AND effective <= ? ORDER BY effective", id, until)
 	if err != nil {
 		return nil, err
 	}

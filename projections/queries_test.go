@@ -158,3 +158,42 @@ func TestContactsAsOf(t *testing.T) {
 		"ACME|4|2025-06-16T10:00:00.000Z|influencer|Ann",
 	})
 }
+
+// TestHistoryAsOf: the history rows in force by a moment; an account first
+// seen later is not found, for its history and its audit trail alike.
+func TestHistoryAsOf(t *testing.T) {
+	var s stream
+	s.order("ACME", "2025-03-01T10:00:00Z", "100.00")
+	s.order("BOLT", "2025-03-02T10:00:00Z", "500.00") // ACME drops to B at the close of 03-02
+	s.tick("2025-03-03T00:00:00Z")
+	p, db := newProjector(t, nil)
+	applyAll(t, p, s.msgs, 100)
+	q := NewQueries(db, p.pol)
+	ctx := context.Background()
+
+	all, err := q.History(ctx, "ACME", HistoryTier, nil)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("ACME's tier history: %v %v", all, err)
+	}
+	at := mustTime("2025-03-02T00:00:00Z") // the close of 03-01
+	then, err := q.History(ctx, "ACME", HistoryTier, &at)
+	if err != nil || len(then) != 1 || then[0]["to_tier"] != "A" {
+		t.Errorf("ACME's tier history as of the close of 03-01: %v %v, want the first row (A)", then, err)
+	}
+	early := mustTime("2025-03-01T12:00:00Z")
+	if _, err := q.History(ctx, "BOLT", HistoryTier, &early); !isCode(err, events.ENotFound) {
+		t.Errorf("BOLT's history before its first event: %v, want not found", err)
+	}
+	if _, _, err := q.AuditTrail(ctx, "BOLT", &early); !isCode(err, events.ENotFound) {
+		t.Errorf("BOLT's audit trail before its first event: %v, want not found", err)
+	}
+	if ds, _, err := q.AuditTrail(ctx, "ACME", &at); err != nil || len(ds) == 0 {
+		t.Errorf("ACME's audit trail as of the close of 03-01: %v %v", ds, err)
+	} else {
+		for _, d := range ds {
+			if mustTime(d.Effective).After(at) {
+				t.Errorf("a decision after the moment: %+v", d)
+			}
+		}
+	}
+}
