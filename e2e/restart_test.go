@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,5 +166,43 @@ func TestEmbeddedKamRestartUnderIngest(t *testing.T) {
 		acked, total, st.Projector.AppliedSeq, summarize(outs), restartedAt.Sub(killedAt).Round(time.Millisecond))
 	if err := k.stop(30 * time.Second); err != nil {
 		t.Errorf("kam stop: %v", err)
+	}
+}
+
+// TestRefusedWhileDisconnectedIsNotStored: an event answered with 503 while
+// the NATS server is away is not stored later, when kam reconnects: the
+// client library must not keep it to send then (a client that sent no id
+// could not retry it without storing it twice).
+func TestRefusedWhileDisconnectedIsNotStored(t *testing.T) {
+	dir := t.TempDir()
+	n := startNATS(t, dir, 1)[0]
+	k := startKamProc(t, "kam", filepath.Join(dir, "kam"), "--nats-url", n.url())
+	n.kill()
+	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if code := k.readyz(); code != http.StatusServiceUnavailable {
+			return fmt.Errorf("/readyz with NATS down: got %d, want 503", code)
+		}
+		return nil
+	})
+	body := `{"specversion":"1.0","id":"while-down","source":"e2e","type":"account.registered","subject":"DOWN-1",` +
+		`"time":"2026-01-05T10:00:00Z","data":{"name":"d"}}`
+	resp, err := httpClient.Post(k.url("/v1/events"), "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("POST with NATS down: %d, want 503", resp.StatusCode)
+	}
+	n.restart(t)
+	checkFor(t, 60*time.Second, 50*time.Millisecond, func() error {
+		if code := k.readyz(); code != http.StatusOK {
+			return fmt.Errorf("/readyz after the restart: got %d, want 200", code)
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second) // what a reconnect flushes arrives within this
+	if ids := k.storedIDs(t); ids["while-down"] != 0 {
+		t.Errorf("the event answered with 503 was stored after the reconnect: %v", ids)
 	}
 }

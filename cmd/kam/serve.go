@@ -50,6 +50,11 @@ func (f *natsFlags) connect(url string, log *slog.Logger) (*nats.Conn, error) {
 		nats.Name("kam"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
+		// No buffer while reconnecting: a publish then fails at once. With
+		// one, an append answered with 503 (its acknowledgement timed out)
+		// went out after the reconnect and was stored, which a client that
+		// sent no id could not retry without storing it twice.
+		nats.ReconnectBufSize(-1),
 		nats.Timeout(5 * time.Second),
 		// A dead server or a cut link is noticed within 15s, not the
 		// client's default 4 minutes; drain and socket writes are bounded.
