@@ -89,13 +89,16 @@ export function errorBox(err) {
 }
 
 // meter is a compliance bar: share 0..1 or null when nothing closed yet.
+// The percentage is cut, not rounded, to one decimal, so that it never reads
+// as a threshold the colour says it missed (0.8996 is 89.9%, not 90.0%).
 export function meter(share, test) {
   const lvl = share === null || share === undefined ? "none" : share >= 0.9 ? "good" : share >= 0.75 ? "warn" : "bad";
   const fill = h("div", { class: "lvl-" + lvl });
-  fill.style.width = share === null || share === undefined ? "0" : (share * 100).toFixed(1) + "%";
+  const pct = share === null || share === undefined ? null : (Math.floor(share * 1000 + 1e-6) / 10).toFixed(1);
+  fill.style.width = pct === null ? "0" : pct + "%";
   return h("div", { class: "meter" },
     h("div", { class: "bar" }, fill),
-    h("span", { class: "v", "data-test": test }, share === null || share === undefined ? "—" : (share * 100).toFixed(1) + "%"));
+    h("span", { class: "v", "data-test": test }, pct === null ? "—" : pct + "%"));
 }
 
 // rowClick makes a whole table row (tr[data-href]) open its link.

@@ -137,7 +137,7 @@ function scoreCard(a, keyRows, pol) {
   ];
   return [
     h("div", { style: { display: "flex", alignItems: "baseline", gap: "10px" } },
-      h("span", { class: "score-big", "data-test": "acct-score" }, a.key_score.score.toFixed(1)),
+      h("span", { class: "score-big", "data-test": "acct-score" }, a.key_score.score.toFixed(2)), // exact: basis points, so 59.96 never reads as 60
       h("span", { class: "muted" }, min !== null ? `threshold ${min}` : ""),
       keyChip(a.key_account)),
     h("div", { class: "parts" }, parts.map(([label, v, weight]) => {

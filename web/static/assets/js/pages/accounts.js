@@ -136,7 +136,7 @@ export async function render(main, ctx) {
       h("td", {}, link(accountHref(a.id), { class: "acct-name" }, a.name || a.id),
         a.key_account ? h("span", { class: "star phone-only", title: "Key account" }, " ★") : null, h("span", { class: "acct-id" }, a.id)),
       h("td", {}, tierBadge(a.tier)),
-      h("td", { class: "num opt" }, a.key_account ? h("span", { class: "star", title: "Key account" }, "★ ") : null, a.key_score === null ? "—" : a.key_score.toFixed(1)),
+      h("td", { class: "num opt" }, a.key_account ? h("span", { class: "star", title: "Key account" }, "★ ") : null, a.key_score === null ? "—" : a.key_score.toFixed(2)), // exact: basis points
       h("td", { class: "opt nowrap" }, loyaltyChip(a.loyalty), a.early_adopter ? h("span", { class: "early-mark", title: "Early adopter: a window order holds a new product" }, "✦") : null),
       h("td", { class: "num", "data-test": "revenue" }, fmtMoney(a.revenue_window)),
       h("td", { class: "num opt muted" }, fmtMoney(a.revenue_total)),

@@ -218,7 +218,7 @@ async function keyAccounts(ctx, box) {
     return h("tr", { class: "row-link", "data-href": accountHref(a.id) },
       h("td", {}, link(accountHref(a.id), { class: "acct-name" }, a.name || a.id), h("span", { class: "acct-id" }, a.id)),
       h("td", {}, tierBadge(a.tier)),
-      h("td", { class: "num" }, a.key_score === null ? "—" : a.key_score.toFixed(1)),
+      h("td", { class: "num" }, a.key_score === null ? "—" : a.key_score.toFixed(2)), // exact: basis points
       h("td", { class: "num" }, fmtMoney(a.revenue_window)),
       h("td", { class: "opt" }, loyaltyChip(a.loyalty)),
       h("td", { class: "opt muted" }, a.manager || "—"),
