@@ -115,18 +115,35 @@ func (p *Projector) setPoints(a *account) {
 // by the event that made them in a model that goes on; in itself is not
 // applied.
 func (p *Projector) closeBefore(in Incoming, until time.Time) bool {
-	st := in.Stored
-	if st.Seq <= p.appliedSeq || in.Reject != "" || !p.started {
+	if in.Stored.Seq <= p.appliedSeq || !p.started {
 		return false
 	}
-	e := in.Event
-	if _, dup := p.ids[digestID(e.ID)]; dup || p.conflict(in) != "" {
+	if reason, _ := p.setAside(in); reason != "" {
 		return false // set aside when applied: it closes nothing
 	}
-	t := msTime(e.Time)
+	return p.closeDays(msTime(in.Event.Time), in.Stored.Seq, in.Event.ID, until)
+}
+
+// setAside says why in is set aside instead of applied ("" when it is
+// applied), with the digest of its id (zero for a message that is no event).
+func (p *Projector) setAside(in Incoming) (string, idDigest) {
+	if in.Reject != "" {
+		return in.Reject, idDigest{}
+	}
+	d := digestID(in.Event.ID)
+	if first, dup := p.ids[d]; dup {
+		return fmt.Sprintf("duplicate: event id %q was applied at sequence %d", in.Event.ID, first), d
+	}
+	return p.conflict(in), d
+}
+
+// closeDays runs the reviews of the days that an event at t closes, with
+// that event's sequence and id, as far as the day whose close is at or
+// before until (zero: no bound); it reports whether any ran.
+func (p *Projector) closeDays(t time.Time, seq uint64, id string, until time.Time) bool {
 	ran := false
-	for !t.Before(p.next.Close()) && !p.next.Close().After(until) {
-		p.review(p.next, st.Seq, e.ID)
+	for !t.Before(p.next.Close()) && (until.IsZero() || !p.next.Close().After(until)) {
+		p.review(p.next, seq, id)
 		ran = true
 	}
 	return ran
@@ -144,28 +161,18 @@ func (p *Projector) apply(in Incoming) {
 	p.timing.batchEvents++
 	defer func() { p.appliedSeq = st.Seq }()
 	p.link(st, in.Digest)
-	if in.Reject != "" {
-		p.reject(in, in.Reject)
-		return
-	}
-	e := in.Event
-	d := digestID(e.ID)
-	if first, dup := p.ids[d]; dup {
-		p.reject(in, fmt.Sprintf("duplicate: event id %q was applied at sequence %d", e.ID, first))
-		return
-	}
-	if reason := p.conflict(in); reason != "" {
+	reason, d := p.setAside(in)
+	if reason != "" {
 		p.reject(in, reason)
 		return
 	}
+	e := in.Event
 
 	t := msTime(e.Time)
 	if !p.started {
 		p.started, p.next = true, DayOf(t)
 	}
-	for !t.Before(p.next.Close()) {
-		p.review(p.next, st.Seq, e.ID)
-	}
+	p.closeDays(t, st.Seq, e.ID, time.Time{})
 	if t.After(p.watermark) {
 		p.watermark = t
 	}

@@ -22,7 +22,7 @@ func TestMergeEqualsFullSort(t *testing.T) {
 		for i := range slots {
 			slots[i] = int32(i)
 		}
-		old := sortedRanking(slots, hs, lessRev(hs), revKey)
+		old := sortRanking(ranking{slots: slots}, hs, lessRev(hs), revKey)
 		var fresh ranking
 		touched := make([]uint64, (n+63)/64)
 		for i := range hs {
@@ -32,9 +32,9 @@ func TestMergeEqualsFullSort(t *testing.T) {
 				fresh.slots = append(fresh.slots, int32(i))
 			}
 		}
-		fresh = takeFresh(fresh, hs, lessRev(hs), revKey)
+		fresh = sortRanking(fresh, hs, lessRev(hs), revKey)
 		got := merge(ranking{}, old, fresh, touched, hs)
-		want := sortedRanking(slices.Clone(old.slots), hs, lessRev(hs), revKey)
+		want := sortRanking(ranking{slots: slices.Clone(old.slots)}, hs, lessRev(hs), revKey)
 		if !slices.Equal(got.slots, want.slots) || !slices.Equal(got.keys, want.keys) {
 			t.Fatalf("round %d (%d accounts, %d changed): merge %v, full sort %v", round, n, len(fresh.slots), got, want)
 		}

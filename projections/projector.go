@@ -316,8 +316,8 @@ func (p *Projector) loadRanking() {
 			hs[i].ranked = true
 		}
 	}
-	p.byRev = sortedRanking(slots, hs, lessRev(hs), revKey)
-	p.byAvg = sortedRanking(slices.Clone(slots), hs, lessAvg(hs), avgKey)
+	p.byRev = sortRanking(ranking{slots: slots}, hs, lessRev(hs), revKey)
+	p.byAvg = sortRanking(ranking{slots: slices.Clone(slots)}, hs, lessAvg(hs), avgKey)
 	p.byRev.eachGroup(func(s, less int32) { hs[s].volLess = less })
 	p.byAvg.eachGroup(func(s, less int32) { hs[s].concLess = less })
 	for i := range hs {

@@ -471,12 +471,8 @@ func (q *Queries) knownAt(ctx context.Context, id string, asOf *time.Time) error
 func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) error {
 	a.AsOf = FormatTime(t)
 	at := ts(t)
-	var firstSeen string
-	if err := q.db.queryRow(ctx, `SELECT first_seen_at FROM accounts WHERE account = ?`, a.ID).Scan(&firstSeen); err != nil {
+	if err := q.knownAt(ctx, a.ID, &t); err != nil {
 		return err
-	}
-	if firstSeen > at.(string) {
-		return &events.Error{Code: events.ENotFound, Message: fmt.Sprintf("account %q was not known at %s", a.ID, a.AsOf)}
 	}
 	// What kam keeps only as it is now is left out: the rank and the score
 	// (the history rows hold them as of each change, not each review), the

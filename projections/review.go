@@ -162,16 +162,6 @@ type ranking struct {
 func revKey(h *hot) int64 { return h.rev.revenue }
 func avgKey(h *hot) int64 { return h.avg }
 
-// sortedRanking sorts slots by cmp and takes their keys.
-func sortedRanking(slots []int32, hs []hot, cmp func(a, b int32) int, key func(*hot) int64) ranking {
-	slices.SortFunc(slots, cmp)
-	r := ranking{slots: slots, keys: make([]int64, len(slots))}
-	for i, s := range slots {
-		r.keys[i] = key(&hs[s])
-	}
-	return r
-}
-
 // eachGroup calls set for every slot with the count of ranked slots whose
 // key is strictly smaller (ties share the count, and follow their group).
 func (r ranking) eachGroup(set func(s, less int32)) {
@@ -208,14 +198,15 @@ func merge(dst, old, fresh ranking, touched []uint64, hs []hot) ranking {
 	return dst
 }
 
-// takeFresh sorts fresh's slots by cmp and fills in their keys.
-func takeFresh(fresh ranking, hs []hot, cmp func(a, b int32) int, key func(*hot) int64) ranking {
-	slices.SortFunc(fresh.slots, cmp)
-	fresh.keys = fresh.keys[:0]
-	for _, s := range fresh.slots {
-		fresh.keys = append(fresh.keys, key(&hs[s]))
+// sortRanking sorts r's slots by cmp and fills in their keys (in r's
+// storage for them, when it has one).
+func sortRanking(r ranking, hs []hot, cmp func(a, b int32) int, key func(*hot) int64) ranking {
+	slices.SortFunc(r.slots, cmp)
+	r.keys = r.keys[:0]
+	for _, s := range r.slots {
+		r.keys = append(r.keys, key(&hs[s]))
 	}
-	return fresh
+	return r
 }
 
 func (p *Projector) rankAll(closeAt time.Time, closeSeq uint64, closeID string) reviewRow {
@@ -234,9 +225,9 @@ func (p *Projector) rankAll(closeAt time.Time, closeSeq uint64, closeID string) 
 			fresh.slots = append(fresh.slots, s)
 		}
 	}
-	fresh = takeFresh(fresh, hs, lessRev(hs), revKey)
+	fresh = sortRanking(fresh, hs, lessRev(hs), revKey)
 	p.byRev, p.scratch.spare = merge(p.scratch.spare, p.byRev, fresh, p.touchedBits, hs), p.byRev
-	fresh = takeFresh(fresh, hs, lessAvg(hs), avgKey)
+	fresh = sortRanking(fresh, hs, lessAvg(hs), avgKey)
 	p.byAvg, p.scratch.spare = merge(p.scratch.spare, p.byAvg, fresh, p.touchedBits, hs), p.byAvg
 	p.scratch.fresh = fresh
 
