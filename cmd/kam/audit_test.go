@@ -232,15 +232,7 @@ func TestAuditStreamCut(t *testing.T) {
 		t.Fatalf("kam audit of a whole stream: exit %d:\n%s", code, out.String())
 	}
 
-	nc, err := nats.Connect(k.addrs.NATS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := kamJetStream(t, k)
 	ctx := context.Background()
 	s, err := js.Stream(ctx, "KAM")
 	if err != nil {
@@ -283,15 +275,7 @@ func TestChainOfAStrayToken(t *testing.T) {
 	if code, body := k.call("POST", "/v1/events", ev); code != 201 {
 		t.Fatalf("append: %d %v", code, body)
 	}
-	nc, err := nats.Connect(k.addrs.NATS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := kamJetStream(t, k)
 	if _, err := js.Publish(context.Background(), "kam.acct.~Lh.order.placed", []byte("not an event")); err != nil {
 		t.Fatal(err)
 	}
@@ -315,4 +299,20 @@ func TestVerifyAgainstNeedsChain(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "--against FILE compares hash chains: give it with --chain") {
 		t.Errorf("verify --against without --chain: exit %d:\n%s", code, out)
 	}
+}
+
+// kamJetStream is a JetStream client on k's embedded NATS server, closed
+// when the test ends.
+func kamJetStream(t *testing.T, k *kam) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(k.addrs.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
