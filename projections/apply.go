@@ -392,7 +392,10 @@ func (p *Projector) setProfile(a *account, pr events.Profile) {
 // addBucket adds an event's figures to its day: to the table (as a delta),
 // and to the windows when its day is still in reach of a review.
 func (p *Projector) addBucket(a *account, delta bucket) {
-	key := dayKey{a.id, delta.day}
+	// Events are applied after the reviews their time closes, so the next
+	// review is the first to count them: the day itself, or a later one
+	// for an event that arrived late.
+	key := dayKey{a.id, delta.day, p.next}
 	if cur, ok := p.out.days[key]; ok {
 		cur.add(delta)
 	} else {

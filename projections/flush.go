@@ -34,9 +34,13 @@ type batchOut struct {
 	chains   map[string]*chain
 }
 
+// dayKey is a row of account_days: an account's events of one business
+// day that the review of day known first counted (known is later than day
+// for events that arrived late).
 type dayKey struct {
 	account string
 	day     Day
+	known   Day
 }
 
 // visitRow is one visit to a contact.
@@ -473,15 +477,18 @@ func (p *Projector) writeDays(ws *pending) error {
 		if keys[i].account != keys[j].account {
 			return keys[i].account < keys[j].account
 		}
-		return keys[i].day < keys[j].day
+		if keys[i].day != keys[j].day {
+			return keys[i].day < keys[j].day
+		}
+		return keys[i].known < keys[j].known
 	})
-	m := newInsert(ws, `INSERT INTO account_days (account, day, revenue, discounted, orders, returns, new_product_orders) VALUES `,
-		`ON CONFLICT (account, day) DO UPDATE SET revenue = revenue + excluded.revenue, discounted = discounted + excluded.discounted,
-		orders = orders + excluded.orders, returns = returns + excluded.returns, new_product_orders = new_product_orders + excluded.new_product_orders`, 7)
+	m := newInsert(ws, `INSERT INTO account_days (account, day, known_from, revenue, discounted, orders, returns, new_product_orders) VALUES `,
+		`ON CONFLICT (account, day, known_from) DO UPDATE SET revenue = revenue + excluded.revenue, discounted = discounted + excluded.discounted,
+		orders = orders + excluded.orders, returns = returns + excluded.returns, new_product_orders = new_product_orders + excluded.new_product_orders`, 8)
 	for _, k := range keys {
 		b := *p.out.days[k]
 		m.addRow(func(dst []any) []any {
-			return append(dst, k.account, k.day.String(), b.revenue, b.discounted, b.orders, b.returns, b.newProduct)
+			return append(dst, k.account, k.day.String(), k.known.String(), b.revenue, b.discounted, b.orders, b.returns, b.newProduct)
 		})
 	}
 	return nil

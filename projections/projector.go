@@ -134,7 +134,10 @@ var ErrPolicyMismatch = errors.New("policy mismatch")
 //	   revenue says so; every visit is kept (the visits table); events
 //	   before 1970, with a dataversion of 0, a negative zero amount or
 //	   invalid UTF-8 in an identifier are set aside.
-const RulesVersion = 2
+//	3: account_days keeps the late events of a day in rows of their own
+//	   (known_from: the first review that counted them), so that figures
+//	   as of a past moment leave out what arrived after its reviews.
+const RulesVersion = 3
 
 // ErrRulesChanged is returned by Open when the read model was built by
 // another version of kam's rules.
@@ -417,7 +420,7 @@ func (p *Projector) loadBuckets(ctx context.Context) error {
 	}
 	from := p.oldestKept()
 	rows, err := p.db.writer.QueryContext(ctx, `SELECT account, day, revenue, discounted, orders, returns, new_product_orders
-		FROM account_days WHERE day >= ? ORDER BY account, day`, from.String())
+		FROM account_days WHERE day >= ? ORDER BY account, day, known_from`, from.String())
 	if err != nil {
 		return err
 	}
@@ -437,9 +440,14 @@ func (p *Projector) loadBuckets(ctx context.Context) error {
 		if a == nil {
 			return fmt.Errorf("account_days names account %q, which accounts does not hold", acct)
 		}
+		p.addToWindows(&p.hot[a.slot], b)
+		// A day's late events have rows of their own; the windows sum the day.
+		if n := len(a.buckets); n > 0 && a.buckets[n-1].day == b.day {
+			a.buckets[n-1].add(b)
+			continue
+		}
 		a.buckets = append(a.buckets, b)
 		p.byDay[b.day] = append(p.byDay[b.day], a)
-		p.addToWindows(&p.hot[a.slot], b)
 	}
 	return rows.Err()
 }

@@ -148,17 +148,20 @@ func (q *Queries) Accounts(ctx context.Context, f AccountFilter) ([]AccountSumma
 		}
 		at := ts(*f.AsOf)
 		from := day - Day(q.pol.Tiering.WindowDays) + 1
+		known := day.String()
 		if !ok {
-			from, day = 1, 0 // no review yet: no window
+			from, day, known = 1, 0, "" // no review yet: no window, no totals
 		}
 		// rank and key_score are kept as of the last review only (the
 		// history rows hold them as of each change): null here. The
-		// revenue counts the days closed by the moment.
+		// figures are those of the events the reviews up to the moment
+		// counted: not those that arrived late after the last of them.
 		base = `WITH t AS (SELECT account, to_tier, max(effective) FROM tier_history WHERE effective <= ? GROUP BY account),
 			k AS (SELECT account, to_key, max(effective) FROM key_history WHERE effective <= ? GROUP BY account),
 			l AS (SELECT account, to_loyalty, to_early_adopter, max(effective) FROM loyalty_history WHERE effective <= ? GROUP BY account),
-			w AS (SELECT account, sum(revenue) AS revenue, sum(orders) AS orders FROM account_days WHERE day BETWEEN ? AND ? GROUP BY account),
-			r AS (SELECT account, sum(revenue) AS revenue FROM account_days WHERE day < ? GROUP BY account)
+			w AS (SELECT account, sum(revenue) AS revenue, sum(orders) AS orders FROM account_days
+				WHERE day BETWEEN ? AND ? AND known_from <= ? GROUP BY account),
+			r AS (SELECT account, sum(revenue) AS revenue FROM account_days WHERE known_from <= ? GROUP BY account)
 			SELECT a.account, a.name, a.industry, a.region, a.manager, coalesce(w.revenue, 0) AS revenue_window,
 			coalesce(r.revenue, 0) AS revenue_total, coalesce(w.orders, 0) AS orders_window, t.to_tier AS tier, NULL AS rank,
 			coalesce(k.to_key, 0) AS key_account, NULL AS key_score, nullif(l.to_loyalty, '') AS loyalty,
@@ -166,7 +169,7 @@ func (q *Queries) Accounts(ctx context.Context, f AccountFilter) ([]AccountSumma
 			FROM accounts a LEFT JOIN t USING (account) LEFT JOIN k USING (account) LEFT JOIN l USING (account)
 			LEFT JOIN w USING (account) LEFT JOIN r USING (account)
 			WHERE a.first_seen_at <= ?`
-		args = append(args, at, at, at, from.String(), day.String(), DayOf(*f.AsOf).String(), at)
+		args = append(args, at, at, at, from.String(), day.String(), known, known, at)
 	}
 	where, wargs, err := accountWhere(f)
 	if err != nil {
@@ -517,18 +520,21 @@ func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) erro
 	if err != nil {
 		return err
 	}
+	// The figures are those of the events the reviews up to t counted (a
+	// late event counts from the review after its arrival): the window of
+	// the last review by t, and the totals of everything it counted.
 	var rw, orders, rt int64
+	a.OrdersTotal, a.ReturnsTotal = 0, 0
 	if ok {
 		from := day - Day(q.pol.Tiering.WindowDays) + 1
 		if err := q.db.queryRow(ctx, `SELECT coalesce(sum(revenue), 0), coalesce(sum(orders), 0) FROM account_days
-			WHERE account = ? AND day BETWEEN ? AND ?`, a.ID, from.String(), day.String()).Scan(&rw, &orders); err != nil {
+			WHERE account = ? AND day BETWEEN ? AND ? AND known_from <= ?`, a.ID, from.String(), day.String(), day.String()).Scan(&rw, &orders); err != nil {
 			return err
 		}
-	}
-	// The totals count the days closed by t (an account_days row sums a day).
-	if err := q.db.queryRow(ctx, `SELECT coalesce(sum(revenue), 0), coalesce(sum(orders), 0), coalesce(sum(returns), 0)
-		FROM account_days WHERE account = ? AND day < ?`, a.ID, DayOf(t).String()).Scan(&rt, &a.OrdersTotal, &a.ReturnsTotal); err != nil {
-		return err
+		if err := q.db.queryRow(ctx, `SELECT coalesce(sum(revenue), 0), coalesce(sum(orders), 0), coalesce(sum(returns), 0)
+			FROM account_days WHERE account = ? AND known_from <= ?`, a.ID, day.String()).Scan(&rt, &a.OrdersTotal, &a.ReturnsTotal); err != nil {
+			return err
+		}
 	}
 	a.RevenueWindow, a.OrdersWindow, a.RevenueTotal = q.money(rw), orders, q.money(rt)
 	return nil
@@ -594,7 +600,10 @@ func (q *Queries) fillContacts(a *Account, rows []contactRow, now time.Time) {
 		lt := r.last
 		c := Contact{Name: r.name, Visits: r.visits, FirstVisit: FormatTime(r.first), LastVisit: FormatTime(lt)}
 		c.NotVisitedD = int(now.Sub(lt) / dayLen)
-		c.Stale = now.Sub(lt) >= staleAfter
+		// A visit exactly staleAfter ago is still within the days (as a
+		// competitor purchase exactly competitor_days before a close still
+		// counts for loyalty).
+		c.Stale = now.Sub(lt) > staleAfter
 		if r.role == "decision_maker" && c.Stale {
 			a.DecisionMakerStale = true
 		}

@@ -3,7 +3,11 @@ package projections
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"kam/events"
 )
@@ -80,6 +84,107 @@ func TestAccountAsOf(t *testing.T) {
 	if total != 2 || len(list) != 2 || list[0].ID != "ACME" || list[0].RevenueTotal != "120.00" || list[0].Rank != nil ||
 		list[0].KeyScore != nil || list[1].ID != "BOLT" || list[1].RevenueTotal != "10.00" {
 		t.Errorf("list as of the close of 03-02: total %d, %+v", total, list)
+	}
+}
+
+// TestAsOfLeavesOutLateEvents: the figures as of a moment are those the
+// reviews up to it counted. An order that arrives after its day was reviewed
+// counts from the next review on, so it is left out of the day it belongs to
+// when asked about a moment before that review, and a restart (which reads
+// the day's rows back) keeps the late rows apart.
+func TestAsOfLeavesOutLateEvents(t *testing.T) {
+	var s stream
+	s.order("X", "2026-06-01T10:00:00Z", "100.00")
+	s.tick("2026-06-03T00:00:00Z")                 // reviews 06-01 and 06-02
+	s.order("X", "2026-06-02T10:00:00Z", "200.00") // late: counts from the review of 06-03
+	s.order("X", "2026-06-03T10:00:00Z", "5.00")
+	s.tick("2026-06-04T00:00:00Z") // reviews 06-03
+	for _, batch := range []int{1, 100} {
+		p, db := newProjector(t, nil)
+		applyAll(t, p, s.msgs, batch)
+		q := NewQueries(db, p.pol)
+		ctx := context.Background()
+		now := mustTime("2026-06-04T00:00:00Z")
+		for _, tc := range []struct {
+			asOf            string
+			window, total   string
+			orders, ordTotl int64
+		}{
+			{"2026-06-02T00:00:00Z", "100.00", "100.00", 1, 1}, // the close of 06-01
+			{"2026-06-03T00:00:00Z", "100.00", "100.00", 1, 1}, // the close of 06-02: the late order was not known
+			{"2026-06-03T12:00:00Z", "100.00", "100.00", 1, 1}, // still the review of 06-02
+			{"2026-06-04T00:00:00Z", "305.00", "305.00", 3, 3}, // the review of 06-03 counted it
+		} {
+			at := mustTime(tc.asOf)
+			a, err := q.Account(ctx, "X", &at, now)
+			if err != nil {
+				t.Fatalf("batch %d, as of %s: %v", batch, tc.asOf, err)
+			}
+			if a.RevenueWindow != tc.window || a.RevenueTotal != tc.total || a.OrdersWindow != tc.orders || a.OrdersTotal != tc.ordTotl {
+				t.Errorf("batch %d, as of %s: window %s (%d orders), total %s (%d orders); want %s (%d), %s (%d)", batch, tc.asOf,
+					a.RevenueWindow, a.OrdersWindow, a.RevenueTotal, a.OrdersTotal, tc.window, tc.orders, tc.total, tc.ordTotl)
+			}
+			list, _, _, err := q.Accounts(ctx, AccountFilter{AsOf: &at, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 1 || list[0].RevenueWindow != tc.window || list[0].RevenueTotal != tc.total || list[0].OrdersWindow != tc.orders {
+				t.Errorf("batch %d, list as of %s: %+v; want window %s, total %s", batch, tc.asOf, list, tc.window, tc.total)
+			}
+		}
+		// The late order's row stands apart from its day's on-time ones.
+		expectRows(t, db, "account_days", "SELECT day, known_from, revenue, orders FROM account_days ORDER BY day, known_from", []string{
+			"2026-06-01|2026-06-01|10000|1", "2026-06-02|2026-06-03|20000|1", "2026-06-03|2026-06-03|500|1",
+		})
+	}
+}
+
+// TestDecisionMakerStaleBoundary: a decision maker visited exactly
+// decision_maker_days before is not stale (as a competitor purchase exactly
+// competitor_days before still counts); a moment later, it is. The view
+// v_coverage agrees with the API, and reads the policy's number.
+func TestDecisionMakerStaleBoundary(t *testing.T) {
+	for _, days := range []int{90, 30} {
+		pol := DefaultPolicy()
+		if days != 90 {
+			b := []byte(strings.Replace(string(pol.Canonical()), `"decision_maker_days":90`, fmt.Sprintf(`"decision_maker_days":%d`, days), 1))
+			var err error
+			if pol, err = ParsePolicy(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var s stream
+		visitAt := mustTime("2026-03-01T10:00:00Z")
+		s.add(events.TypeVisitLogged, "CV", "2026-03-01T10:00:00Z", map[string]any{"visit_id": "v1", "rep": "kim",
+			"contact": map[string]any{"name": "Dee", "role": "decision_maker"}})
+		edge := visitAt.AddDate(0, 0, days)
+		s.tick(edge.Format(time.RFC3339)) // the watermark: exactly the days after the visit
+		p, db := newProjector(t, pol)
+		applyAll(t, p, s.msgs, 10)
+		q := NewQueries(db, p.pol)
+		ctx := context.Background()
+		for _, tc := range []struct {
+			at    time.Time
+			stale bool
+		}{{edge, false}, {edge.Add(time.Millisecond), true}} {
+			a, err := q.Account(ctx, "CV", nil, tc.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.DecisionMakerStale != tc.stale {
+				t.Errorf("%d days: at %s, stale %v; want %v", days, ts(tc.at), a.DecisionMakerStale, tc.stale)
+			}
+		}
+		expectRows(t, db, "v_coverage at the watermark", "SELECT decision_maker, days_since_visit, stale FROM v_coverage",
+			[]string{fmt.Sprintf("Dee|%d|0", days)})
+		// A day later by the watermark: stale by the view as well.
+		s2 := s
+		s2.msgs = slices.Clone(s.msgs)
+		s2.tick(edge.Add(dayLen).Format(time.RFC3339))
+		p2, db2 := newProjector(t, pol)
+		applyAll(t, p2, s2.msgs, 10)
+		expectRows(t, db2, "v_coverage a day later", "SELECT decision_maker, days_since_visit, stale FROM v_coverage",
+			[]string{fmt.Sprintf("Dee|%d|1", days+1)})
 	}
 }
 

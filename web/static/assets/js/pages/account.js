@@ -41,7 +41,7 @@ export async function render(main, ctx) {
   clear(main,
     h("div", { class: "crumb" }, link("/accounts", {}, "Accounts"), " / ", h("span", { class: "mono" }, id)),
     profile(acct),
-    alerts(acct),
+    alerts(acct, pol),
     facts(acct, pol),
     h("div", { class: "grid" },
       card({ title: "Revenue by month", sub: `Orders minus returns by business month; shaded: the ${windowDays}-day window of the last review`, class: "span-8", id: "revenue" }, revenueBox),
@@ -96,13 +96,13 @@ function profile(a) {
       link("/audit?account=" + encodeURIComponent(a.id) + "#trail", {}, "audit trail →")));
 }
 
-function alerts(a) {
+function alerts(a, pol) {
   const out = [];
   const overdue = a.sla.requests.overdue_now + a.sla.complaints.overdue_now;
   if (overdue) out.push(h("div", { class: "alert bad", "data-test": "alert-overdue" }, "⚠", h("span", {}, `${plural(overdue, "service item")} overdue now. `, h("a", { href: "#service" }, "See service"))));
   if (a.decision_maker_stale) {
     const stale = (a.contacts.decision_maker || []).filter((c) => c.stale).map((c) => `${c.name} (${c.days_since_visit} days)`);
-    out.push(h("div", { class: "alert bad", "data-test": "alert-stale" }, "⚠", h("span", {}, "No visit to a decision maker for 90 days or more: ", stale.join(", "), ".")));
+    out.push(h("div", { class: "alert bad", "data-test": "alert-stale" }, "⚠", h("span", {}, `No visit to a decision maker for more than ${pol ? pol.coverage.decision_maker_days : 90} days: `, stale.join(", "), ".")));
   } else if (!(a.contacts.decision_maker || []).length && a.tier === "A") {
     out.push(h("div", { class: "alert warn" }, "ⓘ", h("span", {}, "No decision maker known at this A account.")));
   }

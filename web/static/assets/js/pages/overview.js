@@ -245,6 +245,6 @@ async function keyAccounts(ctx, box) {
     const dms = d.contacts.decision_maker || [];
     clear(c.dm, !dms.length
       ? h("span", { class: "chip warn" }, "none known")
-      : d.decision_maker_stale ? h("span", { class: "chip bad" }, "not visited 90 d+") : h("span", { class: "chip good" }, "visited"));
+      : d.decision_maker_stale ? h("span", { class: "chip bad", title: "no visit for more than the policy's coverage.decision_maker_days" }, "not visited lately") : h("span", { class: "chip good" }, "visited"));
   });
 }
