@@ -294,6 +294,70 @@ func TestDailyTick(t *testing.T) {
 	}
 }
 
+// TestStartTickFollowsWatermark: at start, the tick is decided by the
+// watermark (the greatest business time applied), not by the last message
+// appended. A late event appended last does not call for a tick when the
+// watermark is already past midnight; a message set aside appended last does
+// not stand in the way of one the watermark calls for.
+func TestStartTickFollowsWatermark(t *testing.T) {
+	midnight := time.Now().UTC().Truncate(24 * time.Hour)
+	waitTicker := func(k *kam) string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, line := range strings.Split(k.logs.String(), "\n") {
+				if strings.Contains(line, "clock tick appended") || strings.Contains(line, "clock tick not needed") {
+					return line
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("the ticker decided nothing within 30s:\n%s", k.logs.String())
+		return ""
+	}
+
+	// The watermark is past midnight; the last message appended is late.
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	for _, ev := range []map[string]any{
+		order("now", "ACME", midnight.Add(time.Second).Format(time.RFC3339), "10.00"),
+		order("late", "BOLT", "2026-03-01T10:00:00Z", "5.00"),
+	} {
+		if code, body := k.call("POST", "/v1/events", ev); code != http.StatusCreated {
+			t.Fatalf("append: %d %v", code, body)
+		}
+	}
+	k.stop()
+	k = startKam(t, dir)
+	if line := waitTicker(k); !strings.Contains(line, "not needed") {
+		t.Errorf("a late event appended last made a tick: %s", line)
+	}
+	if _, body := k.call("GET", "/v1/events?after=2", nil); len(body["events"].([]any)) != 0 {
+		t.Errorf("events after the two orders: %v, want none", body["events"])
+	}
+	k.stop()
+
+	// The watermark is before midnight; the last message appended is set
+	// aside (stored now, so its stored time is past midnight).
+	dir = t.TempDir()
+	k = startKam(t, dir, "--no-ticks")
+	if code, body := k.call("POST", "/v1/events", order("old", "ACME", "2026-03-01T10:00:00Z", "10.00")); code != http.StatusCreated {
+		t.Fatalf("append: %d %v", code, body)
+	}
+	if _, err := kamJetStream(t, k).Publish(context.Background(), "kam.acct.ACME.order.placed", []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	k.stop()
+	k = startKam(t, dir)
+	if line := waitTicker(k); !strings.Contains(line, "appended") {
+		t.Errorf("a message set aside appended last kept the tick away: %s", line)
+	}
+	code, body := k.call("GET", "/v1/accounts/ACME?min_seq=3", nil)
+	if code != http.StatusOK || body["tier"] != "A" {
+		t.Errorf("ACME after the tick: %d %v, want tier A", code, body)
+	}
+}
+
 // TestMemoryLimitAboveEmbeddedServer: a build's heap limit leaves the
 // configured room to the build itself, on top of the heap that a server
 // embedded in the process already holds.

@@ -262,6 +262,23 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		tctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		t := &ticker{store: store, now: m.Now, log: log.With("component", "ticker"), delay: 5 * time.Second}
+		if svc != nil {
+			t.watermark = func(ctx context.Context) (time.Time, bool, error) {
+				st, err := store.Status(ctx)
+				if err != nil {
+					return time.Time{}, false, err
+				}
+				if err := svc.WaitApplied(ctx, st.LastSeq); err != nil {
+					return time.Time{}, false, fmt.Errorf("wait for the read model to apply sequence %d: %w", st.LastSeq, err)
+				}
+				wm := svc.Status().Watermark
+				if wm == "" {
+					return time.Time{}, false, nil
+				}
+				at, err := time.Parse(time.RFC3339Nano, wm)
+				return at, err == nil, err
+			}
+		}
 		go func() { defer close(done); t.run(tctx) }()
 		closers = append(closers, func() { cancel(); <-done })
 	}

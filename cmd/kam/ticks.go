@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -11,14 +12,23 @@ import (
 
 // ticker appends the daily clock.tick that closes a business day when no
 // business event does: shortly after each UTC midnight, and at start when a
-// midnight has passed since the last business event. The tick's id is the
-// date, so several kam instances append one between them; it is never
-// appended to a stream without a business event.
+// midnight has passed since the watermark (the greatest business time
+// applied). The tick's id is the date, so several kam instances append one
+// between them; it is never appended to a stream without a business event.
 type ticker struct {
 	store *natsstore.Store
 	now   func() time.Time
 	log   *slog.Logger
 	delay time.Duration // after midnight
+	// watermark, when set, returns the read model's watermark once it has
+	// applied everything the stream held when called (ok false: none yet).
+	// Without it (no projector), the time of the stream's last business
+	// event stands in for it, which a late event or a message set aside
+	// can make wrong.
+	watermark func(ctx context.Context) (wm time.Time, ok bool, err error)
+	// waitFor bounds how long a watermark is waited for (default 15 min)
+	// before the last business event stands in for it.
+	waitFor time.Duration
 }
 
 // TickID is the event id of the tick that closes the day before date.
@@ -38,8 +48,8 @@ func (t *ticker) run(ctx context.Context) {
 	}
 }
 
-// maybeTick appends the tick of the last midnight if the last business
-// event is older than it.
+// maybeTick appends the tick of the last midnight if the watermark is
+// older than it.
 func (t *ticker) maybeTick(ctx context.Context) {
 	midnight := t.now().UTC().Truncate(24 * time.Hour)
 	last, ok, err := t.store.LastBusinessTime(ctx)
@@ -47,7 +57,27 @@ func (t *ticker) maybeTick(ctx context.Context) {
 		t.log.Warn("clock tick: cannot read the last business event", "err", err)
 		return
 	}
-	if !ok || !last.Before(midnight) {
+	if !ok {
+		return // no business event yet
+	}
+	if t.watermark != nil {
+		wctx, cancel := context.WithTimeout(ctx, cmp.Or(t.waitFor, 15*time.Minute))
+		wm, known, err := t.watermark(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			t.log.Warn("clock tick: no watermark from the read model; the last business event stands in", "err", err)
+		case !known:
+			t.log.Info("clock tick not needed: nothing applied yet")
+			return
+		default:
+			last = wm
+		}
+	}
+	if !last.Before(midnight) {
+		t.log.Info("clock tick not needed", "watermark", last.Format(time.RFC3339Nano), "midnight", midnight.Format(time.RFC3339))
 		return
 	}
 	e := &events.Event{SpecVersion: events.SpecVersion, ID: TickID(midnight), Source: "kam/serve",
