@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,6 +91,7 @@ func (s *Service) Start(ctx context.Context, useStored bool) error {
 	} else if err != nil {
 		return err
 	}
+	s.removeStrayGenerations(path)
 	pol := s.Policy
 	if useStored {
 		if stored, err := StoredPolicy(path); err != nil {
@@ -108,6 +111,34 @@ func (s *Service) Start(ctx context.Context, useStored bool) error {
 	s.mu.Unlock()
 	s.follow(m)
 	return nil
+}
+
+// generationName matches the files of the read model's generations.
+var generationName = regexp.MustCompile(`^kam-[0-9]+\.db(-wal|-shm)?$`)
+
+// removeStrayGenerations removes the generations' files other than the
+// serving one's: a rebuild that a crash interrupted, or a model swapped out
+// that a crash kept from being removed after its grace period. Only one kam
+// runs on a data dir (its lock), so no other process is using them.
+func (s *Service) removeStrayGenerations(serving string) {
+	entries, err := os.ReadDir(s.DataDir)
+	if err != nil {
+		s.Log.Warn("list the data dir for stray read models", "err", err)
+		return
+	}
+	keep := filepath.Base(serving)
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !generationName.MatchString(name) ||
+			strings.TrimSuffix(strings.TrimSuffix(name, "-wal"), "-shm") == keep {
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.DataDir, name)); err != nil {
+			s.Log.Warn("remove a stray read model file", "file", name, "err", err)
+			continue
+		}
+		s.Log.Info("removed a read model file that no generation serves (left by an interrupted rebuild or swap)", "file", name)
+	}
 }
 
 // pointTo makes link a symbolic link to target, atomically.

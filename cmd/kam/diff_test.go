@@ -198,10 +198,26 @@ func TestReplayWhatIfThenDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	proposal := filepath.Join(t.TempDir(), "proposal.db")
+	// What an interrupted replay leaves in the way is named, and nothing
+	// is built meanwhile.
+	if err := os.WriteFile(proposal+".partial", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "replay", "--data-dir", dir, "--policy", polFile, "--into", proposal, "--quiet")
+	if _, err := os.Stat(proposal); code == 0 || !strings.Contains(errOut, proposal+".partial exists") || !os.IsNotExist(err) {
+		t.Fatalf("kam replay beside an interrupted one's file: exit %d, %s exists: %v\n%s%s", code, proposal, err, out, errOut)
+	}
+	os.Remove(proposal + ".partial")
 	if code, out, errOut := runCmd(t, "replay", "--data-dir", dir, "--policy", polFile, "--into", proposal, "--quiet"); code != 0 {
 		t.Fatalf("kam replay --policy: exit %d\n%s%s", code, out, errOut)
 	}
-	code, out, errOut := runCmd(t, "diff", filepath.Join(dir, "kam.db"), proposal)
+	// The model took its name once complete; nothing of its building is left.
+	for _, suffix := range []string{".partial", ".partial-wal", ".partial-shm", "-wal"} {
+		if _, err := os.Stat(proposal + suffix); !os.IsNotExist(err) {
+			t.Errorf("%s%s after the replay: %v", proposal, suffix, err)
+		}
+	}
+	code, out, errOut = runCmd(t, "diff", filepath.Join(dir, "kam.db"), proposal)
 	if code != 1 {
 		t.Fatalf("kam diff: exit %d, want 1\n%s%s", code, out, errOut)
 	}

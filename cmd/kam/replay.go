@@ -113,6 +113,13 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 	if _, err := os.Stat(*into); err == nil {
 		return fmt.Errorf("%s exists: replay builds a new file; choose another name or remove it", *into)
 	}
+	// The model is built under another name and given its own once
+	// complete: a replay that is killed leaves INTO.partial, never a file
+	// at INTO that kam diff or serve could take for a finished model.
+	partial := *into + ".partial"
+	if _, err := os.Stat(partial); err == nil {
+		return fmt.Errorf("%s exists: an interrupted replay left it, or another one is building it; remove it (and its -wal and -shm) first", partial)
+	}
 	pol, err := projections.LoadPolicy(*policy)
 	if err != nil {
 		return err
@@ -142,14 +149,31 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 		return err
 	}
 	last := info.State.LastSeq
-	res, err := buildReadModel(ctx, js, acc.nats.stream, *into, pol, last, opts, progressWriter(m, *quiet), log)
+	res, err := buildReadModel(ctx, js, acc.nats.stream, partial, pol, last, opts, progressWriter(m, *quiet), log)
 	if err != nil {
+		removeModel(partial)
 		return err
 	}
+	// Closed, the model is one file (SQLite folds the WAL back in); a link
+	// gives it its name unless something took the name meanwhile.
+	if st, err := os.Stat(partial + "-wal"); err == nil && st.Size() > 0 {
+		return fmt.Errorf("the model in %s still has a write-ahead log after closing; it was not given the name %s", partial, *into)
+	}
+	if err := os.Link(partial, *into); err != nil {
+		return fmt.Errorf("the model is complete in %s, but it could not be named %s: %w", partial, *into, err)
+	}
+	removeModel(partial)
 	fmt.Fprintf(m.Stdout, "replayed %s up to sequence %d into %s: %d events applied, %d set aside, %.1fs (%.0f events/s), policy %s, peak RSS %s\n",
 		acc.nats.stream, res.Status.AppliedSeq, *into, res.Status.Applied, res.Status.Rejected, res.Took.Seconds(),
 		float64(res.Status.AppliedSeq)/res.Took.Seconds(), pol.ShortVersion(), peakRSS())
 	return nil
+}
+
+// removeModel removes a read model's file and its WAL and shared memory.
+func removeModel(path string) {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
 }
 
 // buildResult is what a build did.
