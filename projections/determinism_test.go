@@ -498,6 +498,15 @@ func TestDeterminism(t *testing.T) {
 			diffTables(t, run.name, refRows, tableRows(t, db))
 		})
 	}
+	// A replay's build: the accounts' rows only with the last commit.
+	t.Run("account rows deferred to the last commit", func(t *testing.T) {
+		p, db := newProjector(t, nil)
+		opts := RunOptions{MaxBatch: 7, StopAt: uint64(n), DeferAccountRows: true}
+		if err := p.Run(context.Background(), sliceSource(msgs), opts); err != nil {
+			t.Fatal(err)
+		}
+		diffTables(t, "deferred", refRows, tableRows(t, db))
+	})
 
 	t.Run("what the stream implies", func(t *testing.T) {
 		// Every poison message, invalid event, duplicate id and second

@@ -138,7 +138,11 @@ func (p *Projector) prepare() (*pending, error) {
 			return nil, err
 		}
 	}
+	chains := p.out.chains
 	p.out.reset()
+	if p.deferRows {
+		p.out.chains = chains // still to write
+	}
 	if p.timing.batchEvents > 0 {
 		p.timing.lastBatch = time.Since(p.timing.batchStart)
 	}
@@ -393,6 +397,9 @@ func (r *accountRow) values(dst []any) []any {
 // writeAccounts writes the rows of the accounts whose events or review
 // figures changed since their row was last written.
 func (p *Projector) writeAccounts(ws *pending) error {
+	if p.deferRows {
+		return nil // the dirty list and the movers keep what is to write
+	}
 	m := newUpsert(ws, "accounts", []string{"account"},
 		"account", "name", "industry", "region", "manager", "partnership", "service_requirement", "registered_at",
 		"first_seen_at", "first_seq", "last_seq", "events", "first_order_at", "last_order_at", "orders_total",
@@ -655,6 +662,9 @@ func movedJSON(m mover) (ids, seqs string) {
 }
 
 func (p *Projector) writeChains(ws *pending) error {
+	if p.deferRows {
+		return nil
+	}
 	m := newUpsert(ws, "chains", []string{"token"},
 		"token", "account", "length", "head", "last_seq")
 	for token, ch := range p.out.chains {

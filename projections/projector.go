@@ -64,6 +64,10 @@ type Projector struct {
 
 	// What the current batch wrote, flushed in one transaction.
 	out batchOut
+	// deferRows holds back the rows each account has one of (accounts,
+	// account_movers, chains) until it is cleared: see
+	// RunOptions.DeferAccountRows.
+	deferRows bool
 
 	// The review's inputs, one slot per account (see review.go).
 	hot     []hot

@@ -65,6 +65,16 @@ type RunOptions struct {
 	// Progress, when set, is called after each commit with the sequence
 	// applied.
 	Progress func(applied uint64)
+	// DeferAccountRows, with StopAt, writes the rows each account has one
+	// of (accounts, account_movers, chains) only with the last commit, at
+	// StopAt or when Run returns, instead of with every batch: for a build
+	// that nothing reads or resumes before it is complete (kam replay
+	// builds a file that takes its name only then). Its commits in between
+	// then hold the events' rows and the state row, but accounts as of the
+	// start: a crash leaves a model that must not be continued. A replay's
+	// batches each touch nearly every account, so this writes 20,000 rows
+	// where it wrote 500,000 (a million events; BENCHMARKS.md).
+	DeferAccountRows bool
 }
 
 // Run follows the stream from the applied sequence until ctx ends, applying
@@ -89,6 +99,8 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 	if opts.StopAt > p.appliedSeq {
 		p.reserveIDs(int(min(opts.StopAt-p.appliedSeq, 1<<26)))
 	}
+	p.deferRows = opts.DeferAccountRows && opts.StopAt != 0
+	defer func() { p.deferRows = false }()
 	sub, err := src.Subscribe(ctx, p.appliedSeq+1)
 	if err != nil {
 		return err
@@ -200,6 +212,10 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 			}
 		}
 		if !ok || d.err != nil {
+			if p.deferRows {
+				p.deferRows = false
+				n++ // the last commit writes them
+			}
 			if err := commit(); err != nil {
 				return err
 			}
@@ -215,6 +231,10 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 			if p.closeBefore(d.in, opts.Until) {
 				n++ // the reviews' rows must be committed
 			}
+			if p.deferRows {
+				p.deferRows = false
+				n++ // and the accounts' rows
+			}
 			return commit()
 		}
 		if n == 0 {
@@ -224,6 +244,9 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 		p.apply(d.in)
 		n++
 		stop := opts.StopAt != 0 && p.appliedSeq >= opts.StopAt
+		if stop {
+			p.deferRows = false // the last commit writes them
+		}
 		due := stop || n >= opts.MaxBatch || time.Since(first) >= opts.MaxDelay
 		if !due && d.pending == 0 {
 			// Caught up: commit now, or once the interval since the last

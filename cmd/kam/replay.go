@@ -196,7 +196,8 @@ func buildReadModel(ctx context.Context, js jetstream.JetStream, stream, path st
 		return buildResult{}, err
 	}
 	if last > 0 {
-		opts.StopAt = last
+		// Nothing reads or continues the file before the build is complete.
+		opts.StopAt, opts.DeferAccountRows = last, true
 		if progress != nil {
 			opts.Progress = func(applied uint64) {
 				el := time.Since(start).Seconds()
