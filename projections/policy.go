@@ -283,7 +283,7 @@ func (p *Policy) validate(c *fileCheck) {
 			bad(path, "missing")
 			continue
 		}
-		for _, col := range tierColumns {
+		for _, col := range columnsOf(cols) {
 			tg, ok := cols[col]
 			if !ok {
 				bad(path+"."+col, "missing")
@@ -304,7 +304,7 @@ func (p *Policy) validate(c *fileCheck) {
 			bad(path, "missing")
 			continue
 		}
-		for _, col := range tierColumns {
+		for _, col := range columnsOf(cols) {
 			if h, ok := cols[col]; !ok {
 				bad(path+"."+col, "missing")
 			} else if h < 0 {
@@ -315,6 +315,15 @@ func (p *Policy) validate(c *fileCheck) {
 	if p.Coverage.DecisionMakerDays < 1 {
 		bad("coverage.decision_maker_days", "want at least 1, got %d", p.Coverage.DecisionMakerDays)
 	}
+}
+
+// columnsOf returns the columns a service-level row must have, and its
+// optional "key" column when it has one.
+func columnsOf[T any](cols map[string]T) []string {
+	if _, ok := cols["key"]; ok {
+		return append(tierColumns[:len(tierColumns):len(tierColumns)], "key")
+	}
+	return tierColumns
 }
 
 func contains(list []string, s string) bool {

@@ -212,3 +212,21 @@ func TestParsePolicyWholeNumbersWrittenOtherwise(t *testing.T) {
 		}
 	}
 }
+
+// The optional key column is checked as the A, B and C columns are.
+func TestParsePolicyKeyColumnHours(t *testing.T) {
+	b := changedPolicyJSON(t, func(m map[string]any) {
+		sl := m["service_levels"].(map[string]any)
+		sl["requests"].(map[string]any)["high"].(map[string]any)["key"] = map[string]any{"response_hours": -1, "resolution_hours": -8}
+		sl["complaints"].(map[string]any)["medium"].(map[string]any)["key"] = -24
+	})
+	got := policyProblems(t, b)
+	want := []string{
+		"service_levels.complaints.medium.key: must not be negative, got -24",
+		"service_levels.requests.high.key.resolution_hours: must not be negative, got -8",
+		"service_levels.requests.high.key.response_hours: must not be negative, got -1",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
