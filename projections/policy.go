@@ -209,6 +209,17 @@ func (p *Policy) Rules() events.Rules {
 // Columns of the service-level tables.
 var tierColumns = []string{"A", "B", "C"}
 
+// The policy's upper bounds. Each is far beyond a sensible rule and keeps
+// the number, times its unit, well inside a time.Duration (about 292 years):
+// 1e10 seconds of tolerance or 2,562,048 hours of target used to wrap round
+// to a negative duration.
+const (
+	maxToleranceSeconds = 7 * 24 * 3600 // 7 days
+	maxTargetHours      = 87600         // 10 years
+	maxDays             = 3660          // about 10 years
+	maxOrders           = 1_000_000
+)
+
 // validate adds to c what is wrong with the values; of a field c already
 // found missing or of the wrong type it says nothing more.
 func (p *Policy) validate(c *fileCheck) {
@@ -217,23 +228,26 @@ func (p *Policy) validate(c *fileCheck) {
 			c.bad(path, f, a...)
 		}
 	}
-	in := func(path string, v, lo, hi int) {
+	// in checks lo <= v <= hi; unit follows hi in the message.
+	in := func(path string, v, lo, hi int, unit string) {
 		if v < lo || v > hi {
-			bad(path, "want %d to %d, got %d", lo, hi, v)
+			bad(path, "want %d to %d%s, got %d", lo, hi, unit, v)
 		}
 	}
+	const (
+		days  = " days (about 10 years)"
+		hours = " hours (10 years)"
+	)
 	if len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency {
 		bad("currency", "want an ISO 4217 code such as USD, got %q", p.Currency)
 	}
-	in("currency_digits", p.CurrencyDigits, 0, 4)
-	if p.FutureToleranceSeconds < 0 {
-		bad("future_tolerance_seconds", "must not be negative, got %d", p.FutureToleranceSeconds)
-	}
-	in("discounted_order_pct", p.DiscountedOrderPct, 1, 100)
+	in("currency_digits", p.CurrencyDigits, 0, 4, "")
+	in("future_tolerance_seconds", p.FutureToleranceSeconds, 0, maxToleranceSeconds, " seconds (7 days)")
+	in("discounted_order_pct", p.DiscountedOrderPct, 1, 100, "")
 	t := p.Tiering
-	in("tiering.window_days", t.WindowDays, 1, 3660)
-	in("tiering.cut_a", t.CutA, 1, 100)
-	in("tiering.cut_b", t.CutB, 1, 100)
+	in("tiering.window_days", t.WindowDays, 1, maxDays, days)
+	in("tiering.cut_a", t.CutA, 1, 100, "")
+	in("tiering.cut_b", t.CutB, 1, 100, "")
 	if !c.anyBroken("tiering") && t.CutA >= 1 && t.CutB <= 100 && t.CutA > t.CutB {
 		bad("tiering.cut_b", "want at least cut_a (%d), got %d", t.CutA, t.CutB)
 	}
@@ -246,36 +260,32 @@ func (p *Policy) validate(c *fileCheck) {
 		{"price_insensitivity", w.PriceInsensitivity}, {"partnership", w.Partnership}}
 	sum := 0
 	for _, x := range weights {
-		in("key_account.weights."+x.name, x.v, 0, 100)
+		in("key_account.weights."+x.name, x.v, 0, 100, "")
 		sum += x.v
 	}
 	if !c.anyBroken("key_account.weights") && sum != 100 {
 		bad("key_account.weights", "want them to add up to 100, they add up to %d", sum)
 	}
-	in("key_account.min_score", k.MinScore, 0, 100)
+	in("key_account.min_score", k.MinScore, 0, 100, "")
 	checkPoints := func(name string, m map[string]int, keys []string) {
 		for _, key := range keys {
 			path := "key_account." + name + "." + key
 			if v, ok := m[key]; !ok {
 				bad(path, "missing")
 			} else {
-				in(path, v, 0, 100)
+				in(path, v, 0, 100, "")
 			}
 		}
 	}
 	checkPoints("service_requirement_points", k.ServiceRequirementPoints, events.ServiceRequirements)
 	checkPoints("partnership_points", k.PartnershipPoints, events.Partnerships)
 	l := p.Loyalty
-	in("loyalty.new_days", l.NewDays, 1, 3660)
-	in("loyalty.competitor_days", l.CompetitorDays, 1, 3660)
-	in("loyalty.prior_days", l.PriorDays, 1, 3660)
-	if l.PriorMinOrders < 1 {
-		bad("loyalty.prior_min_orders", "want at least 1, got %d", l.PriorMinOrders)
-	}
-	if l.MinWindowOrders < 0 {
-		bad("loyalty.min_window_orders", "must not be negative, got %d", l.MinWindowOrders)
-	}
-	in("loyalty.discounted_share_pct", l.DiscountedSharePct, 0, 100)
+	in("loyalty.new_days", l.NewDays, 1, maxDays, days)
+	in("loyalty.competitor_days", l.CompetitorDays, 1, maxDays, days)
+	in("loyalty.prior_days", l.PriorDays, 1, maxDays, days)
+	in("loyalty.prior_min_orders", l.PriorMinOrders, 1, maxOrders, " orders")
+	in("loyalty.min_window_orders", l.MinWindowOrders, 0, maxOrders, " orders")
+	in("loyalty.discounted_share_pct", l.DiscountedSharePct, 0, 100, "")
 	for _, prio := range events.RequestPriorities {
 		path := "service_levels.requests." + prio
 		cols, ok := p.ServiceLevels.Requests[prio]
@@ -289,12 +299,8 @@ func (p *Policy) validate(c *fileCheck) {
 				bad(path+"."+col, "missing")
 				continue
 			}
-			if tg.ResponseHours < 0 {
-				bad(path+"."+col+".response_hours", "must not be negative, got %d", tg.ResponseHours)
-			}
-			if tg.ResolutionHours < 0 {
-				bad(path+"."+col+".resolution_hours", "must not be negative, got %d", tg.ResolutionHours)
-			}
+			in(path+"."+col+".response_hours", tg.ResponseHours, 0, maxTargetHours, hours)
+			in(path+"."+col+".resolution_hours", tg.ResolutionHours, 0, maxTargetHours, hours)
 		}
 	}
 	for _, sev := range events.ComplaintSeverities {
@@ -307,14 +313,12 @@ func (p *Policy) validate(c *fileCheck) {
 		for _, col := range columnsOf(cols) {
 			if h, ok := cols[col]; !ok {
 				bad(path+"."+col, "missing")
-			} else if h < 0 {
-				bad(path+"."+col, "must not be negative, got %d", h)
+			} else {
+				in(path+"."+col, h, 0, maxTargetHours, hours)
 			}
 		}
 	}
-	if p.Coverage.DecisionMakerDays < 1 {
-		bad("coverage.decision_maker_days", "want at least 1, got %d", p.Coverage.DecisionMakerDays)
-	}
+	in("coverage.decision_maker_days", p.Coverage.DecisionMakerDays, 1, maxDays, days)
 }
 
 // columnsOf returns the columns a service-level row must have, and its

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"kam/events"
 )
@@ -169,9 +170,9 @@ func TestParsePolicyMessages(t *testing.T) {
 		{name: "a number for the currency", old: `"currency": "USD"`, new: `"currency": 840`,
 			want: []string{"currency: want a string, got 840"}},
 		{name: "prior orders 0", old: `"prior_min_orders": 3`, new: `"prior_min_orders": 0`,
-			want: []string{"loyalty.prior_min_orders: want at least 1, got 0"}},
+			want: []string{"loyalty.prior_min_orders: want 1 to 1000000 orders, got 0"}},
 		{name: "window orders negative", old: `"min_window_orders": 3`, new: `"min_window_orders": -1`,
-			want: []string{"loyalty.min_window_orders: must not be negative, got -1"}},
+			want: []string{"loyalty.min_window_orders: want 0 to 1000000 orders, got -1"}},
 		{name: "several at once", old: `"cut_a": 80, "cut_b": 95`, new: `"cut_a": 80.5, "cut_a": 80, "cut_c": 95`,
 			want: []string{"tiering.cut_a: given more than once (each key once)", "tiering.cut_a: want a whole number, got 80.5",
 				"tiering.cut_b: missing", "tiering.cut_c: unknown key (want cut_a, cut_b, window_days)"}},
@@ -222,11 +223,87 @@ func TestParsePolicyKeyColumnHours(t *testing.T) {
 	})
 	got := policyProblems(t, b)
 	want := []string{
-		"service_levels.complaints.medium.key: must not be negative, got -24",
-		"service_levels.requests.high.key.resolution_hours: must not be negative, got -8",
-		"service_levels.requests.high.key.response_hours: must not be negative, got -1",
+		"service_levels.complaints.medium.key: want 0 to 87600 hours (10 years), got -24",
+		"service_levels.requests.high.key.resolution_hours: want 0 to 87600 hours (10 years), got -8",
+		"service_levels.requests.high.key.response_hours: want 0 to 87600 hours (10 years), got -1",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// No number may overflow a time.Duration once times its unit.
+func TestParsePolicyUpperBounds(t *testing.T) {
+	tests := []struct {
+		name     string
+		old, new string
+		want     string
+	}{
+		{"tolerance of 1e10 seconds", `"future_tolerance_seconds": 300`, `"future_tolerance_seconds": 10000000000`,
+			"future_tolerance_seconds: want 0 to 604800 seconds (7 days), got 10000000000"},
+		{"tolerance over 7 days", `"future_tolerance_seconds": 300`, `"future_tolerance_seconds": 604801`,
+			"future_tolerance_seconds: want 0 to 604800 seconds (7 days), got 604801"},
+		{"a response target of 2,562,048 hours", `"response_hours": 1,`, `"response_hours": 2562048,`,
+			"service_levels.requests.urgent.A.response_hours: want 0 to 87600 hours (10 years), got 2562048"},
+		{"a resolution target over 10 years", `"resolution_hours": 8}`, `"resolution_hours": 87601}`,
+			"service_levels.requests.urgent.A.resolution_hours: want 0 to 87600 hours (10 years), got 87601"},
+		{"a complaint target over 10 years", `"critical": {"A": 24,`, `"critical": {"A": 87601,`,
+			"service_levels.complaints.critical.A: want 0 to 87600 hours (10 years), got 87601"},
+		{"decision makers unvisited 200000 days", `"decision_maker_days": 90`, `"decision_maker_days": 200000`,
+			"coverage.decision_maker_days: want 1 to 3660 days (about 10 years), got 200000"},
+		{"new for 3661 days", `"new_days": 90`, `"new_days": 3661`,
+			"loyalty.new_days: want 1 to 3660 days (about 10 years), got 3661"},
+		{"competitor for 1e6 days", `"competitor_days": 180`, `"competitor_days": 1000000`,
+			"loyalty.competitor_days: want 1 to 3660 days (about 10 years), got 1000000"},
+		{"prior window of 5000 days", `"prior_days": 365`, `"prior_days": 5000`,
+			"loyalty.prior_days: want 1 to 3660 days (about 10 years), got 5000"},
+		{"a tier window of 3661 days", `"window_days": 365`, `"window_days": 3661`,
+			"tiering.window_days: want 1 to 3660 days (about 10 years), got 3661"},
+		{"a million and one prior orders", `"prior_min_orders": 3`, `"prior_min_orders": 1000001`,
+			"loyalty.prior_min_orders: want 1 to 1000000 orders, got 1000001"},
+		{"a million and one window orders", `"min_window_orders": 3`, `"min_window_orders": 1000001`,
+			"loyalty.min_window_orders: want 0 to 1000000 orders, got 1000001"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := policyProblems(t, editPolicy(t, tc.old, tc.new))
+			if want := []string{tc.want}; !slices.Equal(got, want) {
+				t.Errorf("got  %q\nwant %q", got, want)
+			}
+		})
+	}
+
+	// Every bound itself is accepted, and each gives the duration it says.
+	p := changedPolicy(t, func(m map[string]any) {
+		m["future_tolerance_seconds"] = maxToleranceSeconds
+		m["tiering"].(map[string]any)["window_days"] = maxDays
+		l := m["loyalty"].(map[string]any)
+		for _, k := range []string{"new_days", "competitor_days", "prior_days"} {
+			l[k] = maxDays
+		}
+		l["prior_min_orders"], l["min_window_orders"] = maxOrders, maxOrders
+		m["coverage"].(map[string]any)["decision_maker_days"] = maxDays
+		sl := m["service_levels"].(map[string]any)
+		for _, cols := range sl["requests"].(map[string]any) {
+			for _, tg := range cols.(map[string]any) {
+				tg.(map[string]any)["response_hours"], tg.(map[string]any)["resolution_hours"] = maxTargetHours, maxTargetHours
+			}
+		}
+		for _, cols := range sl["complaints"].(map[string]any) {
+			for c := range cols.(map[string]any) {
+				cols.(map[string]any)[c] = maxTargetHours
+			}
+		}
+	})
+	opened := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	_, tg := RequestTargets(p, "low", TierC, false)
+	if due := opened.Add(time.Duration(tg.ResolutionHours) * time.Hour); due.Year() != 2036 {
+		t.Errorf("a request opened %s with a target of %d hours: due %s, want in 2036", opened, tg.ResolutionHours, due)
+	}
+	if d := time.Duration(p.FutureToleranceSeconds) * time.Second; d != 7*24*time.Hour {
+		t.Errorf("tolerance of %d seconds: got %s, want 168h", p.FutureToleranceSeconds, d)
+	}
+	if d := time.Duration(p.Coverage.DecisionMakerDays) * dayLen; d <= 0 || d/dayLen != maxDays {
+		t.Errorf("decision makers stale after %d days: got %s", p.Coverage.DecisionMakerDays, d)
 	}
 }
