@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 
 	"kam/events"
 )
@@ -238,10 +237,13 @@ func (p *Policy) validate(c *fileCheck) {
 		days  = " days (about 10 years)"
 		hours = " hours (10 years)"
 	)
-	if len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency {
-		bad("currency", "want an ISO 4217 code such as USD, got %q", p.Currency)
+	// The currency and its decimals, from kam's one ISO 4217 table.
+	if digits, ok := events.CurrencyDigits(p.Currency); !ok {
+		bad("currency", "want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got %q", p.Currency)
+		in("currency_digits", p.CurrencyDigits, 0, 4, "")
+	} else if p.CurrencyDigits != digits {
+		bad("currency_digits", "%s has %d decimals in ISO 4217, got %d", p.Currency, digits, p.CurrencyDigits)
 	}
-	in("currency_digits", p.CurrencyDigits, 0, 4, "")
 	in("future_tolerance_seconds", p.FutureToleranceSeconds, 0, maxToleranceSeconds, " seconds (7 days)")
 	in("discounted_order_pct", p.DiscountedOrderPct, 1, 100, "")
 	t := p.Tiering

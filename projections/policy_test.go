@@ -307,3 +307,38 @@ func TestParsePolicyUpperBounds(t *testing.T) {
 		t.Errorf("decision makers stale after %d days: got %s", p.Coverage.DecisionMakerDays, d)
 	}
 }
+
+// The currency is an active ISO 4217 code and its decimals are the code's.
+func TestParsePolicyCurrency(t *testing.T) {
+	tests := []struct {
+		currency string
+		digits   int
+		want     []string // nil: accepted
+	}{
+		{"USD", 2, nil},
+		{"EUR", 2, nil},
+		{"JPY", 0, nil},
+		{"BHD", 3, nil},
+		{"CLF", 4, nil},
+		{"USD", 0, []string{"currency_digits: USD has 2 decimals in ISO 4217, got 0"}},
+		{"USD", 3, []string{"currency_digits: USD has 2 decimals in ISO 4217, got 3"}},
+		{"JPY", 2, []string{"currency_digits: JPY has 0 decimals in ISO 4217, got 2"}},
+		{"KWD", 2, []string{"currency_digits: KWD has 3 decimals in ISO 4217, got 2"}},
+		{"usd", 2, []string{`currency: want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "usd"`}},
+		{"ABC", 2, []string{`currency: want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "ABC"`}},
+		{"BGN", 2, []string{`currency: want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "BGN"`}},
+		{"XAU", 0, []string{`currency: want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "XAU"`}},
+		{"ABC", 5, []string{`currency: want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "ABC"`,
+			"currency_digits: want 0 to 4, got 5"}},
+	}
+	for _, tc := range tests {
+		b := changedPolicyJSON(t, func(m map[string]any) { m["currency"], m["currency_digits"] = tc.currency, tc.digits })
+		if got := policyProblems(t, b); !slices.Equal(got, tc.want) {
+			t.Errorf("%s with %d decimals: got %q, want %q", tc.currency, tc.digits, got, tc.want)
+		}
+	}
+	p := changedPolicy(t, func(m map[string]any) { m["currency"], m["currency_digits"] = "JPY", 0 })
+	if r := p.Rules(); r.Currency != "JPY" || r.Digits != 0 {
+		t.Errorf("JPY policy: got rules %+v, want JPY with 0 decimals", r)
+	}
+}
