@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -340,5 +341,32 @@ func TestParsePolicyCurrency(t *testing.T) {
 	p := changedPolicy(t, func(m map[string]any) { m["currency"], m["currency_digits"] = "JPY", 0 })
 	if r := p.Rules(); r.Currency != "JPY" || r.Digits != 0 {
 		t.Errorf("JPY policy: got rules %+v, want JPY with 0 decimals", r)
+	}
+}
+
+// docs/policy.md documents every key, the bounds and the built-in version.
+func TestPolicyDoc(t *testing.T) {
+	b, err := os.ReadFile("../docs/policy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, path := range policyPaths("", defaultPolicyMap(t)) {
+		switch {
+		case strings.HasPrefix(path, "service_levels."):
+			continue // documented as service_levels.requests.PRIORITY.COLUMN...
+		case strings.Contains(path, "_points."):
+			path = path[:strings.LastIndexByte(path, '.')+1] // key_account.partnership_points.none as ...points.
+		}
+		if !strings.Contains(doc, "`"+path) {
+			t.Errorf("docs/policy.md does not name `%s`", path)
+		}
+	}
+	for _, s := range []string{builtInPolicyVersion, "604800", "87600", "3660", "1,000,000",
+		"`service_levels.requests.PRIORITY.COLUMN.response_hours`", "`service_levels.requests.PRIORITY.COLUMN.resolution_hours`",
+		"`service_levels.complaints.SEVERITY.COLUMN`", "add up to exactly 100", "optional `key` column"} {
+		if !strings.Contains(doc, s) {
+			t.Errorf("docs/policy.md does not say %q", s)
+		}
 	}
 }
