@@ -63,16 +63,10 @@ type Options struct {
 	Now time.Time
 }
 
-// digitsOf lists ISO 4217 minor units that are not 2.
-var digitsOf = map[string]int{
-	"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "XOF": 0, "XAF": 0, "UGX": 0, "PYG": 0, "HUF": 2,
-	"BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "IQD": 3, "LYD": 3, "TND": 3,
-}
-
-// CurrencyDigits returns the decimals of an ISO 4217 currency (2 for codes
-// not listed).
+// CurrencyDigits returns the decimals of an ISO 4217 currency, from kam's
+// one table (events.CurrencyDigits); 2 for codes not listed.
 func CurrencyDigits(code string) int {
-	if d, ok := digitsOf[code]; ok {
+	if d, ok := events.CurrencyDigits(code); ok {
 		return d
 	}
 	return 2

@@ -341,3 +341,25 @@ func TestCSVNegativeZeroAndOpenQuote(t *testing.T) {
 		t.Errorf("-0.000 with rounding: got %v, want a negative zero", f.Bad)
 	}
 }
+
+// The importer's decimals come from kam's one ISO 4217 table, the policy's.
+func TestCurrencyDigitsFromTheISOTable(t *testing.T) {
+	for _, code := range []string{"USD", "EUR", "JPY", "BHD", "XPF", "KMF", "GNF", "RWF", "CLF", "UYW"} {
+		want, ok := events.CurrencyDigits(code)
+		if !ok {
+			t.Fatalf("%s: not in events' table", code)
+		}
+		if got := CurrencyDigits(code); got != want {
+			t.Errorf("CurrencyDigits(%s): got %d, want %d", code, got, want)
+		}
+	}
+	// A code not in the table keeps the importer's default of 2 decimals.
+	if got := CurrencyDigits("ABC"); got != 2 {
+		t.Errorf("CurrencyDigits(ABC): got %d, want 2", got)
+	}
+	// The CFP franc has no decimals: an amount in cents is a bad row.
+	f := parse(t, " 00001 19970101 1  11.77\r\n 00002 19970101 1  12\r\n", Options{Format: FormatCDNOW, Currency: "XPF", Now: now})
+	if len(f.Rows) != 1 || len(f.Bad) != 1 || !strings.Contains(f.Bad[0].String(), "XPF has 0") {
+		t.Errorf("XPF: got %d rows and bad %v, want 1 row and 11.77 refused as XPF has 0 decimals", len(f.Rows), f.Bad)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 
 	"kam/events"
 )
@@ -142,21 +141,34 @@ func LoadPolicy(path string) (*Policy, error) {
 	return p, nil
 }
 
-// ParsePolicy reads a policy (start from `kam policy`). Unknown fields are
-// refused, so that a typo cannot silently leave a number unset; a missing
-// number is 0, which validation refuses wherever 0 makes no sense.
+// ParsePolicy reads a policy (start from `kam policy`). Every key of the
+// built-in policy is required, written exactly as there (names are
+// case-sensitive) and once; the only optional part is the "key" column of
+// the service-level tables. A key not known, a number that is not whole and
+// a value out of its range are refused; a UTF-8 byte order mark at the start
+// is skipped. The error is an *events.Error with code EInvalid whose Details
+// name each problem by its JSON path, all problems at once.
 func ParsePolicy(b []byte) (*Policy, error) {
+	b = bytes.TrimPrefix(b, utf8BOM)
+	tree, problem := readPolicyTree(b)
+	if problem != "" {
+		return nil, policyError([]events.FieldError{{Problem: problem}})
+	}
+	c := &fileCheck{broken: map[string]bool{}}
 	var p Policy
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("invalid policy JSON: %w", err)
+	if clean := c.check(tree, theShape(), ""); clean != nil {
+		js, err := json.Marshal(clean)
+		if err == nil {
+			// Keys and types were checked against the struct's own shape.
+			err = json.Unmarshal(js, &p)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("policy: %w", err)
+		}
+		p.validate(c)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("invalid policy JSON: more after the policy object")
-	}
-	if err := p.validate(); err != nil {
-		return nil, err
+	if len(c.problems) > 0 {
+		return nil, policyError(c.problems)
 	}
 	canon, err := json.Marshal(&p)
 	if err != nil {
@@ -166,6 +178,17 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	p.version = hex.EncodeToString(sum[:])
 	p.raw = canon
 	return &p, nil
+}
+
+// policyError lists a policy's problems in the order of their paths.
+func policyError(problems []events.FieldError) error {
+	sort.SliceStable(problems, func(i, j int) bool {
+		if problems[i].Field != problems[j].Field {
+			return problems[i].Field < problems[j].Field
+		}
+		return problems[i].Problem < problems[j].Problem
+	})
+	return &events.Error{Code: events.EInvalid, Message: "invalid policy", Details: problems}
 }
 
 // Version is the policy's content hash (hex SHA-256 of its canonical JSON).
@@ -185,122 +208,128 @@ func (p *Policy) Rules() events.Rules {
 // Columns of the service-level tables.
 var tierColumns = []string{"A", "B", "C"}
 
-func (p *Policy) validate() error {
-	var errs []string
-	bad := func(f string, a ...any) { errs = append(errs, fmt.Sprintf(f, a...)) }
-	if len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency {
-		bad("currency: want an ISO 4217 code such as USD, got %q", p.Currency)
+// The policy's upper bounds. Each is far beyond a sensible rule and keeps
+// the number, times its unit, well inside a time.Duration (about 292 years):
+// 1e10 seconds of tolerance or 2,562,048 hours of target used to wrap round
+// to a negative duration.
+const (
+	maxToleranceSeconds = 7 * 24 * 3600 // 7 days
+	maxTargetHours      = 87600         // 10 years
+	maxDays             = 3660          // about 10 years
+	maxOrders           = 1_000_000
+)
+
+// validate adds to c what is wrong with the values; of a field c already
+// found missing or of the wrong type it says nothing more.
+func (p *Policy) validate(c *fileCheck) {
+	bad := func(path, f string, a ...any) {
+		if !c.isBroken(path) {
+			c.bad(path, f, a...)
+		}
 	}
-	if p.CurrencyDigits < 0 || p.CurrencyDigits > 4 {
-		bad("currency_digits: want 0 to 4, got %d", p.CurrencyDigits)
+	// in checks lo <= v <= hi; unit follows hi in the message.
+	in := func(path string, v, lo, hi int, unit string) {
+		if v < lo || v > hi {
+			bad(path, "want %d to %d%s, got %d", lo, hi, unit, v)
+		}
 	}
-	if p.FutureToleranceSeconds < 0 {
-		bad("future_tolerance_seconds: must not be negative")
+	const (
+		days  = " days (about 10 years)"
+		hours = " hours (10 years)"
+	)
+	// The currency and its decimals, from kam's one ISO 4217 table.
+	if digits, ok := events.CurrencyDigits(p.Currency); !ok {
+		bad("currency", "want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got %q", p.Currency)
+		in("currency_digits", p.CurrencyDigits, 0, 4, "")
+	} else if p.CurrencyDigits != digits {
+		bad("currency_digits", "%s has %d decimals in ISO 4217, got %d", p.Currency, digits, p.CurrencyDigits)
 	}
-	if p.DiscountedOrderPct < 1 || p.DiscountedOrderPct > 100 {
-		bad("discounted_order_pct: want 1 to 100, got %d", p.DiscountedOrderPct)
-	}
+	in("future_tolerance_seconds", p.FutureToleranceSeconds, 0, maxToleranceSeconds, " seconds (7 days)")
+	in("discounted_order_pct", p.DiscountedOrderPct, 1, 100, "")
 	t := p.Tiering
-	if t.WindowDays < 1 || t.WindowDays > 3660 {
-		bad("tiering.window_days: want 1 to 3660, got %d", t.WindowDays)
-	}
-	if !(0 < t.CutA && t.CutA <= t.CutB && t.CutB <= 100) {
-		bad("tiering: want 0 < cut_a <= cut_b <= 100, got cut_a %d, cut_b %d", t.CutA, t.CutB)
+	in("tiering.window_days", t.WindowDays, 1, maxDays, days)
+	in("tiering.cut_a", t.CutA, 1, 100, "")
+	in("tiering.cut_b", t.CutB, 1, 100, "")
+	if !c.anyBroken("tiering") && t.CutA >= 1 && t.CutB <= 100 && t.CutA > t.CutB {
+		bad("tiering.cut_b", "want at least cut_a (%d), got %d", t.CutA, t.CutB)
 	}
 	k := p.KeyAccount
 	w := k.Weights
-	for name, v := range map[string]int{"volume": w.Volume, "concentration": w.Concentration,
-		"service_requirement": w.ServiceRequirement, "price_insensitivity": w.PriceInsensitivity, "partnership": w.Partnership} {
-		if v < 0 {
-			bad("key_account.weights.%s: must not be negative", name)
-		}
+	weights := []struct {
+		name string
+		v    int
+	}{{"volume", w.Volume}, {"concentration", w.Concentration}, {"service_requirement", w.ServiceRequirement},
+		{"price_insensitivity", w.PriceInsensitivity}, {"partnership", w.Partnership}}
+	sum := 0
+	for _, x := range weights {
+		in("key_account.weights."+x.name, x.v, 0, 100, "")
+		sum += x.v
 	}
-	if sum := w.Volume + w.Concentration + w.ServiceRequirement + w.PriceInsensitivity + w.Partnership; sum != 100 {
-		bad("key_account.weights: must add up to 100, add up to %d", sum)
+	if !c.anyBroken("key_account.weights") && sum != 100 {
+		bad("key_account.weights", "want them to add up to 100, they add up to %d", sum)
 	}
-	if k.MinScore < 0 || k.MinScore > 100 {
-		bad("key_account.min_score: want 0 to 100, got %d", k.MinScore)
-	}
+	in("key_account.min_score", k.MinScore, 0, 100, "")
 	checkPoints := func(name string, m map[string]int, keys []string) {
 		for _, key := range keys {
-			v, ok := m[key]
-			if !ok {
-				bad("key_account.%s.%s: missing", name, key)
-			} else if v < 0 || v > 100 {
-				bad("key_account.%s.%s: want 0 to 100, got %d", name, key, v)
+			path := "key_account." + name + "." + key
+			if v, ok := m[key]; !ok {
+				bad(path, "missing")
+			} else {
+				in(path, v, 0, 100, "")
 			}
-		}
-		if len(m) != len(keys) {
-			bad("key_account.%s: want exactly %s", name, strings.Join(keys, ", "))
 		}
 	}
 	checkPoints("service_requirement_points", k.ServiceRequirementPoints, events.ServiceRequirements)
 	checkPoints("partnership_points", k.PartnershipPoints, events.Partnerships)
 	l := p.Loyalty
-	for name, v := range map[string]int{"new_days": l.NewDays, "competitor_days": l.CompetitorDays, "prior_days": l.PriorDays} {
-		if v < 1 || v > 3660 {
-			bad("loyalty.%s: want 1 to 3660, got %d", name, v)
-		}
-	}
-	if l.PriorMinOrders < 1 || l.MinWindowOrders < 0 {
-		bad("loyalty: prior_min_orders must be at least 1 and min_window_orders not negative")
-	}
-	if l.DiscountedSharePct < 0 || l.DiscountedSharePct > 100 {
-		bad("loyalty.discounted_share_pct: want 0 to 100, got %d", l.DiscountedSharePct)
-	}
+	in("loyalty.new_days", l.NewDays, 1, maxDays, days)
+	in("loyalty.competitor_days", l.CompetitorDays, 1, maxDays, days)
+	in("loyalty.prior_days", l.PriorDays, 1, maxDays, days)
+	in("loyalty.prior_min_orders", l.PriorMinOrders, 1, maxOrders, " orders")
+	in("loyalty.min_window_orders", l.MinWindowOrders, 0, maxOrders, " orders")
+	in("loyalty.discounted_share_pct", l.DiscountedSharePct, 0, 100, "")
 	for _, prio := range events.RequestPriorities {
+		path := "service_levels.requests." + prio
 		cols, ok := p.ServiceLevels.Requests[prio]
 		if !ok {
-			bad("service_levels.requests.%s: missing", prio)
+			bad(path, "missing")
 			continue
 		}
-		for _, c := range tierColumns {
-			tg, ok := cols[c]
+		for _, col := range columnsOf(cols) {
+			tg, ok := cols[col]
 			if !ok {
-				bad("service_levels.requests.%s.%s: missing", prio, c)
-			} else if tg.ResponseHours < 0 || tg.ResolutionHours < 0 {
-				bad("service_levels.requests.%s.%s: hours must not be negative", prio, c)
+				bad(path+"."+col, "missing")
+				continue
 			}
-		}
-		for c := range cols {
-			if c != "key" && !contains(tierColumns, c) {
-				bad("service_levels.requests.%s.%s: unknown column (want A, B, C or key)", prio, c)
-			}
+			in(path+"."+col+".response_hours", tg.ResponseHours, 0, maxTargetHours, hours)
+			in(path+"."+col+".resolution_hours", tg.ResolutionHours, 0, maxTargetHours, hours)
 		}
 	}
 	for _, sev := range events.ComplaintSeverities {
+		path := "service_levels.complaints." + sev
 		cols, ok := p.ServiceLevels.Complaints[sev]
 		if !ok {
-			bad("service_levels.complaints.%s: missing", sev)
+			bad(path, "missing")
 			continue
 		}
-		for _, c := range tierColumns {
-			if h, ok := cols[c]; !ok {
-				bad("service_levels.complaints.%s.%s: missing", sev, c)
-			} else if h < 0 {
-				bad("service_levels.complaints.%s.%s: hours must not be negative", sev, c)
-			}
-		}
-		for c := range cols {
-			if c != "key" && !contains(tierColumns, c) {
-				bad("service_levels.complaints.%s.%s: unknown column (want A, B, C or key)", sev, c)
+		for _, col := range columnsOf(cols) {
+			if h, ok := cols[col]; !ok {
+				bad(path+"."+col, "missing")
+			} else {
+				in(path+"."+col, h, 0, maxTargetHours, hours)
 			}
 		}
 	}
-	if len(p.ServiceLevels.Requests) != len(events.RequestPriorities) {
-		bad("service_levels.requests: want exactly %s", strings.Join(events.RequestPriorities, ", "))
+	in("coverage.decision_maker_days", p.Coverage.DecisionMakerDays, 1, maxDays, days)
+}
+
+// columnsOf returns the columns a service-level row must have, and its
+// optional "key" column when it has one.
+func columnsOf[T any](cols map[string]T) []string {
+	if _, ok := cols["key"]; ok {
+		return append(tierColumns[:len(tierColumns):len(tierColumns)], "key")
 	}
-	if len(p.ServiceLevels.Complaints) != len(events.ComplaintSeverities) {
-		bad("service_levels.complaints: want exactly %s", strings.Join(events.ComplaintSeverities, ", "))
-	}
-	if p.Coverage.DecisionMakerDays < 1 {
-		bad("coverage.decision_maker_days: must be at least 1")
-	}
-	if len(errs) > 0 {
-		sort.Strings(errs)
-		return fmt.Errorf("invalid policy: %s", strings.Join(errs, "; "))
-	}
-	return nil
+	return tierColumns
 }
 
 func contains(list []string, s string) bool {

@@ -725,6 +725,8 @@ func TestParsePolicyVersion(t *testing.T) {
 		// encoding/json writes map keys sorted: another key order.
 		"keys reordered": changedPolicyJSON(t, nil),
 		"CRLF line ends": bytes.ReplaceAll(DefaultPolicyJSON(), []byte("\n"), []byte("\r\n")),
+		// Some editors begin a UTF-8 file with a byte order mark.
+		"UTF-8 BOM": append([]byte("\xEF\xBB\xBF"), DefaultPolicyJSON()...),
 	}
 	for name, b := range same {
 		p, err := ParsePolicy(b)

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
+	"kam/events"
 	"kam/projections"
 )
 
@@ -19,6 +22,16 @@ func (m *Main) policy(ctx context.Context, args []string) error {
 	}
 	if *check != "" {
 		p, err := projections.LoadPolicy(*check)
+		var e *events.Error
+		if errors.As(err, &e) && len(e.Details) > 0 {
+			// One problem a line: a file can have many.
+			var b strings.Builder
+			fmt.Fprintf(&b, "kam policy: %s: %s:", *check, e.Message)
+			for _, d := range e.Details {
+				fmt.Fprintf(&b, "\n  %s", d)
+			}
+			return &exitError{code: 1, msg: b.String()}
+		}
 		if err != nil {
 			return err
 		}
