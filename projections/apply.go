@@ -160,7 +160,7 @@ func (p *Projector) apply(in Incoming) {
 	}
 	p.timing.batchEvents++
 	defer func() { p.appliedSeq = st.Seq }()
-	p.link(st, in.Digest)
+	c := p.link(st, in.Digest)
 	reason, d := p.setAside(in)
 	if reason != "" {
 		p.reject(in, reason)
@@ -183,10 +183,21 @@ func (p *Projector) apply(in Incoming) {
 		return
 	}
 
-	a := p.accounts[e.Subject]
+	// The chain of the event's subject token is the account's (an event on
+	// another account's subject is set aside): it keeps the account at
+	// hand, a map lookup less an event.
+	var a *account
+	if c != nil {
+		a = c.acct
+	}
 	if a == nil {
-		a = p.newAccount(e.Subject)
-		a.firstSeen, a.firstSeq = t, st.Seq
+		if a = p.accounts[e.Subject]; a == nil {
+			a = p.newAccount(e.Subject)
+			a.firstSeen, a.firstSeq = t, st.Seq
+		}
+		if c != nil {
+			c.acct = a
+		}
 	}
 	a.lastSeq = st.Seq
 	a.events++
@@ -301,20 +312,26 @@ func ChainLink(prev, messageDigest [32]byte) [32]byte {
 
 // link extends the hash chain of the account whose subject the message is
 // on, whatever the message holds: the chain covers the log as stored.
-func (p *Projector) link(st events.Stored, digest [32]byte) {
+func (p *Projector) link(st events.Stored, digest [32]byte) *chain {
 	token, ok := natsstore.TokenOf(st.Subject)
 	if !ok {
-		return
+		return nil
 	}
 	c := p.chains[token]
 	if c == nil {
-		c = &chain{account: natsstore.ChainLabel(token)}
+		c = &chain{token: token, account: natsstore.ChainLabel(token)}
 		p.chains[token] = c
 	}
 	c.head = ChainLink(c.head, digest)
 	c.length++
 	c.lastSeq = st.Seq
-	p.out.chains[token] = c
+	// A list, not a map by token: a map write a message was 0.5 s of a
+	// replay's applying.
+	if !c.queued {
+		c.queued = true
+		p.out.chains = append(p.out.chains, c)
+	}
+	return c
 }
 
 func tierOrC(t string) string {

@@ -31,7 +31,7 @@ type batchOut struct {
 	reviews  []reviewRow
 	rejected []rejectedRow
 	ids      []idEntry
-	chains   map[string]*chain
+	chains   []*chain // the chains the batch extended, each once (queued)
 }
 
 // dayKey is a row of account_days: an account's events of one business
@@ -110,7 +110,7 @@ func (o *batchOut) reset() {
 		items:    make(map[itemKey]*slaItem, len(o.items)),
 		contacts: make(map[contactKey]*contact, len(o.contacts)),
 		visits:   make([]visitRow, 0, len(o.visits)),
-		chains:   make(map[string]*chain, len(o.chains)),
+		chains:   make([]*chain, 0, len(o.chains)),
 		tiers:    make([]tierRow, 0, len(o.tiers)),
 		keys:     make([]keyRow, 0, len(o.keys)),
 		loyalty:  make([]loyaltyRow, 0, len(o.loyalty)),
@@ -667,10 +667,11 @@ func (p *Projector) writeChains(ws *pending) error {
 	}
 	m := newUpsert(ws, "chains", []string{"token"},
 		"token", "account", "length", "head", "last_seq")
-	for token, ch := range p.out.chains {
+	for _, ch := range p.out.chains {
 		c := *ch
+		ch.queued = false
 		m.addRow(func(dst []any) []any {
-			return append(dst, token, c.account, c.length, hex.EncodeToString(c.head[:]), c.lastSeq)
+			return append(dst, c.token, c.account, c.length, hex.EncodeToString(c.head[:]), c.lastSeq)
 		})
 	}
 	return nil

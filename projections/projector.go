@@ -597,8 +597,8 @@ func (p *Projector) loadChains(ctx context.Context) error {
 	defer rows.Close()
 	for rows.Next() {
 		c := &chain{}
-		var head, token string
-		if err := rows.Scan(&token, &c.account, &c.length, &head, &c.lastSeq); err != nil {
+		var head string
+		if err := rows.Scan(&c.token, &c.account, &c.length, &head, &c.lastSeq); err != nil {
 			return err
 		}
 		b, err := hex.DecodeString(head)
@@ -606,7 +606,7 @@ func (p *Projector) loadChains(ctx context.Context) error {
 			return fmt.Errorf("chains: account %q: bad head %q", c.account, head)
 		}
 		copy(c.head[:], b)
-		p.chains[token] = c
+		p.chains[c.token] = c
 	}
 	return rows.Err()
 }

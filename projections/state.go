@@ -149,10 +149,13 @@ func (a *account) moversToStore() (string, bool) {
 
 // chain is the hash chain over an account's messages (see the chains table).
 type chain struct {
+	token   string // the subject token it is kept by
 	account string
 	length  int64
 	head    [32]byte
 	lastSeq uint64
+	queued  bool     // in the batch's chains to write
+	acct    *account // the account of the token, once an event of it was applied
 }
 
 // bucketAt returns the account's bucket of day d, creating it (in day order)
