@@ -156,7 +156,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		if plan, err = findHeld(reader, file, evs); err != nil {
 			return err
 		}
-		if done := plan.report(out, file); done {
+		if done := plan.report(out, file, evs); done {
 			return nil
 		}
 	}
@@ -236,13 +236,15 @@ type streamReader struct {
 	// events returns the next events of any subject after a sequence,
 	// none at the stream's end.
 	events func(after uint64) ([]seqID, error)
+	// ticks returns the next events after a sequence that may be clock
+	// ticks (the ticks alone, or every event), none at the stream's end.
+	ticks func(after uint64) ([]seqID, error)
 }
 
 func storeReader(ctx context.Context, store *natsstore.Store) streamReader {
-	return streamReader{
-		has: func(account, id string) (uint64, error) { return storeHas(ctx, store, account, id) },
-		events: func(after uint64) ([]seqID, error) {
-			stored, err := store.Read(ctx, after, 1000)
+	page := func(read func(context.Context, uint64, int) ([]events.Stored, error)) func(uint64) ([]seqID, error) {
+		return func(after uint64) ([]seqID, error) {
+			stored, err := read(ctx, after, 1000)
 			out := make([]seqID, len(stored))
 			for i, st := range stored {
 				out[i].Seq = st.Seq
@@ -251,11 +253,17 @@ func storeReader(ctx context.Context, store *natsstore.Store) streamReader {
 				}
 			}
 			return out, err
-		},
+		}
+	}
+	return streamReader{
+		has:    func(account, id string) (uint64, error) { return storeHas(ctx, store, account, id) },
+		events: page(store.Read),
+		ticks:  page(store.ReadTicks),
 	}
 }
 
 func apiReader(ctx context.Context, c *apiClient) streamReader {
+	// GET /v1/events reads one account or all: ticks are looked for among all.
 	all := func(after uint64) ([]seqID, error) {
 		var page struct {
 			Events []seqID `json:"events"`
@@ -269,6 +277,7 @@ func apiReader(ctx context.Context, c *apiClient) streamReader {
 	return streamReader{
 		has:    func(account, id string) (uint64, error) { return apiHas(ctx, c, account, id) },
 		events: all,
+		ticks:  all,
 	}
 }
 
@@ -279,11 +288,13 @@ type resumePlan struct {
 	held     int   // rows the stream holds
 	lastRow  int   // the last of them in order (an index into File.Rows)
 	// Found in the stream: the last row of each kind the stream holds
-	// whole (see findHeld).
+	// whole (see findHeld), and the tick.
 	lastHeld []string
+	tickSeq  uint64
 }
 
-// findHeld works out which of the file's rows the stream holds, whatever JetStream's deduplication window still
+// findHeld works out which of the file's rows, and whether its closing
+// tick, the stream holds, whatever JetStream's deduplication window still
 // remembers, so that a run after an interrupted one sends only the rest.
 func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resumePlan, error) {
 	// Every run sends its rows in order, but one with --round sends the
@@ -300,6 +311,7 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 	}
 	held := make([]bool, len(file.Rows))
 	plan := &resumePlan{}
+	var tickAfter uint64
 	for _, rows := range kinds {
 		has := func(j int) (uint64, error) { return r.has(file.Rows[rows[j]].Account, evs[rows[j]].ID) }
 		n, seq, err := heldPrefix(len(rows), has)
@@ -314,6 +326,11 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 		}
 		if n == len(rows) {
 			plan.lastHeld = append(plan.lastHeld, fmt.Sprintf("%s at sequence %d", evs[rows[n-1]].ID, seq))
+		}
+		// A run appends the tick after all its rows are acknowledged: if the
+		// stream holds it, it follows the first copy of the last row held.
+		if tickAfter == 0 || seq < tickAfter {
+			tickAfter = seq
 		}
 		// The rows around the end of the prefix, the last batch in flight:
 		// rows missing before it, rows stored after it.
@@ -342,7 +359,16 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 			plan.send = append(plan.send, i)
 		}
 	}
-	plan.sendTick = len(evs) > len(file.Rows) && len(plan.send) > 0
+	if len(evs) > len(file.Rows) {
+		plan.sendTick = true
+		if tickAfter > 0 {
+			seq, err := findTick(r, tickAfter, evs[len(evs)-1].ID)
+			if err != nil {
+				return nil, err
+			}
+			plan.tickSeq, plan.sendTick = seq, seq == 0
+		}
+	}
 	return plan, nil
 }
 
@@ -389,23 +415,46 @@ func idsAround(r streamReader, seq uint64) (map[string]bool, error) {
 	return ids, nil
 }
 
+// findTick returns the sequence of the tick with id after a sequence, 0 if
+// the stream holds none.
+func findTick(r streamReader, after uint64, id string) (uint64, error) {
+	for {
+		page, err := r.ticks(after)
+		if err != nil || len(page) == 0 {
+			return 0, err
+		}
+		for _, e := range page {
+			if e.ID == id {
+				return e.Seq, nil
+			}
+			after = e.Seq
+		}
+	}
+}
+
 // report says what the stream holds of the file and what the run sends;
 // done is true when it holds everything.
-func (p *resumePlan) report(w io.Writer, file *importer.File) (done bool) {
+func (p *resumePlan) report(w io.Writer, file *importer.File, evs []*events.Event) (done bool) {
 	rows := len(file.Rows)
+	var tick string
+	if p.tickSeq > 0 {
+		tick = fmt.Sprintf(" and %s at sequence %d", evs[len(evs)-1].ID, p.tickSeq)
+	}
 	switch {
 	case p.held == 0:
-	case len(p.send) == 0:
+	case len(p.send) == 0 && !p.sendTick:
 		what := strings.Join(p.lastHeld, " and ")
 		if what == "" {
 			what = fmt.Sprintf("all %d rows", rows)
 		}
-		fmt.Fprintf(w, "already imported: the stream holds %s; nothing appended (--force sends it all again)\n", what)
+		fmt.Fprintf(w, "already imported: the stream holds %s%s; nothing appended (--force sends it all again)\n", what, tick)
 		return true
+	case len(p.send) == 0:
+		fmt.Fprintf(w, "the stream holds all %d rows but not the closing tick: appending it\n", rows)
 	default:
 		last := p.lastRow
-		fmt.Fprintf(w, "resuming: the stream holds %d of %d rows (through line %d, %s); appending the remaining %d",
-			p.held, rows, file.Rows[last].Line, file.Rows[last].Time.Format(time.DateOnly), len(p.send))
+		fmt.Fprintf(w, "resuming: the stream holds %d of %d rows (through line %d, %s)%s; appending the remaining %d",
+			p.held, rows, file.Rows[last].Line, file.Rows[last].Time.Format(time.DateOnly), tick, len(p.send))
 		if p.sendTick {
 			fmt.Fprint(w, " and the closing tick")
 		}
