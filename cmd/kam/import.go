@@ -160,8 +160,15 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 			return nil
 		}
 	}
+	toSend := make([]*events.Event, 0, len(plan.send)+1)
+	for _, i := range plan.send {
+		toSend = append(toSend, rowEvents[i])
+	}
+	if plan.sendTick {
+		toSend = append(toSend, tick[0])
+	}
 	if !lateMark.IsZero() {
-		warnLate(m.Stderr, evs, lateMark, lateWhat)
+		warnLate(m.Stderr, toSend, lateMark, lateWhat)
 	}
 
 	// A closing tick alone is no first batch to judge the rest by.

@@ -523,7 +523,8 @@ func projectorState(t *testing.T, k *kam) (last uint64, rejected float64, lastRe
 // TestImportResumes: an import that died after storing part of the file is
 // run again once JetStream no longer remembers the ids it stored. It sends
 // only the rows the stream does not hold, then the closing tick: nothing is
-// stored twice or set aside as a duplicate.
+// stored twice or set aside as a duplicate, and no event the stream holds
+// already is counted among those that arrive late.
 func TestImportResumes(t *testing.T) {
 	path, file := cdnowLike(t, 5000)
 	evs := file.Events()
@@ -556,12 +557,20 @@ func TestImportResumes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			k := startKam(t, t.TempDir(), "--no-ticks")
 			held := make([]*events.Event, len(tc.stored))
+			var mark time.Time
 			for j, i := range tc.stored {
 				held[j] = evs[i]
+				mark = evs[i].Time
 			}
 			storeForgotten(t, k, held)
-			projectorState(t, k)
+			projectorState(t, k) // the read model's watermark is the last stored row's day
 			sent := rows - len(tc.stored)
+			late := 0
+			for i, e := range evs[:rows] {
+				if !slices.Contains(tc.stored, i) && e.Time.Before(mark) {
+					late++
+				}
+			}
 
 			args := []string{"import", "--format", "cdnow", "--url", "http://" + k.addrs.HTTP, path}
 			if tc.nats {
@@ -578,6 +587,12 @@ func TestImportResumes(t *testing.T) {
 				if !strings.Contains(out, s) {
 					t.Errorf("import output %q does not contain %q", out, s)
 				}
+			}
+			switch warn := fmt.Sprintf("warning: %d of %d events lie before", late, sent+1); {
+			case late == 0 && strings.Contains(errOut, "warning:"):
+				t.Errorf("import warns %q, want no warning: only events after the stream's last one are sent", errOut)
+			case late > 0 && !strings.Contains(errOut, warn):
+				t.Errorf("import warns %q, want %q (the rows missing among stored ones)", errOut, warn)
 			}
 			last, rejected, review := projectorState(t, k)
 			if want := file.Rows[rows-1].Time.Format(time.DateOnly); last != uint64(rows+1) || rejected != 0 || review != want {
@@ -609,8 +624,8 @@ func TestImportAppendsMissingTick(t *testing.T) {
 			}
 			code, out, errOut := runCmd(t, args...)
 			if code != 0 || !strings.Contains(out, fmt.Sprintf("the stream holds all %d rows but not the closing tick", rows)) ||
-				!strings.Contains(out, "appended 1, duplicates 0, refused 0 of 1 events") {
-				t.Errorf("import: exit %d\n%s%s\nwant the closing tick appended", code, out, errOut)
+				!strings.Contains(out, "appended 1, duplicates 0, refused 0 of 1 events") || strings.Contains(errOut, "warning:") {
+				t.Errorf("import: exit %d\n%s%s\nwant the closing tick appended, and no warning", code, out, errOut)
 			}
 			if last, rejected, review := projectorState(t, k); last != uint64(rows+1) || rejected != 0 || review != lastDay {
 				t.Errorf("after: got %d events, %v set aside, last review %v; want %d, 0, %s", last, rejected, review, rows+1, lastDay)
