@@ -638,3 +638,17 @@ func TestImportAppendsMissingTick(t *testing.T) {
 		})
 	}
 }
+
+// TestImportTickFailureNamed: a closing tick that kam does not take (a token
+// that may read but not publish) is named as the closing tick in the error.
+func TestImportTickFailureNamed(t *testing.T) {
+	path, file := cdnowLike(t, 50)
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	reader := newToken(t, tokens, "reader", "read")
+	k := startKam(t, t.TempDir(), "--no-ticks", "--tokens", tokens)
+	storeForgotten(t, k, file.Events()[:len(file.Rows)])
+	code, out, errOut := runCmd(t, "import", "--format", "cdnow", "--url", "http://"+k.addrs.HTTP, "--token", reader, path)
+	if code != 1 || !strings.HasPrefix(errOut, "kam import: closing tick: ") || !strings.Contains(errOut, "403") {
+		t.Errorf("exit %d\n%s%s\nwant exit 1: kam import: closing tick: ... (403 ...)", code, out, errOut)
+	}
+}
