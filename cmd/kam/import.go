@@ -44,7 +44,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 	showBad := fs.Int("show-bad", 20, "bad rows listed in the summary")
 	strict := fs.Bool("strict", false, "append nothing if any row is bad")
 	dryRun := fs.Bool("dry-run", false, "read and check the file, append nothing")
-	force := fs.Bool("force", false, "send every event even when the file's last event is in the stream already (JetStream still drops the ids it remembers)")
+	force := fs.Bool("force", false, "send every event, even those the stream holds already (JetStream still drops the ids its duplicate window remembers)")
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
@@ -106,32 +106,12 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		return nil
 	}
 
-	// A file imported before is found by its last row's event, whatever
-	// JetStream's deduplication window remembers. Rounding brings in rows
-	// that an import without it left out: the last rounded row's event
-	// must be there too.
-	probes := []int{len(file.Rows) - 1}
-	for i := len(file.Rows) - 1; i >= 0; i-- {
-		if file.Rows[i].Rounded {
-			probes = append(probes, i)
-			break
-		}
-	}
-	imported := func(has func(account, id string) (uint64, error)) (bool, error) {
-		var seqs []string
-		for _, i := range probes {
-			seq, err := has(file.Rows[i].Account, evs[i].ID)
-			if err != nil || seq == 0 {
-				return false, err
-			}
-			seqs = append(seqs, fmt.Sprintf("%s at sequence %d", evs[i].ID, seq))
-		}
-		fmt.Fprintf(out, "already imported: the stream holds %s; nothing appended (--force sends it all again)\n", strings.Join(seqs, " and "))
-		return true, nil
-	}
-	var a *appender
-	rows := int64(len(file.Rows))
-	send := newProgress(m.Stderr, m.terminal(), "appending", "rows", rows)
+	var (
+		a        *appender
+		reader   streamReader
+		lateMark time.Time // when set: the stream's or read model's latest business time
+		lateWhat string
+	)
 	if nf.url != "" {
 		log := slog.New(slog.DiscardHandler)
 		nc, err := nf.connect(nf.url, log)
@@ -143,13 +123,9 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if !*force {
-			if done, err := imported(func(account, id string) (uint64, error) { return storeHas(ctx, store, account, id) }); err != nil || done {
-				return err
-			}
-		}
+		reader = storeReader(ctx, store)
 		if last, ok, err := store.LastBusinessTime(ctx); err == nil && ok {
-			warnLate(m.Stderr, evs, last, "the stream's last business event")
+			lateMark, lateWhat = last, "the stream's last business event"
 		}
 		a = newStoreAppender(store)
 	} else {
@@ -162,25 +138,47 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		if _, _, err := c.do(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil {
 			return fmt.Errorf("kam at %s: %w", *url, err)
 		}
-		if !*force {
-			if done, err := imported(func(account, id string) (uint64, error) { return apiHas(ctx, c, account, id) }); err != nil || done {
-				return err
-			}
-		}
+		reader = apiReader(ctx, c)
 		if st.Projector != nil && st.Projector.Watermark != "" {
 			if wm, err := time.Parse(time.RFC3339Nano, st.Projector.Watermark); err == nil {
-				warnLate(m.Stderr, evs, wm, "the read model's watermark")
+				lateMark, lateWhat = wm, "the read model's watermark"
 			}
 		}
 		a = newHTTPAppender(c)
 	}
-	a.stopIfAllRefused = true
+
 	rowEvents, tick := evs[:len(file.Rows)], evs[len(file.Rows):]
-	for i, e := range rowEvents {
-		if err := a.add(ctx, e, file.Rows[i].Line); err != nil {
+	plan := &resumePlan{send: make([]int, len(file.Rows)), sendTick: len(tick) > 0}
+	for i := range plan.send {
+		plan.send[i] = i
+	}
+	if !*force {
+		if plan, err = findHeld(reader, file, evs); err != nil {
 			return err
 		}
-		send.set(int64(i + 1))
+		if done := plan.report(out, file, evs); done {
+			return nil
+		}
+	}
+	toSend := make([]*events.Event, 0, len(plan.send)+1)
+	for _, i := range plan.send {
+		toSend = append(toSend, rowEvents[i])
+	}
+	if plan.sendTick {
+		toSend = append(toSend, tick[0])
+	}
+	if !lateMark.IsZero() {
+		warnLate(m.Stderr, toSend, lateMark, lateWhat)
+	}
+
+	// A closing tick alone is no first batch to judge the rest by.
+	a.stopIfAllRefused = len(plan.send) > 0
+	send := newProgress(m.Stderr, m.terminal(), "appending", "rows", int64(len(plan.send)))
+	for n, i := range plan.send {
+		if err := a.add(ctx, rowEvents[i], file.Rows[i].Line); err != nil {
+			return err
+		}
+		send.set(int64(n + 1))
 	}
 	if err := a.flush(ctx); err != nil {
 		return err
@@ -188,7 +186,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 	sum := a.sum
 	// The closing tick only after rows that made it into the stream: a
 	// tick in a stream without them would make all later history late.
-	if len(tick) > 0 && sum.Appended+sum.Duplicates > 0 {
+	if plan.sendTick && plan.held+sum.Appended+sum.Duplicates > 0 {
 		if err := a.add(ctx, tick[0], 0); err != nil {
 			return err
 		}
@@ -199,12 +197,277 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 	send.done()
 	took := time.Since(start)
 	fmt.Fprintf(out, "appended %d, duplicates %d, refused %d of %d events in %s (%.0f events/s)\n",
-		sum.Appended, sum.Duplicates, len(sum.Refused), len(evs), took.Round(time.Millisecond), float64(len(evs))/took.Seconds())
+		sum.Appended, sum.Duplicates, len(sum.Refused), sum.Lines, took.Round(time.Millisecond), float64(sum.Lines)/took.Seconds())
 	listRefused(out, sum.Refused, *showBad)
 	if len(sum.Refused) > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("kam import: %d events refused", len(sum.Refused))}
 	}
 	return nil
+}
+
+// Why the rows a run stored are a prefix of those it sends, which the
+// resume's binary search assumes: the appender sends one batch after the
+// other, and a batch is done, each of its events acknowledged or refused
+// and the unacknowledged ones sent again, before the next goes (through
+// kam a batch is one request, answered when kam has every event's result;
+// straight to the stream a chunk is published and awaited the same way).
+// Within a batch the events are published in order on one connection, and
+// JetStream stores them in the order they arrive, so a run that dies
+// mid-batch leaves a prefix of that batch stored, even with its publishes
+// pipelined. Not quite so when some publishes of the batch go
+// unacknowledged (a timeout, a new stream leader) while later ones are
+// stored, and the run dies before sending them again: rows are missing
+// among stored ones. That happens only in the last batch a run had in
+// flight, so within inFlight rows of wherever in it the search ends, and
+// findHeld looks at those rows one by one. (A run that gave up on events
+// after maxSendAttempts reported them refused; a resume does not look for
+// them, and one of them can end the search early, so that rows after it
+// are sent again.)
+
+// inFlight is the most rows a run of kam import has sent and not yet seen
+// acknowledged: a chunk straight to the stream (storeChunk), or a batch
+// through kam (at most 1000, newHTTPAppender).
+const inFlight = storeChunk
+
+// seqID is an event of the stream: its sequence and id.
+type seqID struct {
+	Seq uint64 `json:"seq"`
+	ID  string `json:"id"`
+}
+
+// streamReader is what a resume needs to read of the stream, through a
+// running kam or straight from NATS.
+type streamReader struct {
+	// has returns the sequence of the account's event with id, 0 if none.
+	has func(account, id string) (uint64, error)
+	// events returns the next events of any subject after a sequence,
+	// none at the stream's end.
+	events func(after uint64) ([]seqID, error)
+	// ticks returns the next events after a sequence that may be clock
+	// ticks (the ticks alone, or every event), none at the stream's end.
+	ticks func(after uint64) ([]seqID, error)
+}
+
+func storeReader(ctx context.Context, store *natsstore.Store) streamReader {
+	page := func(read func(context.Context, uint64, int) ([]events.Stored, error)) func(uint64) ([]seqID, error) {
+		return func(after uint64) ([]seqID, error) {
+			stored, err := read(ctx, after, 1000)
+			out := make([]seqID, len(stored))
+			for i, st := range stored {
+				out[i].Seq = st.Seq
+				if e, err := events.Decode(st.Data, false); err == nil {
+					out[i].ID = e.ID
+				}
+			}
+			return out, err
+		}
+	}
+	return streamReader{
+		has:    func(account, id string) (uint64, error) { return storeHas(ctx, store, account, id) },
+		events: page(store.Read),
+		ticks:  page(store.ReadTicks),
+	}
+}
+
+func apiReader(ctx context.Context, c *apiClient) streamReader {
+	// GET /v1/events reads one account or all: ticks are looked for among all.
+	all := func(after uint64) ([]seqID, error) {
+		var page struct {
+			Events []seqID `json:"events"`
+		}
+		path := fmt.Sprintf("/v1/events?after=%d&limit=1000", after)
+		if _, _, err := c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return nil, fmt.Errorf("read the events after sequence %d: %w", after, err)
+		}
+		return page.Events, nil
+	}
+	return streamReader{
+		has:    func(account, id string) (uint64, error) { return apiHas(ctx, c, account, id) },
+		events: all,
+		ticks:  all,
+	}
+}
+
+// resumePlan is what a run sends of a file, given what the stream holds.
+type resumePlan struct {
+	send     []int // the rows to send, in order (indices into File.Rows)
+	sendTick bool  // whether the closing tick is to be sent
+	held     int   // rows the stream holds
+	lastRow  int   // the last of them in order (an index into File.Rows)
+	// Found in the stream: the last row of each kind the stream holds
+	// whole (see findHeld), and the tick.
+	lastHeld []string
+	tickSeq  uint64
+}
+
+// findHeld works out which of the file's rows, and whether its closing
+// tick, the stream holds, whatever JetStream's deduplication window still
+// remembers, so that a run after an interrupted one sends only the rest.
+func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resumePlan, error) {
+	// Every run sends its rows in order, but one with --round sends the
+	// rows that a run without it leaves out, and the other way round: each
+	// kind, rounded or not, is sent in order by every run, and each is
+	// searched on its own.
+	var kinds [2][]int
+	for i, row := range file.Rows {
+		k := 0
+		if row.Rounded {
+			k = 1
+		}
+		kinds[k] = append(kinds[k], i)
+	}
+	held := make([]bool, len(file.Rows))
+	plan := &resumePlan{}
+	var tickAfter uint64
+	for _, rows := range kinds {
+		has := func(j int) (uint64, error) { return r.has(file.Rows[rows[j]].Account, evs[rows[j]].ID) }
+		n, seq, err := heldPrefix(len(rows), has)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			continue
+		}
+		for _, i := range rows[:n] {
+			held[i] = true
+		}
+		if n == len(rows) {
+			plan.lastHeld = append(plan.lastHeld, fmt.Sprintf("%s at sequence %d", evs[rows[n-1]].ID, seq))
+		}
+		// A run appends the tick after all its rows are acknowledged: if the
+		// stream holds it, it follows the first copy of the last row held.
+		if tickAfter == 0 || seq < tickAfter {
+			tickAfter = seq
+		}
+		// The rows around the end of the prefix, the last batch in flight:
+		// rows missing before it, rows stored after it.
+		seen, err := idsAround(r, seq)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range rows[max(0, n-inFlight):n] {
+			if seen[evs[i].ID] {
+				continue
+			}
+			s, err := r.has(file.Rows[i].Account, evs[i].ID)
+			if err != nil {
+				return nil, err
+			}
+			held[i] = s > 0
+		}
+		for _, i := range rows[n:min(len(rows), n+inFlight)] {
+			held[i] = seen[evs[i].ID]
+		}
+	}
+	for i, h := range held {
+		if h {
+			plan.held, plan.lastRow = plan.held+1, i
+		} else {
+			plan.send = append(plan.send, i)
+		}
+	}
+	if len(evs) > len(file.Rows) {
+		plan.sendTick = true
+		if tickAfter > 0 {
+			seq, err := findTick(r, tickAfter, evs[len(evs)-1].ID)
+			if err != nil {
+				return nil, err
+			}
+			plan.tickSeq, plan.sendTick = seq, seq == 0
+		}
+	}
+	return plan, nil
+}
+
+// heldPrefix returns how many of n rows the stream holds as a prefix, and
+// the sequence of the last of them, by a binary search: has(j) is the
+// sequence of row j's event, 0 if the stream does not hold it.
+func heldPrefix(n int, has func(j int) (uint64, error)) (int, uint64, error) {
+	lo, hi, seq := 0, n, uint64(0) // the first lo rows are held; row hi is not (when hi < n)
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		s, err := has(mid - 1)
+		if err != nil {
+			return 0, 0, err
+		}
+		if s > 0 {
+			lo, seq = mid, s
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, seq, nil
+}
+
+// idsAround returns the ids of the events within 2*inFlight sequences of
+// seq, either side: the batch in flight, and room for events others
+// appended meanwhile. A row not among them is probed if it is before the
+// end of the stored prefix, and sent if after.
+func idsAround(r streamReader, seq uint64) (map[string]bool, error) {
+	const span = 2 * inFlight
+	ids := map[string]bool{}
+	for after := seq - min(seq, span); after < seq+span; {
+		page, err := r.events(after)
+		if err != nil || len(page) == 0 {
+			return ids, err
+		}
+		for _, e := range page {
+			if e.Seq > seq+span {
+				return ids, nil
+			}
+			ids[e.ID] = true
+			after = e.Seq
+		}
+	}
+	return ids, nil
+}
+
+// findTick returns the sequence of the tick with id after a sequence, 0 if
+// the stream holds none.
+func findTick(r streamReader, after uint64, id string) (uint64, error) {
+	for {
+		page, err := r.ticks(after)
+		if err != nil || len(page) == 0 {
+			return 0, err
+		}
+		for _, e := range page {
+			if e.ID == id {
+				return e.Seq, nil
+			}
+			after = e.Seq
+		}
+	}
+}
+
+// report says what the stream holds of the file and what the run sends;
+// done is true when it holds everything.
+func (p *resumePlan) report(w io.Writer, file *importer.File, evs []*events.Event) (done bool) {
+	rows := len(file.Rows)
+	var tick string
+	if p.tickSeq > 0 {
+		tick = fmt.Sprintf(" and %s at sequence %d", evs[len(evs)-1].ID, p.tickSeq)
+	}
+	switch {
+	case p.held == 0:
+	case len(p.send) == 0 && !p.sendTick:
+		what := strings.Join(p.lastHeld, " and ")
+		if what == "" {
+			what = fmt.Sprintf("all %d rows", rows)
+		}
+		fmt.Fprintf(w, "already imported: the stream holds %s%s; nothing appended (--force sends it all again)\n", what, tick)
+		return true
+	case len(p.send) == 0:
+		fmt.Fprintf(w, "the stream holds all %d rows but not the closing tick: appending it\n", rows)
+	default:
+		last := p.lastRow
+		fmt.Fprintf(w, "resuming: the stream holds %d of %d rows (through line %d, %s)%s; appending the remaining %d",
+			p.held, rows, file.Rows[last].Line, file.Rows[last].Time.Format(time.DateOnly), tick, len(p.send))
+		if p.sendTick {
+			fmt.Fprint(w, " and the closing tick")
+		}
+		fmt.Fprintln(w)
+	}
+	return false
 }
 
 // storeHas returns the sequence of the account's event with id, 0 if none.

@@ -246,7 +246,7 @@ func (p *publisher) send(ctx context.Context, raws []json.RawMessage, lines []in
 		if err != nil {
 			retriable := status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests || status == 0
 			if !retriable || attempt >= maxSendAttempts {
-				return fmt.Errorf("lines %d-%d: %w", lines[0], lines[len(lines)-1], err)
+				return fmt.Errorf("%s: %w", lineSpan(lines), err)
 			}
 			if s, e := strconv.Atoi(hdr.Get("Retry-After")); e == nil && s > 0 {
 				wait = time.Duration(s) * time.Second
@@ -285,3 +285,12 @@ func (p *publisher) send(ctx context.Context, raws []json.RawMessage, lines []in
 }
 
 const maxSendAttempts = 20
+
+// lineSpan names the input lines of a batch in an error. Line 0 is no line
+// of the input: only kam import's closing tick has it, and goes alone.
+func lineSpan(lines []int) string {
+	if len(lines) == 1 && lines[0] == 0 {
+		return "closing tick"
+	}
+	return fmt.Sprintf("lines %d-%d", lines[0], lines[len(lines)-1])
+}

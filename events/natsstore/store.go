@@ -411,6 +411,11 @@ func (s *Store) Read(ctx context.Context, after uint64, limit int) ([]events.Sto
 	return s.read(ctx, "", after, limit)
 }
 
+// ReadTicks returns up to limit clock ticks after a sequence.
+func (s *Store) ReadTicks(ctx context.Context, after uint64, limit int) ([]events.Stored, error) {
+	return s.read(ctx, TickSubject, after, limit)
+}
+
 func (s *Store) read(ctx context.Context, filter string, after uint64, limit int) ([]events.Stored, error) {
 	if limit <= 0 {
 		return nil, nil
