@@ -49,6 +49,7 @@ type Projector struct {
 	items      map[itemKey]*slaItem
 	contacts   map[contactKey]*contact
 	ids        map[idDigest]uint64
+	lastID     idEntry // the ledger's entry of the greatest sequence, as loaded
 	appliedSeq uint64
 	watermark  time.Time
 	started    bool // a first event fixed next
@@ -583,10 +584,47 @@ func (p *Projector) loadIDs(ctx context.Context) error {
 		for i := 0; i < len(b); i += 24 {
 			var d idDigest
 			copy(d[:], b[i:i+16])
-			p.ids[d] = binary.BigEndian.Uint64(b[i+16 : i+24])
+			seq := binary.BigEndian.Uint64(b[i+16 : i+24])
+			p.ids[d] = seq
+			if seq > p.lastID.seq {
+				p.lastID = idEntry{d, seq}
+			}
 		}
 	}
 	return rows.Err()
+}
+
+// ErrStreamMismatch is returned by CheckStream when the stream is not the
+// one the read model was built from.
+var ErrStreamMismatch = errors.New("the stream is not the one the read model was built from")
+
+// CheckStream checks, at start, that the stream is the one the model was
+// built from: it holds at least the sequences the model applied, and the
+// event the model last applied is still the one stored at its sequence. A
+// stream deleted and created anew (or its store wiped) would otherwise be
+// followed from the model's sequence on: new events answered 201 and never
+// applied. lastSeq is the stream's last sequence; idAt returns the id of the
+// event stored at a sequence (ok false when the message is gone, which a
+// cut stream allows: nothing to compare then).
+func (p *Projector) CheckStream(ctx context.Context, lastSeq uint64, idAt func(ctx context.Context, seq uint64) (id string, ok bool, err error)) error {
+	const advice = "bring back the stream it was built from, or move the read model away (kam.db and the kam-<n>.db file it links to) " +
+		"and start kam again, which builds a new one from this stream"
+	if p.appliedSeq > lastSeq {
+		return fmt.Errorf("%w: the read model has applied up to sequence %d of stream %s, which ends at %d; %s",
+			ErrStreamMismatch, p.appliedSeq, p.stream, lastSeq, advice)
+	}
+	if p.lastID.seq == 0 || idAt == nil {
+		return nil
+	}
+	id, ok, err := idAt(ctx, p.lastID.seq)
+	if err != nil || !ok {
+		return err
+	}
+	if digestID(id) != p.lastID.digest {
+		return fmt.Errorf("%w: the event stored at sequence %d of stream %s (id %q) is not the one the read model applied there; %s",
+			ErrStreamMismatch, p.lastID.seq, p.stream, id, advice)
+	}
+	return nil
 }
 
 func (p *Projector) loadChains(ctx context.Context) error {

@@ -33,8 +33,13 @@ type Service struct {
 	Opts    RunOptions
 	DataDir string
 	// LastSeq, when set, reports the stream's last sequence, for the
-	// progress of a rebuild.
+	// progress of a rebuild, and for Start to check that the model is not
+	// ahead of the stream (Projector.CheckStream).
 	LastSeq func(context.Context) (uint64, error)
+	// EventIDAt, when set, returns the id of the event stored at seq (ok
+	// false when there is none), for Start's check that the stream is the
+	// one the model was built from.
+	EventIDAt func(ctx context.Context, seq uint64) (id string, ok bool, err error)
 
 	mu      sync.RWMutex
 	cur     *model
@@ -103,6 +108,16 @@ func (s *Service) Start(ctx context.Context, useStored bool) error {
 	m, err := s.openModel(ctx, path, pol, useStored)
 	if err != nil {
 		return err
+	}
+	if s.LastSeq != nil {
+		last, err := s.LastSeq(ctx)
+		if err == nil {
+			err = m.proj.CheckStream(ctx, last, s.EventIDAt)
+		}
+		if err != nil {
+			m.db.Close()
+			return err
+		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.mu.Lock()

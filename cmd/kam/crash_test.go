@@ -234,3 +234,44 @@ func digestFile(t *testing.T, path string) []projections.TableDigest {
 	}
 	return d
 }
+
+// TestSIGHUPStopsGracefully: a hang-up (a closed terminal, a supervisor)
+// stops kam as SIGTERM does, committing and closing in order; it killed kam
+// on the spot before.
+func TestSIGHUPStopsGracefully(t *testing.T) {
+	k := startProcess(t, t.TempDir(), "--no-ticks")
+	k.cmd.Process.Signal(syscall.SIGHUP)
+	done := make(chan error, 1)
+	go func() { done <- k.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(k.logs.String(), "projector stopped") {
+			t.Errorf("after SIGHUP: %v\n%s", err, k.logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("kam did not stop within 30s of SIGHUP")
+	}
+}
+
+// TestServeRefusesUnsafeSettings: settings that would open kam to anyone or
+// make every append fail are refused at start, naming the flag.
+func TestServeRefusesUnsafeSettings(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--nats-listen", "0.0.0.0:-1"}, "--nats-listen 0.0.0.0:-1 is not a loopback address"},
+		{[]string{"--max-body", "-1"}, "--max-body -1"},
+		{[]string{"--max-batch", "0"}, "--max-batch 0"},
+	} {
+		var out syncBuffer
+		m := &Main{Stdout: &out, Stderr: &out}
+		args := append([]string{"serve", "--data-dir", t.TempDir(), "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--no-ticks"}, tc.args...)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		code := m.Run(ctx, args)
+		cancel()
+		if code == 0 || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%v: exit %d, want a refusal naming %q:\n%s", tc.args, code, tc.want, out.String())
+		}
+	}
+}

@@ -230,6 +230,52 @@ func TestServeRefusesAnotherPolicy(t *testing.T) {
 	}
 }
 
+// TestServeRefusesAnotherStream: a read model is not continued on a stream
+// it was not built from: one wiped and created anew (shorter than the model),
+// or one refilled with other events as far as the model went. Either way
+// kam said nothing and answered 201 to events it never applied.
+func TestServeRefusesAnotherStream(t *testing.T) {
+	serve := func(dir string, extra ...string) (int, string) {
+		var out syncBuffer
+		m := &Main{Stdout: &out, Stderr: &out}
+		args := append([]string{"serve", "--data-dir", dir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--no-ticks"}, extra...)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		return m.Run(ctx, args), out.String()
+	}
+	post := func(k *kam, ids ...string) {
+		for i, id := range ids {
+			if code, body := k.call("POST", "/v1/events", order(id, "ACME", fmt.Sprintf("2026-03-0%dT10:00:00Z", i+1), "10.00")); code != 201 {
+				t.Fatalf("append %s: %d %v", id, code, body)
+			}
+		}
+	}
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	post(k, "a1", "a2", "a3")
+	k.call("GET", "/v1/status?min_seq=3", nil)
+	k.stop()
+	if err := os.RemoveAll(filepath.Join(dir, "nats")); err != nil {
+		t.Fatal(err)
+	}
+	code, out := serve(dir)
+	if code == 0 || !strings.Contains(out, "not the one the read model was built from") || !strings.Contains(out, "ends at 0") {
+		t.Errorf("serve on a wiped stream: exit %d\n%s", code, out)
+	}
+	// kam verify says so at once (it waited for ever for the sequences).
+	if code, out, errOut := runCmd(t, "verify", "--data-dir", dir); code != 1 || !strings.Contains(errOut, "ends at 0") {
+		t.Errorf("verify on a wiped stream: exit %d\n%s%s", code, out, errOut)
+	}
+	// The same length, other events.
+	k = startKam(t, dir, "--no-ticks", "--no-projector")
+	post(k, "b1", "b2", "b3")
+	k.stop()
+	code, out = serve(dir)
+	if code == 0 || !strings.Contains(out, "not the one the read model applied there") {
+		t.Errorf("serve on a stream refilled with other events: exit %d\n%s", code, out)
+	}
+}
+
 func TestPublish(t *testing.T) {
 	k := startKam(t, t.TempDir())
 	lines := []string{

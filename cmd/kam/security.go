@@ -42,8 +42,11 @@ func (s *securityFlags) register(fs *flag.FlagSet) {
 // --insecure says otherwise.
 func (s *securityFlags) guard(httpAddr string, met *handlers.Metrics, log *slog.Logger) (handlers.Guard, error) {
 	cfg := handlers.GuardConfig{Metrics: met, Logger: log}
-	if s.maxBatch > 1000 {
-		return nil, fmt.Errorf("--max-batch %d: at most 1000 (JetStream's atomic batch limit)", s.maxBatch)
+	if s.maxBatch < 1 || s.maxBatch > 1000 {
+		return nil, fmt.Errorf("--max-batch %d: want 1 to 1000 (JetStream's atomic batch limit)", s.maxBatch)
+	}
+	if s.maxBody < 1 {
+		return nil, fmt.Errorf("--max-body %d: want a positive number of bytes", s.maxBody)
 	}
 	if s.tokens != "" {
 		set, err := auth.Load(s.tokens)

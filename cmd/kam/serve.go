@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"kam/events"
 	"kam/events/natsstore"
 	"kam/handlers"
 	"kam/projections"
@@ -181,6 +182,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	natsInfo := handlers.NATSInfo{Mode: "external", URL: f.nats.url}
 	url := f.nats.url
+	if url == "" && !isLoopback(f.natsListen) {
+		// The embedded server takes any client unless its configuration
+		// says otherwise: anyone who reaches it could read the stream,
+		// append past the API's checks, or change the stream's limits.
+		if f.natsConfig == "" {
+			return fmt.Errorf("--nats-listen %s is not a loopback address and no --nats-config gives the embedded NATS server an authorization block: "+
+				"anyone who reaches it could read the stream, append to it and change its limits; give --nats-config FILE with authorization, or listen on loopback", f.natsListen)
+		}
+		log.Warn("the embedded NATS server listens beyond loopback: its --nats-config must require authorization", "nats_listen", f.natsListen, "config", f.natsConfig)
+	}
 	if url == "" {
 		ns, err := natsstore.RunEmbedded(natsstore.EmbeddedConfig{
 			Listen:     f.natsListen,
@@ -237,6 +248,20 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			LastSeq: func(ctx context.Context) (uint64, error) {
 				st, err := store.Status(ctx)
 				return st.LastSeq, err
+			},
+			EventIDAt: func(ctx context.Context, seq uint64) (string, bool, error) {
+				st, err := store.ReadSeq(ctx, seq)
+				if events.ErrorCode(err) == events.ENotFound {
+					return "", false, nil
+				}
+				if err != nil {
+					return "", false, err
+				}
+				e, err := events.Decode(st.Data, false)
+				if err != nil {
+					return "", true, nil // not an event: it cannot be the one applied there
+				}
+				return e.ID, true, nil
 			},
 		}
 		// With --rebuild, a model built under another policy is served under

@@ -69,6 +69,14 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 		return m.verifyChains(ctx, js, stream, serving, *against)
 	}
 
+	// A model ahead of the stream cannot be rebuilt: the rebuild would wait
+	// for sequences that never come.
+	if info, err := stream.Info(ctx); err != nil {
+		return err
+	} else if serving.applied > info.State.LastSeq {
+		return &exitError{code: 1, msg: fmt.Sprintf("kam verify: the read model %s has applied up to sequence %d, but stream %s ends at %d: "+
+			"it was not built from this stream (wiped or replaced since)", serving.name, serving.applied, acc.nats.stream, info.State.LastSeq)}
+	}
 	dir, err := os.MkdirTemp("", "kam-verify")
 	if err != nil {
 		return err
