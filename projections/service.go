@@ -46,9 +46,16 @@ type Service struct {
 	changed chan struct{} // closed and replaced on a swap
 	rebuild *RebuildStatus
 	retired []*model // swapped out, closed after a grace period
-	wg      sync.WaitGroup
-	ctx     context.Context
-	cancel  context.CancelFunc
+	// past holds the reviews and commits of the projectors replaced since
+	// start (swapped out, or reloaded after an error), so that the counts
+	// Status reports, which metrics export as counters, never go down.
+	past struct {
+		reviews, commits             int64
+		reviewSeconds, commitSeconds float64
+	}
+	wg     sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 type model struct {
@@ -228,6 +235,7 @@ func (s *Service) follow(m *model) {
 				continue
 			}
 			s.mu.Lock()
+			s.addPast(m.proj.Status())
 			m.proj = p
 			s.mu.Unlock()
 		}
@@ -247,7 +255,20 @@ func (s *Service) Queries() *Queries { return s.current().q }
 func (s *Service) Status() Status {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.cur.proj.Status()
+	st := s.cur.proj.Status()
+	st.Reviews += s.past.reviews
+	st.ReviewSeconds += s.past.reviewSeconds
+	st.Commits += s.past.commits
+	st.CommitSeconds += s.past.commitSeconds
+	return st
+}
+
+// addPast counts a replaced projector's reviews and commits; s.mu is held.
+func (s *Service) addPast(st Status) {
+	s.past.reviews += st.Reviews
+	s.past.reviewSeconds += st.ReviewSeconds
+	s.past.commits += st.Commits
+	s.past.commitSeconds += st.CommitSeconds
 }
 
 // CurrentPolicy is the policy of the serving read model.
@@ -385,6 +406,7 @@ func (s *Service) swap(m *model) (string, error) {
 	s.mu.Lock()
 	old := s.cur
 	s.cur = m
+	s.addPast(old.proj.Status())
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()

@@ -5,8 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +72,26 @@ func TestRebuildSwapUnderQueries(t *testing.T) {
 	want := fmt.Sprint(abc["total_revenue"], abc["accounts"], abc["tiers"], list["total"], list["accounts"])
 	wantTotals := fmt.Sprint(abc["total_revenue"], abc["accounts"])
 	before, _ := filepath.EvalSymlinks(filepath.Join(dir, "kam.db"))
+	commits := func() float64 {
+		resp, err := http.Get(k.url("/metrics"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "kam_projector_commit_duration_seconds_count "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("metrics: %q: %v", line, err)
+				}
+				return f
+			}
+		}
+		t.Fatalf("no kam_projector_commit_duration_seconds_count in /metrics:\n%s", b)
+		return 0
+	}
+	commitsBefore := commits()
 
 	var answered, wrong atomic.Int64
 	var firstWrong atomic.Value
@@ -118,6 +141,10 @@ func TestRebuildSwapUnderQueries(t *testing.T) {
 	wg.Wait()
 	if wrong.Load() > 0 || answered.Load() < 10 {
 		t.Errorf("%d of %d answers differed from the complete model's; first: %v\nwant: %s", wrong.Load(), answered.Load(), firstWrong.Load(), want)
+	}
+	// The counts metrics export as counters do not go down with the swap.
+	if c := commits(); c < commitsBefore {
+		t.Errorf("commits: %v after the swap, %v before", c, commitsBefore)
 	}
 	after, _ := filepath.EvalSymlinks(filepath.Join(dir, "kam.db"))
 	if after == before {
