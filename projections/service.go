@@ -315,7 +315,10 @@ func (s *Service) Rebuild() (RebuildStatus, error) {
 	}
 	now := time.Now()
 	path := filepath.Join(s.DataDir, fmt.Sprintf("kam-%d.db", now.UnixNano()))
-	s.rebuild = &RebuildStatus{Running: true, Path: path, Policy: s.Policy.Version(), Started: now.UTC().Format(time.RFC3339), startedAt: now}
+	// The target is at least what the serving model has applied; the
+	// rebuild raises it to the stream's end once it has read that.
+	s.rebuild = &RebuildStatus{Running: true, Path: path, Policy: s.Policy.Version(), Started: now.UTC().Format(time.RFC3339), startedAt: now,
+		Target: s.cur.proj.Status().AppliedSeq}
 	st := *s.rebuild
 	s.mu.Unlock()
 	s.wg.Add(1)
@@ -362,6 +365,9 @@ func (s *Service) runRebuild(path string) error {
 			return fmt.Errorf("read the stream's last sequence: %w", err)
 		}
 	}
+	s.mu.Lock()
+	s.rebuild.Target = max(target, s.cur.proj.Status().AppliedSeq) // reported from the start, not from the first tick
+	s.mu.Unlock()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {

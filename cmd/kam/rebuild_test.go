@@ -66,7 +66,7 @@ func fill(t *testing.T, k *kam, n int, seed uint64) uint64 {
 func TestRebuildSwapUnderQueries(t *testing.T) {
 	dir := t.TempDir()
 	k := startKam(t, dir, "--no-ticks")
-	fill(t, k, 20000, 3)
+	last := fill(t, k, 20000, 3)
 	_, abc := k.call("GET", "/v1/reports/abc", nil)
 	_, list := k.call("GET", "/v1/accounts?limit=5&sort=revenue", nil)
 	want := fmt.Sprint(abc["total_revenue"], abc["accounts"], abc["tiers"], list["total"], list["accounts"])
@@ -121,6 +121,9 @@ func TestRebuildSwapUnderQueries(t *testing.T) {
 	code, body := k.call("POST", "/v1/admin/rebuild", nil)
 	if code != 202 {
 		t.Fatalf("POST /v1/admin/rebuild: %d %v", code, body)
+	}
+	if rb, _ := body["rebuild"].(map[string]any); rb == nil || rb["target_seq"] != float64(last) {
+		t.Errorf("the rebuild's first status: %v, want target_seq %d (what the serving model has applied)", body, last)
 	}
 	if code, _ := k.call("POST", "/v1/admin/rebuild", nil); code != 409 && code != 202 {
 		t.Errorf("a second rebuild while one runs: got %d, want 409 (or 202 if the first had finished)", code)
