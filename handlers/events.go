@@ -30,8 +30,9 @@ type appendResult struct {
 // handleEventsPost appends one event (a JSON object) or a batch (an array).
 // Everything is validated before anything is appended; an invalid event
 // refuses the whole request unless ?partial=true asks for per-event results.
-// The body decides what it is, not the Content-Type (curl's default is a form
-// type): a body that is not a JSON object or array gets 415.
+// The Content-Type must be a JSON type (see requireJSON); the body decides
+// whether it is one event or a batch, and a body that is not a JSON object
+// or array gets 415.
 func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 	partial := r.URL.Query().Get("partial") == "true"
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBody))

@@ -5,8 +5,12 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -153,9 +157,13 @@ func (s *Server) routes(mux *http.ServeMux) {
 	}
 }
 
-// handle registers a route behind the guard.
+// handle registers a route behind the guard. A route that changes state
+// (POST, PUT, PATCH, DELETE) also needs a JSON Content-Type (see requireJSON).
 func (s *Server) handle(mux *http.ServeMux, pattern, scope string, h http.HandlerFunc) {
 	var hh http.Handler = h
+	if method, _, ok := strings.Cut(pattern, " "); ok && changesState(method) {
+		hh = s.requireJSON(hh)
+	}
 	if s.Guard != nil {
 		hh = s.Guard(pattern, scope, hh)
 	}
@@ -185,4 +193,41 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+func changesState(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// JSONTypes are the media types a request that changes state may name in
+// its Content-Type, with or without parameters (charset=utf-8).
+var JSONTypes = []string{"application/json", "application/cloudevents+json", "application/cloudevents-batch+json"}
+
+// requireJSON refuses a request whose Content-Type is not one of JSONTypes
+// with 415, before anything is read, even when it has no body (POST
+// /v1/admin/rebuild). A browser sends such a type cross-origin only after
+// a CORS preflight, which kam never grants; text/plain and form posts it
+// sends without one. So a web page open in a browser on kam's host cannot
+// append events or start a rebuild (while kam runs without tokens, that
+// browser is a trusted loopback caller).
+func (s *Server) requireJSON(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ct := r.Header.Get("Content-Type")
+		mt, _, err := mime.ParseMediaType(ct)
+		if ct == "" || err != nil || !slices.Contains(JSONTypes, mt) {
+			got := "none"
+			if ct != "" {
+				got = fmt.Sprintf("%q", ct)
+			}
+			writeError(w, r, s.Logger, &events.Error{Code: events.EUnsupported,
+				Message: fmt.Sprintf("%s %s needs a JSON Content-Type, got %s", r.Method, r.URL.Path, got),
+				Details: []events.FieldError{{Field: "Content-Type", Problem: "must be " + strings.Join(JSONTypes, ", ")}}})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -34,6 +34,9 @@ func (k *kam) callAs(token, method, path, body string) (int, http.Header, string
 	if err != nil {
 		k.t.Fatal(err)
 	}
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
