@@ -23,12 +23,14 @@ var statusOf = map[string]int{
 	eUnauthorized:       http.StatusUnauthorized,
 	eForbidden:          http.StatusForbidden,
 	eRateLimited:        http.StatusTooManyRequests,
+	eMisdirected:        http.StatusMisdirectedRequest,
 }
 
 const (
 	eUnauthorized = "unauthorized"
 	eForbidden    = "forbidden"
 	eRateLimited  = "rate_limited"
+	eMisdirected  = "misdirected"
 )
 
 // writeJSON marshals v first, so that a marshalling failure still gets a

@@ -57,6 +57,7 @@ func TestContentType(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := httptest.NewRequest("POST", tt.path, strings.NewReader(tt.body))
+			req.Host = "localhost"
 			req.Header.Set("Origin", "http://evil.example")
 			if tt.ctype != "" {
 				req.Header.Set("Content-Type", tt.ctype)
@@ -82,5 +83,65 @@ func TestContentType(t *testing.T) {
 	}
 	if admin.rebuilds != 1 {
 		t.Errorf("rebuilds started: got %d, want 1", admin.rebuilds)
+	}
+}
+
+// TestGuardHost: without tokens, kam answers only requests that name it by a
+// loopback name or the address it listens on; a page that rebinds its own
+// name to 127.0.0.1 gets 421. With tokens the Host does not matter.
+func TestGuardHost(t *testing.T) {
+	tests := []struct {
+		listen, host string
+		code         int
+	}{
+		{"127.0.0.1:8080", "127.0.0.1:8080", 200},
+		{"127.0.0.1:8080", "127.0.0.1", 200},
+		{"127.0.0.1:8080", "127.0.0.2:8080", 200},
+		{"127.0.0.1:8080", "localhost:8080", 200},
+		{"127.0.0.1:8080", "LOCALHOST.:8080", 200},
+		{"127.0.0.1:8080", "[::1]:8080", 200},
+		{"127.0.0.1:8080", "", 200},
+		{"127.0.0.1:8080", "evil.example:8080", 421},
+		{"127.0.0.1:8080", "evil.example", 421},
+		{"127.0.0.1:8080", "localhost.evil.example:8080", 421},
+		{"127.0.0.1:8080", "10.0.0.4:8080", 421},
+		{"", "localhost", 200},
+		{"", "evil.example", 421},
+		{"10.0.0.4:8080", "10.0.0.4:8080", 200},
+		{"10.0.0.4:8080", "10.0.0.5:8080", 421},
+		{"10.0.0.4:8080", "kam.internal:8080", 421},
+		{"kam.internal:8080", "kam.internal:8080", 200},
+		{"kam.internal:8080", "Kam.Internal", 200},
+		{"0.0.0.0:8080", "10.0.0.4:8080", 200},
+		{"[::]:8080", "[fd00::4]:8080", 200},
+		{"0.0.0.0:8080", "evil.example:8080", 421},
+	}
+	for _, tt := range tests {
+		t.Run(tt.listen+"/"+tt.host, func(t *testing.T) {
+			srv := &Server{Log: &fakeLog{}, Rules: projections.DefaultPolicy().Rules(), Guard: NewGuard(GuardConfig{Listen: tt.listen})}
+			h := srv.Handler()
+			for _, path := range []string{"/v1/status", "/healthz"} {
+				req := httptest.NewRequest("GET", path, nil)
+				req.Host = tt.host
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != tt.code {
+					t.Fatalf("GET %s: got %d %s, want %d", path, rec.Code, rec.Body, tt.code)
+				}
+				if tt.code == 421 && !strings.Contains(rec.Body.String(), `"code":"misdirected"`) {
+					t.Errorf("GET %s: got %s, want the error code misdirected", path, rec.Body)
+				}
+			}
+		})
+	}
+	srv := &Server{Log: &fakeLog{}, Rules: projections.DefaultPolicy().Rules(),
+		Guard: NewGuard(GuardConfig{Listen: "127.0.0.1:8080", Tokens: tokensOf(t, line("analyst", "read", "tok-analyst"))})}
+	req := httptest.NewRequest("GET", "/v1/status", nil)
+	req.Host = "kam.example.com"
+	req.Header.Set("Authorization", "Bearer tok-analyst")
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Errorf("with tokens, Host kam.example.com: got %d %s, want 200", rec.Code, rec.Body)
 	}
 }
