@@ -37,7 +37,46 @@ const (
 // NATSInfo says how kam reaches NATS, for /v1/status.
 type NATSInfo struct {
 	Mode string `json:"mode"` // embedded or external
-	URL  string `json:"url"`
+	// URL is the server or cluster URL(s), comma separated. /v1/status
+	// shows it without credentials (user:password@ or a token@), which
+	// every read token would otherwise get.
+	URL string `json:"url"`
+}
+
+// RedactURL returns a NATS URL list (comma separated) with its secrets
+// hidden, for logs and errors: user:password@ becomes user:xxxxx@, and a
+// token (a user with no password) xxxxx@.
+func RedactURL(urls string) string {
+	return mapUserinfo(urls, func(userinfo string) string {
+		if user, _, ok := strings.Cut(userinfo, ":"); ok {
+			return user + ":xxxxx@"
+		}
+		return "xxxxx@"
+	})
+}
+
+// withoutUserinfo returns a NATS URL list without credentials, for
+// /v1/status: kam verify --url connects to the URL kam reports, with its own
+// --nats-* credentials (nats.go would prefer those of the URL).
+func withoutUserinfo(urls string) string {
+	return mapUserinfo(urls, func(string) string { return "" })
+}
+
+// mapUserinfo replaces the userinfo of each URL of a list with what f makes
+// of it (f's answer includes the "@", if any). The last "@" of a URL ends
+// its userinfo: a password may hold "/" or "?", a NATS URL has no path.
+func mapUserinfo(urls string, f func(userinfo string) string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		scheme, rest := "", p
+		if j := strings.Index(p, "://"); j >= 0 {
+			scheme, rest = p[:j+3], p[j+3:]
+		}
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			parts[i] = scheme + f(rest[:at]) + rest[at+1:]
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // Server holds the HTTP API's dependencies. Fill the fields, then call Handler.
@@ -180,7 +219,9 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, err)
 		return
 	}
-	body := map[string]any{"stream": st, "nats": s.NATS}
+	nats := s.NATS
+	nats.URL = withoutUserinfo(nats.URL)
+	body := map[string]any{"stream": st, "nats": nats}
 	if s.Reads != nil {
 		ps := s.Reads.Status()
 		lag := uint64(0)

@@ -145,3 +145,33 @@ func TestGuardHost(t *testing.T) {
 		t.Errorf("with tokens, Host kam.example.com: got %d %s, want 200", rec.Code, rec.Body)
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, redacted, bare string }{
+		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
+		{"nats://kam:s3cret@127.0.0.1:4222", "nats://kam:xxxxx@127.0.0.1:4222", "nats://127.0.0.1:4222"},
+		{"nats://s3cret-token@h:4222", "nats://xxxxx@h:4222", "nats://h:4222"},
+		{"tls://kam:p/a?s@s#w@h1:4222,nats://kam:p2@h2:4222", "tls://kam:xxxxx@h1:4222,nats://kam:xxxxx@h2:4222", "tls://h1:4222,nats://h2:4222"},
+		{"kam:s3cret@h:4222", "kam:xxxxx@h:4222", "h:4222"},
+		{"", "", ""},
+	}
+	for _, tt := range tests {
+		if got := RedactURL(tt.in); got != tt.redacted {
+			t.Errorf("RedactURL(%q): got %q, want %q", tt.in, got, tt.redacted)
+		}
+		if got := withoutUserinfo(tt.in); got != tt.bare {
+			t.Errorf("withoutUserinfo(%q): got %q, want %q", tt.in, got, tt.bare)
+		}
+	}
+}
+
+// TestStatusHidesCredentials: /v1/status, open to every read token, shows
+// where NATS is, not the credentials in its URL.
+func TestStatusHidesCredentials(t *testing.T) {
+	srv := &Server{Log: &fakeLog{}, NATS: NATSInfo{Mode: "external", URL: "nats://kam:s3cret@h1:4222,nats://tok3n@h2:4222"}}
+	a := do(t, srv.Handler(), "GET", "/v1/status", "", "")
+	nats, _ := a.body["nats"].(map[string]any)
+	if a.code != 200 || nats["url"] != "nats://h1:4222,nats://h2:4222" {
+		t.Errorf("got %d nats %v, want 200 with url nats://h1:4222,nats://h2:4222", a.code, nats)
+	}
+}
