@@ -213,25 +213,37 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// handleStatus answers the stream's, NATS' and the projector's state. When
+// the stream does not answer it is a 503 all the same (a client must not
+// take a missing stream for an empty one), carrying what kam knows without
+// it: the projector's part, and whether NATS is connected.
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := s.Log.Status(r.Context())
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
+	_, down := explainNATSDown(err)
+	nats := map[string]any{"mode": s.NATS.Mode, "url": withoutUserinfo(s.NATS.URL), "connected": err == nil}
+	body := map[string]any{"nats": nats}
+	if err == nil {
+		body["stream"] = st
+	} else if !down {
+		delete(nats, "connected") // connected, perhaps, but the stream does not answer
 	}
-	nats := s.NATS
-	nats.URL = withoutUserinfo(nats.URL)
-	body := map[string]any{"stream": st, "nats": nats}
 	if s.Reads != nil {
 		ps := s.Reads.Status()
-		lag := uint64(0)
-		if st.LastSeq > ps.AppliedSeq {
-			lag = st.LastSeq - ps.AppliedSeq
-		}
-		body["projector"] = map[string]any{
-			"applied_seq": ps.AppliedSeq, "lag": lag, "watermark": ps.Watermark, "policy": ps.Policy, "rules": ps.Rules,
+		proj := map[string]any{
+			"applied_seq": ps.AppliedSeq, "watermark": ps.Watermark, "policy": ps.Policy, "rules": ps.Rules,
 			"rejected": ps.Rejected, "events_applied": ps.Applied, "last_review": ps.LastReview,
 		}
+		if err == nil {
+			proj["lag"] = uint64(0)
+			if st.LastSeq > ps.AppliedSeq {
+				proj["lag"] = st.LastSeq - ps.AppliedSeq
+			}
+		}
+		body["projector"] = proj
+	}
+	if err != nil {
+		writeErrorWith(w, r, s.Logger, err, body)
+		return
 	}
 	writeJSON(w, http.StatusOK, body)
 }

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestForgedRequests: kam without tokens (the quick start) trusts loopback
@@ -60,5 +64,59 @@ func TestForgedRequests(t *testing.T) {
 	c := newAPIClient("http://"+k.addrs.HTTP, "")
 	if code, _, err := c.do(context.Background(), http.MethodPost, "/v1/admin/rebuild", nil, nil); code != http.StatusAccepted {
 		t.Errorf("kam's client, POST /v1/admin/rebuild: got %d %v, want 202", code, err)
+	}
+}
+
+// TestStatusExternalNATS: credentials in --nats-url are not shown to
+// whoever may read /v1/status; while NATS is down /v1/status says so, with
+// the projector's part, and reads of the stream name the cause.
+func TestStatusExternalNATS(t *testing.T) {
+	s := runNATS(t, `authorization { user: kam, password: "s3cret-pw" }`)
+	natsURL := "nats://kam:s3cret-pw@" + strings.TrimPrefix(s.ClientURL(), "nats://")
+	k := startKam(t, t.TempDir(), "--no-ticks", "--nats-url", natsURL)
+	appendAndRead(t, k)
+
+	status := func() (int, map[string]any) {
+		resp, err := http.Get(k.url("/v1/status"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if strings.Contains(string(raw), "s3cret-pw") {
+			t.Errorf("/v1/status shows the NATS password: %s", raw)
+		}
+		var body map[string]any
+		if err := json.Unmarshal(raw, &body); err != nil {
+			t.Fatalf("/v1/status: not JSON: %s", raw)
+		}
+		return resp.StatusCode, body
+	}
+	code, body := status()
+	nats, _ := body["nats"].(map[string]any)
+	if code != 200 || nats["url"] != s.ClientURL() || nats["connected"] != true {
+		t.Errorf("/v1/status: got %d nats %v, want 200 with url %s, connected", code, nats, s.ClientURL())
+	}
+
+	s.Shutdown()
+	checkFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		code, body := status()
+		e, _ := body["error"].(map[string]any)
+		if msg, _ := e["message"].(string); code != 503 || !strings.HasPrefix(msg, "NATS is unreachable") {
+			return fmt.Errorf("got %d %v, want 503 saying NATS is unreachable", code, body)
+		}
+		nats, _ := body["nats"].(map[string]any)
+		proj, _ := body["projector"].(map[string]any)
+		if nats["connected"] != false || proj["applied_seq"] != float64(1) {
+			return fmt.Errorf("got nats %v, projector %v; want connected false, applied_seq 1", nats, proj)
+		}
+		return nil
+	})
+	code, body = k.call("GET", "/v1/events", nil)
+	if e, _ := body["error"].(map[string]any); code != 503 || !strings.HasPrefix(e["message"].(string), "NATS is unreachable") {
+		t.Errorf("GET /v1/events with NATS down: got %d %v, want 503 saying NATS is unreachable", code, body)
+	}
+	if strings.Contains(k.logs.String(), "s3cret-pw") {
+		t.Errorf("the log shows the NATS password:\n%s", k.logs)
 	}
 }
