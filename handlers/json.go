@@ -26,6 +26,7 @@ var statusOf = map[string]int{
 	eForbidden:          http.StatusForbidden,
 	eRateLimited:        http.StatusTooManyRequests,
 	eMisdirected:        http.StatusMisdirectedRequest,
+	eMethodNotAllowed:   http.StatusMethodNotAllowed,
 }
 
 const (
@@ -33,6 +34,8 @@ const (
 	eForbidden    = "forbidden"
 	eRateLimited  = "rate_limited"
 	eMisdirected  = "misdirected"
+	// eMethodNotAllowed: the path has routes, none for the method.
+	eMethodNotAllowed = "method_not_allowed"
 )
 
 // writeJSON marshals v first, so that a marshalling failure still gets a

@@ -188,11 +188,42 @@ func (s *Server) routes(mux *http.ServeMux) {
 	if s.Metrics != nil {
 		s.handle(mux, "GET /metrics", ScopeRead, s.Metrics.ServeHTTP)
 	}
-	s.handle(mux, "/v1/", ScopeOpen, func(w http.ResponseWriter, r *http.Request) {
+	// The catch-alls take any method, so the mux's own 405 (plain text)
+	// never happens: they answer it for a path that has routes.
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, events.Errorf(events.ENotFound, "no route %s %s", r.Method, r.URL.Path))
-	})
+	}
+	s.handle(mux, "/v1/", ScopeOpen, s.methodNotAllowed(mux, notFound))
+	// Any method: "GET /" would conflict with "/v1/"; the UI answers 405
+	// itself for its own files.
 	if s.UI != nil {
-		s.handle(mux, "/", ScopeOpen, s.UI.ServeHTTP) // any method: "GET /" would conflict with "/v1/"; the UI answers 405 itself
+		s.handle(mux, "/", ScopeOpen, s.methodNotAllowed(mux, s.UI.ServeHTTP))
+	} else {
+		s.handle(mux, "/", ScopeOpen, s.methodNotAllowed(mux, notFound))
+	}
+}
+
+// methods a route may have, in the order an Allow header names them.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// methodNotAllowed answers 405 with Allow for a path that has routes, but
+// none for r's method; other paths go to next.
+func (s *Server) methodNotAllowed(mux *http.ServeMux, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := r.WithContext(r.Context()) // a copy with another method
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); strings.Contains(pattern, " ") {
+				allow = append(allow, m) // a route's pattern, not a catch-all
+			}
+		}
+		if len(allow) == 0 {
+			next(w, r)
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, r, s.Logger, events.Errorf(eMethodNotAllowed, "%s %s: the route takes %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"kam/projections"
+	"kam/web"
 )
 
 // fakeAdmin counts the rebuilds it was asked for.
@@ -173,5 +174,48 @@ func TestStatusHidesCredentials(t *testing.T) {
 	nats, _ := a.body["nats"].(map[string]any)
 	if a.code != 200 || nats["url"] != "nats://h1:4222,nats://h2:4222" {
 		t.Errorf("got %d nats %v, want 200 with url nats://h1:4222,nats://h2:4222", a.code, nats)
+	}
+}
+
+// TestMethodNotAllowed: a path that has routes answers another method with
+// 405, Allow and the JSON error, in the API and outside it (not the
+// dashboard's plain text).
+func TestMethodNotAllowed(t *testing.T) {
+	srv := &Server{Log: &fakeLog{}, Admin: &fakeAdmin{}, Rules: projections.DefaultPolicy().Rules(), Guard: NewGuard(GuardConfig{}),
+		UI: web.Handler(), Metrics: NewMetrics().Handler()}
+	h := srv.Handler()
+	tests := []struct {
+		method, path string
+		code         int
+		allow        string
+	}{
+		{"PUT", "/v1/events", 405, "GET, HEAD, POST"},
+		{"DELETE", "/v1/events", 405, "GET, HEAD, POST"},
+		{"PATCH", "/v1/events", 405, "GET, HEAD, POST"},
+		{"OPTIONS", "/v1/events", 405, "GET, HEAD, POST"},
+		{"PUT", "/v1/status", 405, "GET, HEAD"},
+		{"POST", "/v1/accounts/ACME", 405, "GET, HEAD"},
+		{"DELETE", "/v1/admin/rebuild", 405, "GET, HEAD, POST"},
+		{"PUT", "/metrics", 405, "GET, HEAD"},
+		{"POST", "/healthz", 405, "GET, HEAD"},
+		{"DELETE", "/readyz", 405, "GET, HEAD"},
+		{"GET", "/v1/nothing", 404, ""},
+		{"PUT", "/v1/nothing", 404, ""},
+		{"GET", "/healthz", 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			a := do(t, h, tt.method, tt.path, "", "")
+			if a.code != tt.code || a.hdr.Get("Allow") != tt.allow {
+				t.Fatalf("got %d Allow %q %v, want %d Allow %q", a.code, a.hdr.Get("Allow"), a.body, tt.code, tt.allow)
+			}
+			if want := map[int]string{405: "method_not_allowed", 404: "not_found"}[tt.code]; errCode(a) != want {
+				t.Errorf("error code: got %q (%v), want %q", errCode(a), a.body, want)
+			}
+		})
+	}
+	// The dashboard still answers its own paths.
+	if a := do(t, h, "GET", "/accounts", "", ""); a.code != 200 {
+		t.Errorf("GET /accounts (the dashboard): got %d, want 200", a.code)
 	}
 }
