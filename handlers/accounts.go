@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -80,11 +79,7 @@ func (s *Server) handleAccountList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, err)
 		return
 	}
-	limit, err := uintParam(q.Get("limit"), "limit", 50)
-	if err == nil && (limit < 1 || limit > projections.MaxAccountsLimit) {
-		err = &events.Error{Code: events.EInvalid, Message: "invalid query parameter",
-			Details: []events.FieldError{{Field: "limit", Problem: fmt.Sprintf("must be 1 to %d", projections.MaxAccountsLimit)}}}
-	}
+	limit, err := rangeParam(q.Get("limit"), "limit", 50, 1, projections.MaxAccountsLimit)
 	if err != nil {
 		writeError(w, r, s.Logger, err)
 		return

@@ -219,3 +219,37 @@ func TestMethodNotAllowed(t *testing.T) {
 		t.Errorf("GET /accounts (the dashboard): got %d, want 200", a.code)
 	}
 }
+
+// TestEventsLimit: GET /v1/events refuses a limit out of 1..1000 as
+// /v1/accounts does, rather than answering another page size.
+func TestEventsLimit(t *testing.T) {
+	h := (&Server{Log: &fakeLog{}}).Handler()
+	tests := []struct {
+		path string
+		code int
+	}{
+		{"/v1/events", 200},
+		{"/v1/events?limit=1", 200},
+		{"/v1/events?limit=1000", 200},
+		{"/v1/events?limit=0", 400},
+		{"/v1/events?limit=1001", 400},
+		{"/v1/events?limit=18446744073709551615", 400},
+		{"/v1/events?account=ACME&limit=0", 400},
+		{"/v1/events?account=ACME&limit=1001", 400},
+		{"/v1/accounts?limit=1001", 400},
+	}
+	for _, tt := range tests {
+		a := do(t, h, "GET", tt.path, "", "")
+		if a.code != tt.code {
+			t.Errorf("GET %s: got %d %v, want %d", tt.path, a.code, a.body, tt.code)
+			continue
+		}
+		if tt.code == 400 {
+			e, _ := a.body["error"].(map[string]any)
+			d, _ := e["details"].([]any)
+			if len(d) != 1 || d[0].(map[string]any)["field"] != "limit" || d[0].(map[string]any)["problem"] != "must be 1 to 1000" {
+				t.Errorf("GET %s: got %v, want details naming limit, must be 1 to 1000", tt.path, a.body)
+			}
+		}
+	}
+}
