@@ -120,3 +120,38 @@ func TestStatusExternalNATS(t *testing.T) {
 		t.Errorf("the log shows the NATS password:\n%s", k.logs)
 	}
 }
+
+// TestQueryRanges: an offset past what SQLite takes is refused, not wrapped
+// around to the first rows.
+func TestQueryRanges(t *testing.T) {
+	k := startKam(t, t.TempDir(), "--no-ticks")
+	appendAndRead(t, k)
+	tests := []struct {
+		path  string
+		code  int
+		field string
+	}{
+		{"/v1/admin/rows?table=accounts", 200, ""},
+		{"/v1/admin/rows?table=accounts&offset=9223372036854775807", 200, ""},
+		{"/v1/admin/rows?table=accounts&offset=9223372036854775808", 400, "offset"},
+		{"/v1/admin/rows?table=accounts&offset=18446744073709551615", 400, "offset"},
+	}
+	for _, tt := range tests {
+		code, body := k.call("GET", tt.path, nil)
+		if code != tt.code {
+			t.Errorf("GET %s: got %d %v, want %d", tt.path, code, body, tt.code)
+			continue
+		}
+		if tt.field != "" {
+			e, _ := body["error"].(map[string]any)
+			d, _ := e["details"].([]any)
+			if len(d) != 1 || d[0].(map[string]any)["field"] != tt.field {
+				t.Errorf("GET %s: got %v, want details naming %s", tt.path, body, tt.field)
+			}
+		}
+	}
+	_, body := k.call("GET", "/v1/admin/rows?table=accounts&offset=9223372036854775807", nil)
+	if rows, _ := body["rows"].([]any); len(rows) != 0 {
+		t.Errorf("rows past the end: got %v, want none", body)
+	}
+}
