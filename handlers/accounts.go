@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -48,6 +49,16 @@ func (s *Server) readModel(w http.ResponseWriter, r *http.Request) *projections.
 			writeError(w, r, s.Logger, &events.Error{Code: events.EInvalid, Message: "invalid query parameter",
 				Details: []events.FieldError{{Field: "min_seq", Problem: "must be a non-negative integer"}}})
 			return nil
+		}
+		if s.Reads.Status().AppliedSeq < seq {
+			// A sequence the stream does not hold yet is no write of the
+			// caller's: answer now rather than after MinSeqWait. (When the
+			// stream does not answer, wait as usual.)
+			if st, err := s.Log.Status(r.Context()); err == nil && seq > st.LastSeq {
+				writeError(w, r, s.Logger, &events.Error{Code: events.EInvalid, Message: "invalid query parameter",
+					Details: []events.FieldError{{Field: "min_seq", Problem: fmt.Sprintf("is beyond the stream's last sequence %d", st.LastSeq)}}})
+				return nil
+			}
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.MinSeqWait)
 		defer cancel()
