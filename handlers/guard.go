@@ -27,10 +27,10 @@ type GuardConfig struct {
 	Burst int
 	// Listen is the address kam serves on (host:port). While kam runs
 	// without tokens, a request's Host must name a loopback address,
-	// localhost, or Listen's host (any IP address when Listen's host is
-	// unspecified, 0.0.0.0 or ::); else 421. A web page whose own name it
-	// points at 127.0.0.1 (DNS rebinding) could otherwise read kam through
-	// a browser on this host. Empty: loopback names only.
+	// localhost, or Listen's host (any IP address when that is 0.0.0.0,
+	// :: or none, as in ":8080"); else 421. A web page that points its
+	// own name at 127.0.0.1 (DNS rebinding) could otherwise read kam
+	// through a browser on this host. Empty: loopback names only.
 	Listen string
 	// Metrics, when not nil, times every route and counts refused events.
 	Metrics *Metrics
@@ -122,6 +122,9 @@ func (g *guard) checkHost(next http.Handler) http.Handler {
 	}
 	listen = canonicalHost(listen)
 	listenIP := net.ParseIP(listen)
+	if err == nil && listen == "" {
+		listenIP = net.IPv4zero // ":8080": every interface
+	}
 	names := "localhost or a loopback address"
 	switch {
 	case listenIP != nil && listenIP.IsUnspecified():

@@ -115,6 +115,8 @@ func TestGuardHost(t *testing.T) {
 		{"kam.internal:8080", "Kam.Internal", 200},
 		{"0.0.0.0:8080", "10.0.0.4:8080", 200},
 		{"[::]:8080", "[fd00::4]:8080", 200},
+		{":8080", "10.0.0.4:8080", 200},
+		{":8080", "kam.internal:8080", 421},
 		{"0.0.0.0:8080", "evil.example:8080", 421},
 	}
 	for _, tt := range tests {
