@@ -50,6 +50,16 @@ func (s *Server) readModel(w http.ResponseWriter, r *http.Request) *projections.
 				Details: []events.FieldError{{Field: "min_seq", Problem: "must be a non-negative integer"}}})
 			return nil
 		}
+		if s.Reads.Status().AppliedSeq < seq {
+			// A sequence the stream does not hold yet is no write of the
+			// caller's: answer now rather than after MinSeqWait. (When the
+			// stream does not answer, wait as usual.)
+			if st, err := s.Log.Status(r.Context()); err == nil && seq > st.LastSeq {
+				writeError(w, r, s.Logger, &events.Error{Code: events.EInvalid, Message: "invalid query parameter",
+					Details: []events.FieldError{{Field: "min_seq", Problem: fmt.Sprintf("is beyond the stream's last sequence %d", st.LastSeq)}}})
+				return nil
+			}
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.MinSeqWait)
 		defer cancel()
 		if err := s.Reads.WaitApplied(ctx, seq); err != nil {
@@ -80,11 +90,7 @@ func (s *Server) handleAccountList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, err)
 		return
 	}
-	limit, err := uintParam(q.Get("limit"), "limit", 50)
-	if err == nil && (limit < 1 || limit > projections.MaxAccountsLimit) {
-		err = &events.Error{Code: events.EInvalid, Message: "invalid query parameter",
-			Details: []events.FieldError{{Field: "limit", Problem: fmt.Sprintf("must be 1 to %d", projections.MaxAccountsLimit)}}}
-	}
+	limit, err := rangeParam(q.Get("limit"), "limit", 50, 1, projections.MaxAccountsLimit)
 	if err != nil {
 		writeError(w, r, s.Logger, err)
 		return

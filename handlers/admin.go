@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"math"
 	"net/http"
 
 	"kam/events"
@@ -77,7 +78,9 @@ func (s *Server) handleRows(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	offset, err := uintParam(q.Get("offset"), "offset", 0)
+	// SQLite's OFFSET is an int64: a larger one would wrap around to the
+	// first rows.
+	offset, err := rangeParam(q.Get("offset"), "offset", 0, 0, math.MaxInt)
 	if err != nil {
 		writeError(w, r, s.Logger, err)
 		return

@@ -30,8 +30,9 @@ type appendResult struct {
 // handleEventsPost appends one event (a JSON object) or a batch (an array).
 // Everything is validated before anything is appended; an invalid event
 // refuses the whole request unless ?partial=true asks for per-event results.
-// The body decides what it is, not the Content-Type (curl's default is a form
-// type): a body that is not a JSON object or array gets 415.
+// The Content-Type must be a JSON type (see requireJSON); the body decides
+// whether it is one event or a batch, and a body that is not a JSON object
+// or array gets 415.
 func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 	partial := r.URL.Query().Get("partial") == "true"
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBody))
@@ -259,6 +260,9 @@ func countErrs(errs []error) int {
 	return n
 }
 
+// maxEventsLimit is the most events one GET /v1/events answers.
+const maxEventsLimit = 1000
+
 // handleEventsGet pages through the log, for one account or for all:
 // the authoritative history, read from the stream.
 func (s *Server) handleEventsGet(w http.ResponseWriter, r *http.Request) {
@@ -268,12 +272,11 @@ func (s *Server) handleEventsGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, err)
 		return
 	}
-	limit, err := uintParam(q.Get("limit"), "limit", 100)
+	limit, err := rangeParam(q.Get("limit"), "limit", 100, 1, maxEventsLimit)
 	if err != nil {
 		writeError(w, r, s.Logger, err)
 		return
 	}
-	limit = min(max(limit, 1), 1000)
 	var stored []events.Stored
 	if acct := q.Get("account"); acct != "" {
 		stored, err = s.Log.ReadAccount(r.Context(), acct, after, int(limit))
@@ -310,6 +313,16 @@ func StoredJSON(st events.Stored) json.RawMessage {
 		b.WriteByte('}')
 	}
 	return b.Bytes()
+}
+
+// rangeParam is uintParam for a parameter that must lie in lo..hi.
+func rangeParam(v, name string, def, lo, hi uint64) (uint64, error) {
+	n, err := uintParam(v, name, def)
+	if err == nil && (n < lo || n > hi) {
+		return 0, &events.Error{Code: events.EInvalid, Message: "invalid query parameter",
+			Details: []events.FieldError{{Field: name, Problem: fmt.Sprintf("must be %d to %d", lo, hi)}}}
+	}
+	return n, err
 }
 
 func uintParam(v, name string, def uint64) (uint64, error) {

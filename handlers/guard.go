@@ -3,6 +3,7 @@ package handlers
 import (
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -24,6 +25,13 @@ type GuardConfig struct {
 	// of Burst; 0 sets no limit.
 	Rate  float64
 	Burst int
+	// Listen is the address kam serves on (host:port). While kam runs
+	// without tokens, a request's Host must name a loopback address,
+	// localhost, or Listen's host (any IP address when that is 0.0.0.0,
+	// :: or none, as in ":8080"); else 421. A web page that points its
+	// own name at 127.0.0.1 (DNS rebinding) could otherwise read kam
+	// through a browser on this host. Empty: loopback names only.
+	Listen string
 	// Metrics, when not nil, times every route and counts refused events.
 	Metrics *Metrics
 	// Now is the wall clock (for the rate limiter), time.Now by default.
@@ -50,6 +58,9 @@ func NewGuard(cfg GuardConfig) Guard {
 		h := next
 		if cfg.Tokens != nil && scope != ScopeOpen {
 			h = g.authorize(scope, h)
+		}
+		if cfg.Tokens == nil {
+			h = g.checkHost(h)
 		}
 		if cfg.Metrics != nil {
 			h = cfg.Metrics.instrument(pattern, h)
@@ -99,6 +110,57 @@ func (g *guard) authorize(scope string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), tok.Name)))
 	})
+}
+
+// checkHost refuses a request whose Host header names neither loopback nor
+// the address kam listens on. A request without one (HTTP/1.0) passes: a
+// browser always sends it.
+func (g *guard) checkHost(next http.Handler) http.Handler {
+	listen, _, err := net.SplitHostPort(g.cfg.Listen)
+	if err != nil {
+		listen = g.cfg.Listen
+	}
+	listen = canonicalHost(listen)
+	listenIP := net.ParseIP(listen)
+	if err == nil && listen == "" {
+		listenIP = net.IPv4zero // ":8080": every interface
+	}
+	names := "localhost or a loopback address"
+	switch {
+	case listenIP != nil && listenIP.IsUnspecified():
+		names = "localhost or an IP address"
+	case listen != "":
+		names = "localhost, a loopback address or " + listen
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host // no port
+		}
+		host = canonicalHost(host)
+		ip := net.ParseIP(host)
+		switch {
+		case host == "localhost", ip != nil && ip.IsLoopback():
+		case listen != "" && host == listen, ip != nil && listenIP != nil && (ip.Equal(listenIP) || listenIP.IsUnspecified()):
+		default:
+			writeError(w, r, g.cfg.Logger, events.Errorf(eMisdirected,
+				"the Host %q is not this kam's: without API tokens kam answers only requests to %s, "+
+					"so that no web page can read it through a browser on this host (DNS rebinding); call it by one of those, or configure tokens",
+				r.Host, names))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// canonicalHost lowercases a host and drops IPv6 brackets and a final dot.
+func canonicalHost(h string) string {
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.TrimSuffix(strings.ToLower(h), ".")
 }
 
 // wait takes one request from the token's budget and returns 0, or, when

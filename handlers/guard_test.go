@@ -132,6 +132,10 @@ type answer struct {
 func do(t *testing.T, h http.Handler, method, path, token, body string) answer {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Host = "localhost" // httptest's example.com is refused without tokens
+	if changesState(method) {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -195,6 +199,7 @@ func TestGuardTokens(t *testing.T) {
 	// Kam-Actor header says.
 	req := httptest.NewRequest("POST", "/v1/events", strings.NewReader(testOrder("c")))
 	req.Header.Set("Authorization", "bearer tok-erp")
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderActor, "mallory")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)

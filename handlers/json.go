@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/nats-io/nats.go"
+
 	"kam/events"
 )
 
@@ -23,12 +25,17 @@ var statusOf = map[string]int{
 	eUnauthorized:       http.StatusUnauthorized,
 	eForbidden:          http.StatusForbidden,
 	eRateLimited:        http.StatusTooManyRequests,
+	eMisdirected:        http.StatusMisdirectedRequest,
+	eMethodNotAllowed:   http.StatusMethodNotAllowed,
 }
 
 const (
 	eUnauthorized = "unauthorized"
 	eForbidden    = "forbidden"
 	eRateLimited  = "rate_limited"
+	eMisdirected  = "misdirected"
+	// eMethodNotAllowed: the path has routes, none for the method.
+	eMethodNotAllowed = "method_not_allowed"
 )
 
 // writeJSON marshals v first, so that a marshalling failure still gets a
@@ -68,6 +75,13 @@ func errorBodyOf(err error) errorBody {
 // writeError answers with err's code and message; only internal errors are
 // logged, since everything else is the client's to read.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	writeErrorWith(w, r, log, err, nil)
+}
+
+// writeErrorWith is writeError with more members in the answer's object,
+// next to "error" (what could be answered all the same).
+func writeErrorWith(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, more map[string]any) {
+	err, _ = explainNATSDown(err)
 	code := events.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {
@@ -82,5 +96,32 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	} else if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, status, map[string]any{"error": errorBodyOf(err)})
+	body := map[string]any{"error": errorBodyOf(err)}
+	for k, v := range more {
+		body[k] = v
+	}
+	writeJSON(w, status, body)
+}
+
+// natsDown are nats.go's errors for a connection that is down. kam's
+// connection keeps no buffer while it reconnects, so a call made then fails
+// with "outbound buffer limit exceeded", which tells an operator nothing.
+var natsDown = []error{nats.ErrReconnectBufExceeded, nats.ErrConnectionReconnecting, nats.ErrDisconnected,
+	nats.ErrConnectionClosed, nats.ErrNoServers}
+
+// explainNATSDown returns err with "NATS is unreachable: " in front of its
+// message when a down NATS connection caused it, and whether one did.
+func explainNATSDown(err error) (error, bool) {
+	for _, d := range natsDown {
+		if errors.Is(err, d) {
+			var e *events.Error
+			if !errors.As(err, &e) {
+				return &events.Error{Code: events.EUnavailable, RetryAfter: 1, Err: err, Message: "NATS is unreachable: " + err.Error()}, true
+			}
+			c := *e
+			c.Message = "NATS is unreachable: " + e.Message
+			return &c, true
+		}
+	}
+	return err, false
 }

@@ -66,6 +66,7 @@ func TestMetricsEvents(t *testing.T) {
 		t.Errorf("latency series: got %d, want 5", n)
 	}
 	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Host = "localhost"
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	body, _ := io.ReadAll(rec.Body)

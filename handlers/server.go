@@ -5,8 +5,12 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,7 +37,46 @@ const (
 // NATSInfo says how kam reaches NATS, for /v1/status.
 type NATSInfo struct {
 	Mode string `json:"mode"` // embedded or external
-	URL  string `json:"url"`
+	// URL is the server or cluster URL(s), comma separated. /v1/status
+	// shows it without credentials (user:password@ or a token@), which
+	// every read token would otherwise get.
+	URL string `json:"url"`
+}
+
+// RedactURL returns a NATS URL list (comma separated) with its secrets
+// hidden, for logs and errors: user:password@ becomes user:xxxxx@, and a
+// token (a user with no password) xxxxx@.
+func RedactURL(urls string) string {
+	return mapUserinfo(urls, func(userinfo string) string {
+		if user, _, ok := strings.Cut(userinfo, ":"); ok {
+			return user + ":xxxxx@"
+		}
+		return "xxxxx@"
+	})
+}
+
+// withoutUserinfo returns a NATS URL list without credentials, for
+// /v1/status: kam verify --url connects to the URL kam reports, with its own
+// --nats-* credentials (nats.go would prefer those of the URL).
+func withoutUserinfo(urls string) string {
+	return mapUserinfo(urls, func(string) string { return "" })
+}
+
+// mapUserinfo replaces the userinfo of each URL of a list with what f makes
+// of it (f's answer includes the "@", if any). The last "@" of a URL ends
+// its userinfo: a password may hold "/" or "?", a NATS URL has no path.
+func mapUserinfo(urls string, f func(userinfo string) string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		scheme, rest := "", p
+		if j := strings.Index(p, "://"); j >= 0 {
+			scheme, rest = p[:j+3], p[j+3:]
+		}
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			parts[i] = scheme + f(rest[:at]) + rest[at+1:]
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // Server holds the HTTP API's dependencies. Fill the fields, then call Handler.
@@ -145,17 +188,52 @@ func (s *Server) routes(mux *http.ServeMux) {
 	if s.Metrics != nil {
 		s.handle(mux, "GET /metrics", ScopeRead, s.Metrics.ServeHTTP)
 	}
-	s.handle(mux, "/v1/", ScopeOpen, func(w http.ResponseWriter, r *http.Request) {
+	// The catch-alls take any method, so the mux's own 405 (plain text)
+	// never happens: they answer it for a path that has routes.
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, events.Errorf(events.ENotFound, "no route %s %s", r.Method, r.URL.Path))
-	})
+	}
+	s.handle(mux, "/v1/", ScopeOpen, s.methodNotAllowed(mux, notFound))
+	// Any method: "GET /" would conflict with "/v1/"; the UI answers 405
+	// itself for its own files.
 	if s.UI != nil {
-		s.handle(mux, "/", ScopeOpen, s.UI.ServeHTTP) // any method: "GET /" would conflict with "/v1/"; the UI answers 405 itself
+		s.handle(mux, "/", ScopeOpen, s.methodNotAllowed(mux, s.UI.ServeHTTP))
+	} else {
+		s.handle(mux, "/", ScopeOpen, s.methodNotAllowed(mux, notFound))
 	}
 }
 
-// handle registers a route behind the guard.
+// methods a route may have, in the order an Allow header names them.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// methodNotAllowed answers 405 with Allow for a path that has routes, but
+// none for r's method; other paths go to next.
+func (s *Server) methodNotAllowed(mux *http.ServeMux, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := r.WithContext(r.Context()) // a copy with another method
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); strings.Contains(pattern, " ") {
+				allow = append(allow, m) // a route's pattern, not a catch-all
+			}
+		}
+		if len(allow) == 0 {
+			next(w, r)
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, r, s.Logger, events.Errorf(eMethodNotAllowed, "%s %s: the route takes %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+	}
+}
+
+// handle registers a route behind the guard. A route that changes state
+// (POST, PUT, PATCH, DELETE) also needs a JSON Content-Type (see requireJSON).
 func (s *Server) handle(mux *http.ServeMux, pattern, scope string, h http.HandlerFunc) {
 	var hh http.Handler = h
+	if method, _, ok := strings.Cut(pattern, " "); ok && changesState(method) {
+		hh = s.requireJSON(hh)
+	}
 	if s.Guard != nil {
 		hh = s.Guard(pattern, scope, hh)
 	}
@@ -166,23 +244,74 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// handleStatus answers the stream's, NATS' and the projector's state. When
+// the stream does not answer it is a 503 all the same (a client must not
+// take a missing stream for an empty one), carrying what kam knows without
+// it: the projector's part, and whether NATS is connected.
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := s.Log.Status(r.Context())
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
+	_, down := explainNATSDown(err)
+	nats := map[string]any{"mode": s.NATS.Mode, "url": withoutUserinfo(s.NATS.URL), "connected": err == nil}
+	body := map[string]any{"nats": nats}
+	if err == nil {
+		body["stream"] = st
+	} else if !down {
+		delete(nats, "connected") // connected, perhaps, but the stream does not answer
 	}
-	body := map[string]any{"stream": st, "nats": s.NATS}
 	if s.Reads != nil {
 		ps := s.Reads.Status()
-		lag := uint64(0)
-		if st.LastSeq > ps.AppliedSeq {
-			lag = st.LastSeq - ps.AppliedSeq
-		}
-		body["projector"] = map[string]any{
-			"applied_seq": ps.AppliedSeq, "lag": lag, "watermark": ps.Watermark, "policy": ps.Policy, "rules": ps.Rules,
+		proj := map[string]any{
+			"applied_seq": ps.AppliedSeq, "watermark": ps.Watermark, "policy": ps.Policy, "rules": ps.Rules,
 			"rejected": ps.Rejected, "events_applied": ps.Applied, "last_review": ps.LastReview,
 		}
+		if err == nil {
+			proj["lag"] = uint64(0)
+			if st.LastSeq > ps.AppliedSeq {
+				proj["lag"] = st.LastSeq - ps.AppliedSeq
+			}
+		}
+		body["projector"] = proj
+	}
+	if err != nil {
+		writeErrorWith(w, r, s.Logger, err, body)
+		return
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+func changesState(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// JSONTypes are the media types a request that changes state may name in
+// its Content-Type, with or without parameters (charset=utf-8).
+var JSONTypes = []string{"application/json", "application/cloudevents+json", "application/cloudevents-batch+json"}
+
+// requireJSON refuses a request whose Content-Type is not one of JSONTypes
+// with 415, before anything is read, even when it has no body (POST
+// /v1/admin/rebuild). A browser sends such a type cross-origin only after
+// a CORS preflight, which kam never grants; text/plain and form posts it
+// sends without one. So a web page open in a browser on kam's host cannot
+// append events or start a rebuild (while kam runs without tokens, that
+// browser is a trusted loopback caller).
+func (s *Server) requireJSON(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ct := r.Header.Get("Content-Type")
+		mt, _, err := mime.ParseMediaType(ct)
+		if ct == "" || err != nil || !slices.Contains(JSONTypes, mt) {
+			got := "none"
+			if ct != "" {
+				got = fmt.Sprintf("%q", ct)
+			}
+			writeError(w, r, s.Logger, &events.Error{Code: events.EUnsupported,
+				Message: fmt.Sprintf("%s %s needs a JSON Content-Type, got %s", r.Method, r.URL.Path, got),
+				Details: []events.FieldError{{Field: "Content-Type", Problem: "must be " + strings.Join(JSONTypes, ", ")}}})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -34,6 +34,9 @@ func (k *kam) callAs(token, method, path, body string) (int, http.Header, string
 	if err != nil {
 		k.t.Fatal(err)
 	}
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -139,5 +142,29 @@ func TestServeRefusesOpenNonLoopback(t *testing.T) {
 		"--nats-listen", "127.0.0.1:-1", "--tokens", empty})
 	if code == 0 || !strings.Contains(out.String(), "holds no token") {
 		t.Errorf("an empty tokens file: exit %d %q, want a refusal", code, out.String())
+	}
+}
+
+// TestTokenFileMode: kam token new leaves a tokens file it writes to at mode
+// 0600, an existing one too.
+func TestTokenFileMode(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(file, []byte("# kam's tokens\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(file, 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	newToken(t, file, "erp", "publish")
+	st, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("tokens file: mode %v, want 0600", st.Mode().Perm())
+	}
+	b, _ := os.ReadFile(file)
+	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[1], "erp publish ") {
+		t.Errorf("tokens file: got %q, want the comment and erp's line", b)
 	}
 }

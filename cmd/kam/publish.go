@@ -40,7 +40,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte, ou
 	if err != nil {
 		return 0, nil, err
 	}
-	if body != nil {
+	if method != http.MethodGet && method != http.MethodHead {
+		// kam refuses a request that changes state without a JSON type,
+		// even one with no body (POST /v1/admin/rebuild).
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {

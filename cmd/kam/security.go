@@ -39,9 +39,10 @@ func (s *securityFlags) register(fs *flag.FlagSet) {
 // tokens file every route but the health checks needs a token with the
 // route's scope, and each token has its own rate limit. Without one kam
 // serves on loopback only: a non-loopback address is refused unless
-// --insecure says otherwise.
+// --insecure says otherwise; and it answers only requests whose Host is a
+// loopback name or httpAddr's host (see handlers.GuardConfig.Listen).
 func (s *securityFlags) guard(httpAddr string, met *handlers.Metrics, log *slog.Logger) (handlers.Guard, error) {
-	cfg := handlers.GuardConfig{Metrics: met, Logger: log}
+	cfg := handlers.GuardConfig{Metrics: met, Logger: log, Listen: httpAddr}
 	if s.maxBatch < 1 || s.maxBatch > 1000 {
 		return nil, fmt.Errorf("--max-batch %d: want 1 to 1000 (JetStream's atomic batch limit)", s.maxBatch)
 	}

@@ -23,7 +23,7 @@ func (m *Main) token(ctx context.Context, args []string) error {
 	}
 	fs := m.flagSet("token new")
 	scopes := fs.String("scopes", "", "comma-separated scopes: "+strings.Join(auth.Scopes, ", ")+" (admin holds all)")
-	file := fs.String("tokens", "", "append the token's line to this tokens file (created with mode 0600 if missing)")
+	file := fs.String("tokens", "", "append the token's line to this tokens file (created if missing; left at mode 0600)")
 	// The name comes first (kam token new NAME --scopes ...); flags may
 	// also come before it.
 	rest := args[1:]
@@ -68,7 +68,8 @@ func (m *Main) token(ctx context.Context, args []string) error {
 }
 
 // appendToken adds t's line to a tokens file, refusing a name the file
-// already has. A running kam reads the file at start: restart it.
+// already has, and leaves the file at mode 0600. A running kam reads the
+// file at start: restart it.
 func appendToken(path string, t auth.Token) error {
 	b, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -87,6 +88,12 @@ func appendToken(path string, t auth.Token) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
+	}
+	// The mode applies to a new file only: an existing one is made 0600
+	// too, before the line goes in.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("tokens file %s: make it mode 0600: %w", path, err)
 	}
 	if _, err := fmt.Fprintf(f, "%s%s\n", sep, t.Line()); err != nil {
 		f.Close()
