@@ -68,7 +68,7 @@ func (f *natsFlags) connect(url string, log *slog.Logger) (*nats.Conn, error) {
 				log.Warn("nats disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", handlers.RedactURL(nc.ConnectedUrl())) }),
 	}
 	if f.creds != "" {
 		opts = append(opts, nats.UserCredentials(f.creds))
@@ -94,7 +94,7 @@ func (f *natsFlags) connect(url string, log *slog.Logger) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", handlers.RedactURL(url), err)
 	}
 	return nc, nil
 }
