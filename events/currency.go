@@ -5,7 +5,8 @@ package events
 // amount has. -1 stands for the list's "N.A.": gold and the other metals, the
 // SDR and the other units of account, the testing code XTS and XXX ("no
 // currency"), which have no minor unit and so cannot hold an amount of money.
-// Withdrawn codes are not here (ANG, BGN, CUC, HRK, SLL, ZWL, ...).
+// Codes withdrawn since 2007 follow (List Three), since history
+// recorded in them must still be replayed.
 //
 // It is kam's one table of currencies: the policy and the importer both read
 // it through CurrencyDigits.
@@ -31,13 +32,19 @@ var iso4217 = map[string]int{
 	"USD": 2, "USN": 2, "UYI": 0, "UYU": 2, "UYW": 4, "UZS": 2, "VED": 2, "VES": 2,
 	"VND": 0, "VUV": 0, "WST": 2, "XAD": 2, "XAF": 0, "XCD": 2, "XCG": 2, "XOF": 0,
 	"XPF": 0, "YER": 2, "ZAR": 2, "ZMW": 2, "ZWG": 2,
+	// Withdrawn (List Three), for history: the euro's adoptions, and the
+	// currencies redenominated or replaced since 2007.
+	"ANG": 2, "BGN": 2, "BYR": 0, "CUC": 2, "CYP": 2, "EEK": 2, "HRK": 2, "LTL": 2,
+	"LVL": 2, "MRO": 2, "MTL": 2, "SKK": 2, "SLL": 2, "STD": 2, "VEF": 2, "ZMK": 2,
+	"ZWL": 2,
 	// No minor unit (N.A.).
 	"XAG": -1, "XAU": -1, "XBA": -1, "XBB": -1, "XBC": -1, "XBD": -1, "XDR": -1,
 	"XPD": -1, "XPT": -1, "XSU": -1, "XTS": -1, "XUA": -1, "XXX": -1,
 }
 
-// CurrencyDigits returns the minor units (decimals) of an active ISO 4217
-// currency code, upper case as the standard writes it. ok is false for a
+// CurrencyDigits returns the minor units (decimals) of an ISO 4217
+// currency code, active or withdrawn since 2007, upper case as the standard
+// writes it. ok is false for a
 // code not in the list and for one the list gives no minor unit (XAU, XDR,
 // XTS, XXX, ...): no amount can be kept in those.
 func CurrencyDigits(code string) (digits int, ok bool) {

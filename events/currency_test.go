@@ -22,11 +22,15 @@ func TestCurrencyDigits(t *testing.T) {
 		{"UYW", 4, true},
 		{"XCG", 2, true}, // replaced ANG in 2025
 		{"ZWG", 2, true}, // replaced ZWL in 2024
-		// Withdrawn.
-		{"ANG", 0, false},
-		{"BGN", 0, false},
-		{"HRK", 0, false},
-		{"ZWL", 0, false},
+		// Withdrawn since 2007: history in them still replays.
+		{"ANG", 2, true},
+		{"BGN", 2, true},
+		{"HRK", 2, true},
+		{"ZWL", 2, true},
+		{"BYR", 0, true},
+		// Withdrawn before 2007: not in the table.
+		{"DEM", 0, false},
+		{"FRF", 0, false},
 		// No minor unit: not a currency an amount can be kept in.
 		{"XAU", 0, false},
 		{"XDR", 0, false},
@@ -47,9 +51,10 @@ func TestCurrencyDigits(t *testing.T) {
 }
 
 func TestCurrencyTable(t *testing.T) {
-	// ISO 4217 List One of 2026-01-01 has 178 entries, funds and N.A. included.
-	if len(iso4217) != 178 {
-		t.Errorf("got %d codes, want 178", len(iso4217))
+	// ISO 4217 List One of 2026-01-01 has 178 entries, funds and N.A.
+	// included; 17 withdrawn codes are kept for history.
+	if len(iso4217) != 178+17 {
+		t.Errorf("got %d codes, want %d", len(iso4217), 178+17)
 	}
 	for code, d := range iso4217 {
 		if len(code) != 3 || code[0] < 'A' || code[0] > 'Z' || code[1] < 'A' || code[1] > 'Z' || code[2] < 'A' || code[2] > 'Z' {

@@ -180,6 +180,26 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	return &p, nil
 }
 
+// ParseStoredPolicy reads the policy a read model holds (the canonical JSON
+// that the kam which built the model wrote, or that a running kam reports).
+// It is not checked again as a file is: a policy an older kam took, which
+// this one's reading of files refuses (a bound added since), must still be
+// read, to serve its model while a rebuild replaces it and to verify it.
+func ParseStoredPolicy(b []byte) (*Policy, error) {
+	var p Policy
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("the read model's policy: %w", err)
+	}
+	canon, err := json.Marshal(&p)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(canon)
+	p.version = hex.EncodeToString(sum[:])
+	p.raw = canon
+	return &p, nil
+}
+
 // policyError lists a policy's problems in the order of their paths.
 func policyError(problems []events.FieldError) error {
 	sort.SliceStable(problems, func(i, j int) bool {
@@ -239,7 +259,7 @@ func (p *Policy) validate(c *fileCheck) {
 	)
 	// The currency and its decimals, from kam's one ISO 4217 table.
 	if digits, ok := events.CurrencyDigits(p.Currency); !ok {
-		bad("currency", "want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got %q", p.Currency)
+		bad("currency", "want an ISO 4217 currency code with minor units, such as USD, EUR or JPY; got %q", p.Currency)
 		in("currency_digits", p.CurrencyDigits, 0, 4, "")
 	} else if p.CurrencyDigits != digits {
 		bad("currency_digits", "%s has %d decimals in ISO 4217, got %d", p.Currency, digits, p.CurrencyDigits)

@@ -1,8 +1,10 @@
 package projections
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"slices"
@@ -213,6 +215,13 @@ func TestParsePolicyWholeNumbersWrittenOtherwise(t *testing.T) {
 			t.Errorf("%s: got version %s, want the built-in policy's", s, p.ShortVersion())
 		}
 	}
+	// Whole exactly, not once rounded to a float; no exponent that would
+	// take long to compute exactly.
+	for _, s := range []string{`"cut_b": 94.99999999999999999`, `"cut_b": 95.0000000000000001`, `"cut_b": 95e-1000000000`, `"cut_b": 0.95e100000000`} {
+		if _, err := ParsePolicy(editPolicy(t, `"cut_b": 95`, s)); err == nil || !strings.Contains(err.Error(), "tiering.cut_b") {
+			t.Errorf("%s: got %v, want a refusal naming tiering.cut_b", s, err)
+		}
+	}
 }
 
 // The optional key column is checked as the A, B and C columns are.
@@ -309,7 +318,8 @@ func TestParsePolicyUpperBounds(t *testing.T) {
 	}
 }
 
-// The currency is an active ISO 4217 code and its decimals are the code's.
+// The currency is an ISO 4217 code (active, or withdrawn since 2007) and
+// its decimals are the code's.
 func TestParsePolicyCurrency(t *testing.T) {
 	tests := []struct {
 		currency string
@@ -325,11 +335,13 @@ func TestParsePolicyCurrency(t *testing.T) {
 		{"USD", 3, []string{"currency_digits: USD has 2 decimals in ISO 4217, got 3"}},
 		{"JPY", 2, []string{"currency_digits: JPY has 0 decimals in ISO 4217, got 2"}},
 		{"KWD", 2, []string{"currency_digits: KWD has 3 decimals in ISO 4217, got 2"}},
-		{"usd", 2, []string{`currency: want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "usd"`}},
-		{"ABC", 2, []string{`currency: want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "ABC"`}},
-		{"BGN", 2, []string{`currency: want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "BGN"`}},
-		{"XAU", 0, []string{`currency: want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "XAU"`}},
-		{"ABC", 5, []string{`currency: want an active ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "ABC"`,
+		{"usd", 2, []string{`currency: want an ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "usd"`}},
+		{"ABC", 2, []string{`currency: want an ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "ABC"`}},
+		{"BGN", 2, nil}, // withdrawn in 2026: its history still replays
+		{"HRK", 2, nil},
+		{"HRK", 0, []string{"currency_digits: HRK has 2 decimals in ISO 4217, got 0"}},
+		{"XAU", 0, []string{`currency: want an ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "XAU"`}},
+		{"ABC", 5, []string{`currency: want an ISO 4217 currency code with minor units, such as USD, EUR or JPY; got "ABC"`,
 			"currency_digits: want 0 to 4, got 5"}},
 	}
 	for _, tc := range tests {
@@ -368,5 +380,35 @@ func TestPolicyDoc(t *testing.T) {
 		if !strings.Contains(doc, s) {
 			t.Errorf("docs/policy.md does not say %q", s)
 		}
+	}
+}
+
+// TestParseStoredPolicy: the policy a read model holds is read as it was
+// stored, even when the reading of policy files refuses it now (a bound
+// added since): its model must still be served while a rebuild replaces it,
+// and verified.
+func TestParseStoredPolicy(t *testing.T) {
+	b := changedPolicyJSON(t, func(m map[string]any) { m["future_tolerance_seconds"] = 700000 })
+	if _, err := ParsePolicy(b); err == nil {
+		t.Fatal("a tolerance over 7 days: accepted as a file, want it refused")
+	}
+	_, db := newProjector(t, nil)
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.writer.Exec(`UPDATE projector_state SET policy_json = ?`, out.String()); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := StoredPolicy(db.Path)
+	if err != nil {
+		t.Fatalf("StoredPolicy: %v", err)
+	}
+	sum := sha256.Sum256(stored.Canonical())
+	if stored.FutureToleranceSeconds != 700000 || stored.Version() != hex.EncodeToString(sum[:]) {
+		t.Errorf("stored policy: tolerance %d, version %s", stored.FutureToleranceSeconds, stored.ShortVersion())
+	}
+	if _, err := ParseStoredPolicy([]byte(`{"tiering": [`)); err == nil {
+		t.Error("broken JSON: accepted")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -313,21 +314,43 @@ func (c *fileCheck) check(n *jnode, s *policyShape, path string) any {
 		return nil
 	}
 	v, err := num.Float64()
-	switch {
-	case err != nil && !math.IsInf(v, 0):
+	if err != nil && !math.IsInf(v, 0) {
 		c.broken[path] = true
 		c.bad(path, "want a whole number, got %s", num)
 		return nil
-	case v != math.Trunc(v):
-		c.broken[path] = true
-		c.bad(path, "want a whole number, got %s", num)
-		return nil
-	case math.Abs(v) >= maxWhole: // out of every bound, and of float64's exact integers
+	}
+	if math.Abs(v) >= maxWhole { // out of every bound, and of float64's exact integers
 		c.broken[path] = true
 		c.bad(path, "got %s, far out of range", num)
 		return nil
 	}
-	return int64(v)
+	// Whole exactly, not once rounded to a float (59.99999999999999999
+	// is not 60). An exponent far from 0 could make the exact value huge
+	// to compute; no policy number needs one.
+	var r *big.Rat
+	ok = exponent(string(num)) <= 40
+	if ok {
+		r, ok = new(big.Rat).SetString(string(num))
+	}
+	if !ok || !r.IsInt() {
+		c.broken[path] = true
+		c.bad(path, "want a whole number, got %s", num)
+		return nil
+	}
+	return r.Num().Int64()
+}
+
+// exponent is the size of a JSON number's exponent (0 without one).
+func exponent(num string) int {
+	i := strings.IndexAny(num, "eE")
+	if i < 0 {
+		return 0
+	}
+	e, err := strconv.Atoi(strings.TrimPrefix(num[i+1:], "+"))
+	if err != nil {
+		return math.MaxInt
+	}
+	return max(e, -e)
 }
 
 // hint helps with a key that is not known: the right spelling when it

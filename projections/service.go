@@ -189,7 +189,7 @@ func StoredPolicy(path string) (*Policy, error) {
 	if err != nil {
 		return nil, nil // no state yet (or no table): a fresh model
 	}
-	return ParsePolicy([]byte(js))
+	return ParseStoredPolicy([]byte(js))
 }
 
 // openModel opens the read model at path; with oldRules, one built by other

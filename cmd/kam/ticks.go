@@ -51,7 +51,6 @@ func (t *ticker) run(ctx context.Context) {
 // maybeTick appends the tick of the last midnight if the watermark is
 // older than it.
 func (t *ticker) maybeTick(ctx context.Context) {
-	midnight := t.now().UTC().Truncate(24 * time.Hour)
 	last, ok, err := t.store.LastBusinessTime(ctx)
 	if err != nil {
 		t.log.Warn("clock tick: cannot read the last business event", "err", err)
@@ -76,6 +75,9 @@ func (t *ticker) maybeTick(ctx context.Context) {
 			last = wm
 		}
 	}
+	// The last midnight as of now: waiting for the watermark may have
+	// taken past one.
+	midnight := t.now().UTC().Truncate(24 * time.Hour)
 	if !last.Before(midnight) {
 		t.log.Info("clock tick not needed", "watermark", last.Format(time.RFC3339Nano), "midnight", midnight.Format(time.RFC3339))
 		return

@@ -183,7 +183,7 @@ func remoteModel(ctx context.Context, c *apiClient) (servingModel, error) {
 	if _, _, err := c.do(ctx, http.MethodGet, "/v1/admin/policy", nil, &pol); err != nil {
 		return servingModel{}, err
 	}
-	p, err := projections.ParsePolicy(pol)
+	p, err := projections.ParseStoredPolicy(pol)
 	if err != nil {
 		return servingModel{}, err
 	}
