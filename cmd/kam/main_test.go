@@ -253,7 +253,9 @@ func TestServeRefusesAnotherStream(t *testing.T) {
 	dir := t.TempDir()
 	k := startKam(t, dir, "--no-ticks")
 	post(k, "a1", "a2", "a3")
-	k.call("GET", "/v1/status?min_seq=3", nil)
+	if code, body := k.call("GET", "/v1/accounts/ACME?min_seq=3", nil); code != 200 {
+		t.Fatalf("ACME once the three events are applied: %d %v", code, body)
+	}
 	k.stop()
 	if err := os.RemoveAll(filepath.Join(dir, "nats")); err != nil {
 		t.Fatal(err)
