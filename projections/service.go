@@ -95,15 +95,24 @@ func (s *Service) Start(ctx context.Context, useStored bool) error {
 	}
 	link := ServingPath(s.DataDir)
 	path, err := filepath.EvalSymlinks(link)
-	if errors.Is(err, os.ErrNotExist) {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if target, lerr := os.Readlink(link); lerr == nil {
+			// A link made by hand whose target is missing (a relative
+			// target is read from the data dir): not a reason to start
+			// an empty model.
+			return fmt.Errorf("%s links to %s, which does not exist: point it at a read model (a relative target is taken from %s), "+
+				"or remove the link to build a new model from the stream", link, target, s.DataDir)
+		}
 		path = filepath.Join(s.DataDir, fmt.Sprintf("kam-%d.db", time.Now().UnixNano()))
 		if err := pointTo(link, path); err != nil {
 			return err
 		}
-	} else if err != nil {
+	case err != nil:
 		return err
+	default:
+		s.removeStrayGenerations(path)
 	}
-	s.removeStrayGenerations(path)
 	pol := s.Policy
 	if useStored {
 		if stored, err := StoredPolicy(path); err != nil {

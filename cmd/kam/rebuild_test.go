@@ -271,3 +271,31 @@ func TestStrayGenerationsRemoved(t *testing.T) {
 		t.Errorf("ACME after the restart: %d %v", code, body)
 	}
 }
+
+// TestDanglingServingLink: a kam.db link made by hand whose target is
+// missing is refused, naming both, and no read model is removed.
+func TestDanglingServingLink(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	k.stop()
+	serving, err := filepath.EvalSymlinks(projections.ServingPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := projections.ServingPath(dir)
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("what-if.db", link); err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	m := &Main{Stdout: &out, Stderr: &out}
+	code := m.Run(context.Background(), []string{"serve", "--data-dir", dir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--no-ticks"})
+	if code == 0 || !strings.Contains(out.String(), "links to what-if.db, which does not exist") {
+		t.Errorf("serve with a dangling kam.db: exit %d\n%s", code, out.String())
+	}
+	if _, err := os.Stat(serving); err != nil {
+		t.Errorf("the model the link pointed at before: %v, want it kept", err)
+	}
+}
