@@ -291,7 +291,9 @@ func TestDanglingServingLink(t *testing.T) {
 	}
 	var out syncBuffer
 	m := &Main{Stdout: &out, Stderr: &out}
-	code := m.Run(context.Background(), []string{"serve", "--data-dir", dir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--no-ticks"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // kam served on before
+	defer cancel()
+	code := m.Run(ctx, []string{"serve", "--data-dir", dir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--no-ticks"})
 	if code == 0 || !strings.Contains(out.String(), "links to what-if.db, which does not exist") {
 		t.Errorf("serve with a dangling kam.db: exit %d\n%s", code, out.String())
 	}
