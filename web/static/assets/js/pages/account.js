@@ -102,7 +102,7 @@ function alerts(a, pol) {
   if (overdue) out.push(h("div", { class: "alert bad", "data-test": "alert-overdue" }, "⚠", h("span", {}, `${plural(overdue, "service item")} overdue now. `, h("a", { href: "#service" }, "See service"))));
   if (a.decision_maker_stale) {
     const stale = (a.contacts.decision_maker || []).filter((c) => c.stale).map((c) => `${c.name} (${c.days_since_visit} days)`);
-    out.push(h("div", { class: "alert bad", "data-test": "alert-stale" }, "⚠", h("span", {}, `No visit to a decision maker for more than ${pol ? pol.coverage.decision_maker_days : 90} days: `, stale.join(", "), ".")));
+    out.push(h("div", { class: "alert bad", "data-test": "alert-stale" }, "⚠", h("span", {}, pol ? `No visit to a decision maker for more than ${pol.coverage.decision_maker_days} days: ` : "No recent visit to a decision maker (the policy's coverage.decision_maker_days): ", stale.join(", "), ".")));
   } else if (!(a.contacts.decision_maker || []).length && a.tier === "A") {
     out.push(h("div", { class: "alert warn" }, "ⓘ", h("span", {}, "No decision maker known at this A account.")));
   }
