@@ -131,12 +131,25 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 	} else {
 		c := newAPIClient(*url, *token)
 		var st struct {
+			Stream struct {
+				LastSeq uint64 `json:"last_seq"`
+			} `json:"stream"`
 			Projector *struct {
-				Watermark string `json:"watermark"`
+				AppliedSeq uint64 `json:"applied_seq"`
+				Watermark  string `json:"watermark"`
 			} `json:"projector"`
 		}
 		if _, _, err := c.do(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil {
 			return fmt.Errorf("kam at %s: %w", *url, err)
+		}
+		// The watermark counts once the read model has applied what the
+		// stream holds (an import just before may still be applying): a
+		// read with min_seq waits for that, a few seconds each time.
+		for try, last := 0, st.Stream.LastSeq; try < 3 && st.Projector != nil && st.Projector.AppliedSeq < last; try++ {
+			c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/accounts?limit=1&min_seq=%d", last), nil, nil)
+			if _, _, err := c.do(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil {
+				return fmt.Errorf("kam at %s: %w", *url, err)
+			}
 		}
 		reader = apiReader(ctx, c)
 		if st.Projector != nil && st.Projector.Watermark != "" {

@@ -652,3 +652,40 @@ func TestImportTickFailureNamed(t *testing.T) {
 		t.Errorf("exit %d\n%s%s\nwant exit 1: kam import: closing tick: ... (403 ...)", code, out, errOut)
 	}
 }
+
+// TestImportLateWarningAfterAnotherImport: an import right after another
+// one, through kam, counts its late events against the watermark of a read
+// model that has applied the first import: it read the watermark while
+// the first import's events were still on their way to a commit.
+func TestImportLateWarningAfterAnotherImport(t *testing.T) {
+	// Commits once caught up at most every hour (5 s at most after the
+	// first event waiting): the first import's events are not committed
+	// when the second one starts.
+	k := startKam(t, t.TempDir(), "--no-ticks", "--commit-interval", "1h")
+	write := func(name string, day time.Time, rows int) string {
+		var b strings.Builder
+		b.WriteString(" customer_id  date number_of_cds  dollar_value\r\n")
+		for i := range rows {
+			fmt.Fprintf(&b, " %05d %s %2d %7d.%02d\r\n", i+1, day.Format("20060102"), 1, 10, 0)
+		}
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	later := write("later.txt", time.Date(1997, 3, 1, 0, 0, 0, 0, time.UTC), 20)
+	// The same day: late only once the first import's closing tick has
+	// moved the watermark past it.
+	earlier := write("earlier.txt", time.Date(1997, 3, 1, 0, 0, 0, 0, time.UTC), 30)
+	url := "http://" + k.addrs.HTTP
+	if code, out, errOut := runCmd(t, "import", "--format", "cdnow", "--url", url, later); code != 0 {
+		t.Fatalf("import later.txt: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := runCmd(t, "import", "--format", "cdnow", "--url", url, earlier)
+	// The 30 rows lie before the first import's closing tick (1997-03-02);
+	// their own closing tick does not.
+	if code != 0 || !strings.Contains(errOut, "warning: 30 of 31 events lie before the read model's watermark (1997-03-02T00:00:00Z)") {
+		t.Errorf("import earlier.txt: exit %d\n%s%s", code, out, errOut)
+	}
+}
