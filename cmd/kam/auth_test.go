@@ -160,11 +160,25 @@ func TestTokenFileMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Mode().Perm() != 0o600 {
-		t.Errorf("tokens file: mode %v, want 0600", st.Mode().Perm())
+	if st.Mode().Perm() != 0o640 {
+		t.Errorf("tokens file 0644: mode %v after a token, want 0640 (others' access taken away, the group's kept)", st.Mode().Perm())
+	}
+	// A file for a service's group keeps its mode.
+	if err := os.Chmod(file, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	newToken(t, file, "crm", "publish")
+	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("tokens file 0640: %v after a token (%v), want it kept", st.Mode().Perm(), err)
+	}
+	// A new file is the owner's only.
+	fresh := filepath.Join(t.TempDir(), "new-tokens")
+	newToken(t, fresh, "erp", "publish")
+	if st, err := os.Stat(fresh); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("a new tokens file: %v (%v), want 0600", st.Mode().Perm(), err)
 	}
 	b, _ := os.ReadFile(file)
-	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[1], "erp publish ") {
+	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[1], "erp publish ") {
 		t.Errorf("tokens file: got %q, want the comment and erp's line", b)
 	}
 }

@@ -275,3 +275,55 @@ func TestServeRefusesUnsafeSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestSIGHUPIgnoredUnderNohup: started with SIGHUP ignored (as nohup does),
+// kam goes on after a hang-up.
+func TestSIGHUPIgnoredUnderNohup(t *testing.T) {
+	bin, err := buildKam()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", `trap "" HUP; exec "$0" "$@"`, bin, "serve", "--data-dir", t.TempDir(),
+		"--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--no-ticks")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	ready := make(chan struct{})
+	var logs syncBuffer
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logs.Write([]byte(sc.Text() + "\n"))
+			if httpAddrRE.MatchString(sc.Text()) {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("kam did not listen within 60s:\n%s", logs.String())
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	cmd.Process.Signal(syscall.SIGHUP)
+	select {
+	case err := <-done:
+		t.Fatalf("kam stopped on a SIGHUP it was started ignoring: %v\n%s", err, logs.String())
+	case <-time.After(2 * time.Second):
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("SIGTERM after the hang-up: %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("kam did not stop within 30s of SIGTERM")
+	}
+}

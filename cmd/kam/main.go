@@ -27,9 +27,14 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
-	// SIGHUP too: a closed terminal or a supervisor's reload stops kam as
-	// cleanly as SIGTERM (it killed it before, without a graceful stop).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// SIGHUP too: a closed terminal stops kam as cleanly as SIGTERM (it
+	// killed it before, without a graceful stop); but not under nohup,
+	// which ignores it so that kam goes on.
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
 	defer stop()
 	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now}
 	os.Exit(m.Run(ctx, os.Args[1:]))

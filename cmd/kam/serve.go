@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -94,7 +95,15 @@ func (f *natsFlags) connect(url string, log *slog.Logger) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", handlers.RedactURL(url), err)
+		// The client's error may quote the URL itself (a password with a
+		// bare % fails to parse, and the parse error shows it all).
+		msg := err.Error()
+		for _, u := range append(strings.Split(url, ","), url) {
+			if u = strings.TrimSpace(u); u != "" {
+				msg = strings.ReplaceAll(msg, u, handlers.RedactURL(u))
+			}
+		}
+		return nil, fmt.Errorf("connect to NATS at %s: %s", handlers.RedactURL(url), msg)
 	}
 	return nc, nil
 }

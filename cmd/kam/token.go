@@ -89,11 +89,19 @@ func appendToken(path string, t auth.Token) error {
 	if err != nil {
 		return err
 	}
-	// The mode applies to a new file only: an existing one is made 0600
-	// too, before the line goes in.
-	if err := f.Chmod(0o600); err != nil {
+	// The mode applies to a new file only: an existing one loses what
+	// others may do with it before the line goes in. Its group keeps its
+	// bits (a file root:kam 0640 is how a service reads it).
+	st, err := f.Stat()
+	if err != nil {
 		f.Close()
-		return fmt.Errorf("tokens file %s: make it mode 0600: %w", path, err)
+		return err
+	}
+	if mode := st.Mode().Perm(); mode&0o007 != 0 {
+		if err := f.Chmod(mode &^ 0o007); err != nil {
+			f.Close()
+			return fmt.Errorf("tokens file %s: take away others' access (mode %04o): %w", path, mode, err)
+		}
 	}
 	if _, err := fmt.Fprintf(f, "%s%s\n", sep, t.Line()); err != nil {
 		f.Close()
