@@ -458,6 +458,13 @@ func (s *Service) retire(old *model) {
 	if err := old.db.Close(); err != nil {
 		s.Log.Warn("close the old read model", "path", old.db.Path, "err", err)
 	}
+	// kam removes only the generations it names: a file the link was
+	// pointed at by hand (a what-if replay, say) stays where it is.
+	base := filepath.Base(old.db.Path)
+	if filepath.Dir(old.db.Path) != filepath.Clean(s.DataDir) || !generationName.MatchString(base) && base != "kam.db" {
+		s.Log.Info("the swapped-out read model is not one of kam's generations: left in place", "path", old.db.Path)
+		return
+	}
 	for _, suffix := range []string{"-wal", "-shm", ""} {
 		if suffix == "" && old.db.Path == ServingPath(s.DataDir) {
 			break // a first-generation file at the link's name: replaced by the link already

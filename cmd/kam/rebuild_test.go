@@ -301,3 +301,42 @@ func TestDanglingServingLink(t *testing.T) {
 		t.Errorf("the model the link pointed at before: %v, want it kept", err)
 	}
 }
+
+// TestRebuildKeepsAHandPointedModel: a model the serving link was pointed
+// at by hand (a what-if replay outside the data dir) is swapped out by a
+// rebuild but not removed: kam removes only the generations it names.
+func TestRebuildKeepsAHandPointedModel(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	if code, body := k.call("POST", "/v1/events", order("o1", "ACME", "2026-03-01T10:00:00Z", "10.00")); code != 201 {
+		t.Fatalf("append: %d %v", code, body)
+	}
+	k.call("GET", "/v1/accounts/ACME?min_seq=1", nil)
+	k.stop()
+	whatIf := filepath.Join(t.TempDir(), "what-if.db")
+	if code, out, errOut := runCmd(t, "replay", "--data-dir", dir, "--into", whatIf, "--quiet"); code != 0 {
+		t.Fatalf("replay: exit %d\n%s%s", code, out, errOut)
+	}
+	link := projections.ServingPath(dir)
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(whatIf, link); err != nil {
+		t.Fatal(err)
+	}
+	k = startKam(t, dir, "--no-ticks")
+	if code, body := k.call("POST", "/v1/admin/rebuild", nil); code != 202 {
+		t.Fatalf("rebuild: %d %v", code, body)
+	}
+	checkFor(t, 60*time.Second, 20*time.Millisecond, func() error {
+		_, body := k.call("GET", "/v1/admin/rebuild", nil)
+		if rb := body["rebuild"].(map[string]any); rb["swapped"] == nil {
+			return fmt.Errorf("not swapped yet: %v", rb)
+		}
+		return nil
+	})
+	k.stop() // retires the swapped-out model at once
+	if _, err := os.Stat(whatIf); err != nil {
+		t.Errorf("the hand-pointed model after a rebuild and a stop: %v, want it kept", err)
+	}
+}
