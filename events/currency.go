@@ -34,9 +34,10 @@ var iso4217 = map[string]int{
 	"XPF": 0, "YER": 2, "ZAR": 2, "ZMW": 2, "ZWG": 2,
 	// Withdrawn (List Three), for history: the euro's adoptions, and the
 	// currencies redenominated or replaced since 2007.
-	"ANG": 2, "BGN": 2, "BYR": 0, "CUC": 2, "CYP": 2, "EEK": 2, "HRK": 2, "LTL": 2,
-	"LVL": 2, "MRO": 2, "MTL": 2, "SKK": 2, "SLL": 2, "STD": 2, "VEF": 2, "ZMK": 2,
-	"ZWL": 2,
+	"ANG": 2, "BGN": 2, "BYR": 0, "CUC": 2, "CYP": 2, "EEK": 2, "GHC": 2, "HRK": 2,
+	"LTL": 2, "LVL": 2, "MRO": 2, "MTL": 2, "SDD": 2, "SIT": 2, "SKK": 2, "SLL": 2,
+	"STD": 2, "TMM": 2, "USS": 2, "VEB": 2, "VEF": 2, "ZMK": 2, "ZWD": 2, "ZWL": 2,
+	"ZWR": 2,
 	// No minor unit (N.A.).
 	"XAG": -1, "XAU": -1, "XBA": -1, "XBB": -1, "XBC": -1, "XBD": -1, "XDR": -1,
 	"XPD": -1, "XPT": -1, "XSU": -1, "XTS": -1, "XUA": -1, "XXX": -1,

@@ -28,6 +28,8 @@ func TestCurrencyDigits(t *testing.T) {
 		{"HRK", 2, true},
 		{"ZWL", 2, true},
 		{"BYR", 0, true},
+		{"SIT", 2, true}, // the euro in Slovenia, 2007
+		{"ZWR", 2, true},
 		// Withdrawn before 2007: not in the table.
 		{"DEM", 0, false},
 		{"FRF", 0, false},
@@ -52,9 +54,9 @@ func TestCurrencyDigits(t *testing.T) {
 
 func TestCurrencyTable(t *testing.T) {
 	// ISO 4217 List One of 2026-01-01 has 178 entries, funds and N.A.
-	// included; 17 withdrawn codes are kept for history.
-	if len(iso4217) != 178+17 {
-		t.Errorf("got %d codes, want %d", len(iso4217), 178+17)
+	// included; 25 codes withdrawn since 2007 are kept for history.
+	if len(iso4217) != 178+25 {
+		t.Errorf("got %d codes, want %d", len(iso4217), 178+25)
 	}
 	for code, d := range iso4217 {
 		if len(code) != 3 || code[0] < 'A' || code[0] > 'Z' || code[1] < 'A' || code[1] > 'Z' || code[2] < 'A' || code[2] > 'Z' {
