@@ -278,6 +278,55 @@ func TestServeRefusesAnotherStream(t *testing.T) {
 	}
 }
 
+// TestServeStopsWhenTheStreamIsReplaced: a stream deleted and created
+// anew under a running kam is noticed: kam stops with an error instead of
+// answering 201 to events it never applies (or, once the new stream passed
+// the model's sequence, mixing two logs in one model).
+func TestServeStopsWhenTheStreamIsReplaced(t *testing.T) {
+	defer func(d time.Duration) { streamCheckEvery = d }(streamCheckEvery)
+	streamCheckEvery = 50 * time.Millisecond
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ready := make(chan Addrs, 1)
+	var out syncBuffer
+	m := &Main{Stdout: &out, Stderr: &out, Now: time.Now, Ready: func(a Addrs) { ready <- a }}
+	done := make(chan int, 1)
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--data-dir", dir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--no-ticks"})
+	}()
+	var addrs Addrs
+	select {
+	case addrs = <-ready:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("kam did not listen:\n%s", out.String())
+	}
+	k := &kam{t: t, addrs: addrs, logs: &out}
+	if code, body := k.call("POST", "/v1/events", order("o1", "ACME", "2026-03-01T10:00:00Z", "10.00")); code != 201 {
+		t.Fatalf("append: %d %v", code, body)
+	}
+	js := kamJetStream(t, k)
+	s, err := js.Stream(ctx, "KAM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	if err := js.DeleteStream(ctx, "KAM"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code == 0 || !strings.Contains(out.String(), "the stream is not the one kam started on") {
+			t.Errorf("kam on a replaced stream: exit %d\n%s", code, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("kam still runs 30s after its stream was replaced:\n%s", out.String())
+	}
+}
+
 func TestPublish(t *testing.T) {
 	k := startKam(t, t.TempDir())
 	lines := []string{

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"kam/events"
 	"kam/events/natsstore"
@@ -350,16 +351,23 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	streamErr := make(chan error, 1)
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go watchStream(wctx, store, st.Created, svc, streamErr)
 	log.Info("http api listening", "addr", ln.Addr().String())
 	if m.Ready != nil {
 		m.Ready(Addrs{HTTP: ln.Addr().String(), NATS: url})
 	}
 
+	var stop error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down: no new requests, finishing those in flight")
 	case err := <-serveErr:
 		return fmt.Errorf("http: %w", err)
+	case stop = <-streamErr:
+		log.Error("shutting down: the stream is not the one kam started on", "err", stop)
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.shutdownMax)
 	defer cancel()
@@ -370,7 +378,55 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		log.Warn("http serve", "err", err)
 	}
 	log.Info("http api stopped")
-	return nil
+	return stop
+}
+
+// streamCheckEvery is how often a running kam checks that its stream is
+// still the one it started on.
+var streamCheckEvery = 2 * time.Second
+
+// watchStream reports on errc when the stream was deleted and created anew
+// under kam (its creation time changed), or holds fewer messages than the
+// read model applied: the projector would otherwise follow the new stream
+// from the old model's sequence, mixing two logs in one model, while
+// appends were answered 201 and never applied. kam stops; at its next start
+// the stream check says what to do.
+func watchStream(ctx context.Context, store *natsstore.Store, created time.Time, svc *projections.Service, errc chan<- error) {
+	t := time.NewTicker(streamCheckEvery)
+	defer t.Stop()
+	missing := 0 // checks in a row that found no stream (a cluster may say so in passing)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var applied uint64 // read before the stream: it can only have grown since
+		if svc != nil {
+			applied = svc.Status().AppliedSeq
+		}
+		st, err := store.Status(ctx)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			if missing++; missing >= 3 {
+				errc <- fmt.Errorf("stream %s was deleted", store.StreamName())
+				return
+			}
+			continue
+		}
+		missing = 0
+		if err != nil {
+			continue // NATS away: readiness says so; check again later
+		}
+		switch {
+		case !st.Created.Equal(created):
+			errc <- fmt.Errorf("stream %s was created anew at %s (kam started on the one created at %s)",
+				st.Name, st.Created.Format(time.RFC3339Nano), created.Format(time.RFC3339Nano))
+			return
+		case applied > st.LastSeq:
+			errc <- fmt.Errorf("stream %s ends at sequence %d, but the read model has applied %d", st.Name, st.LastSeq, applied)
+			return
+		}
+	}
 }
 
 // adminOf is the admin side of the read model, nil without one (never a

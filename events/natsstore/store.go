@@ -512,6 +512,9 @@ type Status struct {
 	Replicas   int    `json:"replicas"`
 	Duplicates string `json:"duplicate_window"`
 	Leader     string `json:"leader,omitempty"`
+	// Created is when the stream was created: a stream deleted and made
+	// anew under the same name has another.
+	Created time.Time `json:"created"`
 }
 
 // Status reads the stream's current state.
@@ -527,7 +530,7 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 		Bytes: info.State.Bytes, DenyDelete: info.Config.DenyDelete, DenyPurge: info.Config.DenyPurge,
 		MaxMsgs: info.Config.MaxMsgs, MaxBytes: info.Config.MaxBytes, MaxAge: info.Config.MaxAge.String(),
 		Complete: info.State.Msgs == info.State.LastSeq,
-		Replicas: info.Config.Replicas, Duplicates: info.Config.Duplicates.String(),
+		Replicas: info.Config.Replicas, Duplicates: info.Config.Duplicates.String(), Created: info.Created.UTC(),
 	}
 	if info.Cluster != nil {
 		st.Leader = info.Cluster.Leader
