@@ -5,7 +5,7 @@
 //
 // It builds kam, starts it on a fresh data dir, fills the stream with a
 // history (straight onto NATS) and waits until it is applied, then, for the
-// given time, posts batches of 500 events from one client (ingest; as fast
+// given time, posts batches of 500 events (-ingest-batch) from one client (ingest; as fast
 // as kam takes them, or at -ingest-rate events/s) while 16 clients read
 // random accounts (each as fast as it gets answers, or at -read-rate reads/s
 // on average, as a Poisson process),
@@ -52,6 +52,7 @@ func main() {
 	profile := flag.String("profile", "", "write kam's CPU profile to this file")
 	readRate := flag.Int("read-rate", 0, "reads/s of each reader (0: closed loop, each reads again as soon as it has its answer)")
 	kamArgs := flag.String("kam-args", "", "more arguments for kam serve, space-separated (--no-projector: readers must get /healthz)")
+	batch := flag.Int("ingest-batch", 500, "events in each POST /v1/events of the ingesting client")
 	ingestDays := flag.Int("ingest-days", 0, "business days the ingested events span (0: as dense as the history, a day closing every 6,667 events; 1: live events of one day, no day closes while measuring)")
 	kamEnv := flag.String("kam-env", "", "environment settings for kam serve, e.g. GOGC=100 (space-separated)")
 	kamLog := flag.String("kam-log", "", "write kam's log to this file")
@@ -131,7 +132,7 @@ func main() {
 	// work, and byte slices hold no pointers for its collector to scan (2M
 	// events held as structs made the collector here stall the readers for
 	// up to a quarter of a second).
-	bodies := ingestBodies(*accounts, *seconds, *rate, *ingestDays, start.AddDate(0, 0, 700))
+	bodies := ingestBodies(*accounts, *seconds, *rate, *ingestDays, *batch, start.AddDate(0, 0, 700))
 	runtime.GC()
 	stop := make(chan struct{})
 	var ingested atomic.Int64
@@ -151,7 +152,7 @@ func main() {
 			}
 			if *rate > 0 {
 				// Open loop: batch i leaves at its time, late or not.
-				time.Sleep(time.Until(began.Add(time.Duration(i*500) * time.Second / time.Duration(*rate))))
+				time.Sleep(time.Until(began.Add(time.Duration(i**batch) * time.Second / time.Duration(*rate))))
 			}
 			resp, err := http.Post(base+"/v1/events", "application/json", bytes.NewReader(b))
 			check(err)
@@ -160,7 +161,7 @@ func main() {
 			if resp.StatusCode != http.StatusCreated {
 				fatalf("ingest: %s", resp.Status)
 			}
-			ingested.Add(500)
+			ingested.Add(int64(*batch))
 		}
 	}()
 	before := scrape(base)
@@ -302,11 +303,11 @@ func scrape(base string) map[string]float64 {
 	return m
 }
 
-// ingestBodies returns enough batches of 500 events for the ingesting
+// ingestBodies returns enough batches of size events for the ingesting
 // client, each marshalled as a POST /v1/events body: as many as kam takes in
 // seconds at rate events/s, or at the fastest it has been seen to take them,
 // over the given business days.
-func ingestBodies(accounts, seconds, rate, days int, start time.Time) [][]byte {
+func ingestBodies(accounts, seconds, rate, days, size int, start time.Time) [][]byte {
 	n := seconds * 30000
 	if rate > 0 {
 		n = seconds * rate * 2
@@ -317,8 +318,8 @@ func ingestBodies(accounts, seconds, rate, days int, start time.Time) [][]byte {
 	}
 	more := synth.Events(synth.Options{Events: n, Accounts: accounts, Days: days, Seed: 6, Start: start})
 	var bodies [][]byte
-	for i := 0; i+500 <= len(more); i += 500 {
-		b, err := json.Marshal(more[i : i+500])
+	for i := 0; i+size <= len(more); i += size {
+		b, err := json.Marshal(more[i : i+size])
 		check(err)
 		bodies = append(bodies, b)
 	}
