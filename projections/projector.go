@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -49,7 +50,7 @@ type Projector struct {
 	items      map[itemKey]*slaItem
 	contacts   map[contactKey]*contact
 	ids        map[idDigest]uint64
-	lastID     idEntry // the ledger's entry of the greatest sequence, as loaded
+	lastIDs    []idEntry // the ledger's entries of the greatest sequences, as loaded (checkedIDs of them)
 	appliedSeq uint64
 	watermark  time.Time
 	started    bool // a first event fixed next
@@ -586,12 +587,28 @@ func (p *Projector) loadIDs(ctx context.Context) error {
 			copy(d[:], b[i:i+16])
 			seq := binary.BigEndian.Uint64(b[i+16 : i+24])
 			p.ids[d] = seq
-			if seq > p.lastID.seq {
-				p.lastID = idEntry{d, seq}
-			}
+			p.keepLastID(idEntry{d, seq})
 		}
 	}
 	return rows.Err()
+}
+
+// checkedIDs is how many of the last applied events CheckStream compares:
+// a clock.tick's id is its date, the same in any stream, so one is not
+// enough; business events' ids are the upstream systems' own.
+const checkedIDs = 8
+
+// keepLastID keeps e among the checkedIDs entries of the greatest
+// sequences, in descending order.
+func (p *Projector) keepLastID(e idEntry) {
+	if len(p.lastIDs) == checkedIDs && e.seq <= p.lastIDs[checkedIDs-1].seq {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(p.lastIDs, e, func(a, b idEntry) int { return cmp.Compare(b.seq, a.seq) })
+	p.lastIDs = slices.Insert(p.lastIDs, i, e)
+	if len(p.lastIDs) > checkedIDs {
+		p.lastIDs = p.lastIDs[:checkedIDs]
+	}
 }
 
 // ErrStreamMismatch is returned by CheckStream when the stream is not the
@@ -600,7 +617,8 @@ var ErrStreamMismatch = errors.New("the stream is not the one the read model was
 
 // CheckStream checks, at start, that the stream is the one the model was
 // built from: it holds at least the sequences the model applied, and the
-// event the model last applied is still the one stored at its sequence. A
+// last events the model applied (checkedIDs of them) are still the ones
+// stored at their sequences. A
 // stream deleted and created anew (or its store wiped) would otherwise be
 // followed from the model's sequence on: new events answered 201 and never
 // applied. lastSeq is the stream's last sequence; idAt returns the id of the
@@ -613,16 +631,18 @@ func (p *Projector) CheckStream(ctx context.Context, lastSeq uint64, idAt func(c
 		return fmt.Errorf("%w: the read model has applied up to sequence %d of stream %s, which ends at %d; %s",
 			ErrStreamMismatch, p.appliedSeq, p.stream, lastSeq, advice)
 	}
-	if p.lastID.seq == 0 || idAt == nil {
+	if idAt == nil {
 		return nil
 	}
-	id, ok, err := idAt(ctx, p.lastID.seq)
-	if err != nil || !ok {
-		return err
-	}
-	if digestID(id) != p.lastID.digest {
-		return fmt.Errorf("%w: the event stored at sequence %d of stream %s (id %q) is not the one the read model applied there; %s",
-			ErrStreamMismatch, p.lastID.seq, p.stream, id, advice)
+	for _, e := range p.lastIDs {
+		id, ok, err := idAt(ctx, e.seq)
+		if err != nil {
+			return err
+		}
+		if ok && digestID(id) != e.digest {
+			return fmt.Errorf("%w: the event stored at sequence %d of stream %s (id %q) is not the one the read model applied there; %s",
+				ErrStreamMismatch, e.seq, p.stream, id, advice)
+		}
 	}
 	return nil
 }

@@ -249,12 +249,17 @@ func TestServeRefusesAnotherStream(t *testing.T) {
 				t.Fatalf("append %s: %d %v", id, code, body)
 			}
 		}
+		// A tick last, whose id (its date) is the same in any stream.
+		tick := map[string]any{"id": "clock.tick/2026-03-05", "source": "t", "type": "clock.tick", "time": "2026-03-05T00:00:00Z"}
+		if code, body := k.call("POST", "/v1/events", tick); code != 201 {
+			t.Fatalf("append the tick: %d %v", code, body)
+		}
 	}
 	dir := t.TempDir()
 	k := startKam(t, dir, "--no-ticks")
 	post(k, "a1", "a2", "a3")
-	if code, body := k.call("GET", "/v1/accounts/ACME?min_seq=3", nil); code != 200 {
-		t.Fatalf("ACME once the three events are applied: %d %v", code, body)
+	if code, body := k.call("GET", "/v1/accounts/ACME?min_seq=4", nil); code != 200 {
+		t.Fatalf("ACME once the four events are applied: %d %v", code, body)
 	}
 	k.stop()
 	if err := os.RemoveAll(filepath.Join(dir, "nats")); err != nil {
@@ -268,7 +273,7 @@ func TestServeRefusesAnotherStream(t *testing.T) {
 	if code, out, errOut := runCmd(t, "verify", "--data-dir", dir); code != 1 || !strings.Contains(errOut, "ends at 0") {
 		t.Errorf("verify on a wiped stream: exit %d\n%s%s", code, out, errOut)
 	}
-	// The same length, other events.
+	// The same length, other events, the same tick last.
 	k = startKam(t, dir, "--no-ticks", "--no-projector")
 	post(k, "b1", "b2", "b3")
 	k.stop()
