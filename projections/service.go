@@ -172,6 +172,17 @@ func (s *Service) removeStrayGenerations(serving string) {
 	}
 }
 
+// sameDir reports whether a and b name the same directory, however
+// written (relative, absolute, through a symbolic link).
+func sameDir(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
+}
+
 // pointTo makes link a symbolic link to target, atomically.
 func pointTo(link, target string) error {
 	tmp := link + ".tmp"
@@ -461,7 +472,7 @@ func (s *Service) retire(old *model) {
 	// kam removes only the generations it names: a file the link was
 	// pointed at by hand (a what-if replay, say) stays where it is.
 	base := filepath.Base(old.db.Path)
-	if filepath.Dir(old.db.Path) != filepath.Clean(s.DataDir) || !generationName.MatchString(base) && base != "kam.db" {
+	if !sameDir(filepath.Dir(old.db.Path), s.DataDir) || !generationName.MatchString(base) && base != "kam.db" {
 		s.Log.Info("the swapped-out read model is not one of kam's generations: left in place", "path", old.db.Path)
 		return
 	}

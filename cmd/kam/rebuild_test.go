@@ -340,3 +340,36 @@ func TestRebuildKeepsAHandPointedModel(t *testing.T) {
 		t.Errorf("the hand-pointed model after a rebuild and a stop: %v, want it kept", err)
 	}
 }
+
+// TestRebuildInALinkedDataDir: with the data dir a symbolic link to
+// another directory, a rebuild still removes the generation it replaced
+// (the model's path reads through the link, the data dir's does not).
+func TestRebuildInALinkedDataDir(t *testing.T) {
+	real := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "kam-data")
+	if err := os.Symlink(real, dir); err != nil {
+		t.Fatal(err)
+	}
+	k := startKam(t, dir, "--no-ticks")
+	if code, body := k.call("POST", "/v1/events", order("o1", "ACME", "2026-03-01T10:00:00Z", "10.00")); code != 201 {
+		t.Fatalf("append: %d %v", code, body)
+	}
+	// Restarted, kam finds its model through the links.
+	k.stop()
+	k = startKam(t, dir, "--no-ticks")
+	before, _ := filepath.EvalSymlinks(projections.ServingPath(dir))
+	if code, body := k.call("POST", "/v1/admin/rebuild", nil); code != 202 {
+		t.Fatalf("rebuild: %d %v", code, body)
+	}
+	checkFor(t, 60*time.Second, 20*time.Millisecond, func() error {
+		_, body := k.call("GET", "/v1/admin/rebuild", nil)
+		if rb := body["rebuild"].(map[string]any); rb["swapped"] == nil {
+			return fmt.Errorf("not swapped yet: %v", rb)
+		}
+		return nil
+	})
+	k.stop() // retires the swapped-out model at once
+	if _, err := os.Stat(before); !os.IsNotExist(err) {
+		t.Errorf("the replaced generation %s: %v, want it removed", before, err)
+	}
+}
