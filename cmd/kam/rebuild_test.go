@@ -325,17 +325,7 @@ func TestRebuildKeepsAHandPointedModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	k = startKam(t, dir, "--no-ticks")
-	if code, body := k.call("POST", "/v1/admin/rebuild", nil); code != 202 {
-		t.Fatalf("rebuild: %d %v", code, body)
-	}
-	checkFor(t, 60*time.Second, 20*time.Millisecond, func() error {
-		_, body := k.call("GET", "/v1/admin/rebuild", nil)
-		if rb := body["rebuild"].(map[string]any); rb["swapped"] == nil {
-			return fmt.Errorf("not swapped yet: %v", rb)
-		}
-		return nil
-	})
-	k.stop() // retires the swapped-out model at once
+	rebuildAndStop(t, k)
 	if _, err := os.Stat(whatIf); err != nil {
 		t.Errorf("the hand-pointed model after a rebuild and a stop: %v, want it kept", err)
 	}
@@ -358,6 +348,16 @@ func TestRebuildInALinkedDataDir(t *testing.T) {
 	k.stop()
 	k = startKam(t, dir, "--no-ticks")
 	before, _ := filepath.EvalSymlinks(projections.ServingPath(dir))
+	rebuildAndStop(t, k)
+	if _, err := os.Stat(before); !os.IsNotExist(err) {
+		t.Errorf("the replaced generation %s: %v, want it removed", before, err)
+	}
+}
+
+// rebuildAndStop rebuilds k's read model, waits for the swap, and stops k,
+// which retires the swapped-out model at once.
+func rebuildAndStop(t *testing.T, k *kam) {
+	t.Helper()
 	if code, body := k.call("POST", "/v1/admin/rebuild", nil); code != 202 {
 		t.Fatalf("rebuild: %d %v", code, body)
 	}
@@ -368,8 +368,5 @@ func TestRebuildInALinkedDataDir(t *testing.T) {
 		}
 		return nil
 	})
-	k.stop() // retires the swapped-out model at once
-	if _, err := os.Stat(before); !os.IsNotExist(err) {
-		t.Errorf("the replaced generation %s: %v, want it removed", before, err)
-	}
+	k.stop()
 }
