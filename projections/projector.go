@@ -626,7 +626,8 @@ var ErrStreamMismatch = errors.New("the stream is not the one the read model was
 // cut stream allows: nothing to compare then).
 func (p *Projector) CheckStream(ctx context.Context, lastSeq uint64, idAt func(ctx context.Context, seq uint64) (id string, ok bool, err error)) error {
 	const advice = "bring back the stream it was built from, or move the read model away (kam.db and the kam-<n>.db file it links to) " +
-		"and start kam again, which builds a new one from this stream"
+		"and start kam again, which builds a new one from this stream (on a cluster that lost nodes, first wait until the stream has a leader " +
+		"again and start kam once more: replicas without one answer with their own, older state)"
 	if p.appliedSeq > lastSeq {
 		return fmt.Errorf("%w: the read model has applied up to sequence %d of stream %s, which ends at %d; %s",
 			ErrStreamMismatch, p.appliedSeq, p.stream, lastSeq, advice)

@@ -270,8 +270,10 @@ func newPKI(t *testing.T, dir string) pki {
 // TestNATSPasswordNotInConnectError: a password the URL parser chokes on
 // (a bare %) is not shown in the error, which quoted the whole URL.
 func TestNATSPasswordNotInConnectError(t *testing.T) {
-	code, out := serveFails(t, "--nats-url", "nats://kam:pa%zzw0rd@127.0.0.1:1")
-	if code == 0 || strings.Contains(out, "pa%zzw0rd") || !strings.Contains(out, "connect to NATS at nats://kam:xxxxx@127.0.0.1:1") {
-		t.Errorf("exit %d, want a refusal without the password:\n%s", code, out)
+	for _, pw := range []string{"pa%zzw0rd", `pa"ss\w0rd%`} {
+		code, out := serveFails(t, "--nats-url", "nats://kam:"+pw+"@127.0.0.1:1")
+		if code == 0 || strings.Contains(out, "zzw0rd") || strings.Contains(out, "w0rd") || !strings.Contains(out, "connect to NATS at nats://kam:xxxxx@127.0.0.1:1") {
+			t.Errorf("password %q: exit %d, want a refusal without any of it:\n%s", pw, code, out)
+		}
 	}
 }

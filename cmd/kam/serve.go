@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -95,6 +96,13 @@ func (f *natsFlags) connect(url string, log *slog.Logger) (*nats.Conn, error) {
 		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
 	}
 	nc, err := nats.Connect(url, opts...)
+	var ue *neturl.Error
+	if errors.As(err, &ue) && strings.Contains(url, "@") {
+		// The parser's message quotes the URL, credentials and all (in an
+		// escaped form, or a piece of them in an escape it refuses).
+		return nil, fmt.Errorf("connect to NATS at %s: the URL cannot be parsed (the parser's message is not shown: it quotes the credentials)",
+			handlers.RedactURL(url))
+	}
 	if err != nil {
 		// The client's error may quote the URL itself (a password with a
 		// bare % fails to parse, and the parse error shows it all).
@@ -354,7 +362,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	streamErr := make(chan error, 1)
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go watchStream(wctx, store, st.Created, svc, streamErr)
+	go watchStream(wctx, store, st.Created, streamErr)
 	log.Info("http api listening", "addr", ln.Addr().String())
 	if m.Ready != nil {
 		m.Ready(Addrs{HTTP: ln.Addr().String(), NATS: url})
@@ -385,13 +393,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 // still the one it started on.
 var streamCheckEvery = 2 * time.Second
 
-// watchStream reports on errc when the stream was deleted and created anew
-// under kam (its creation time changed), or holds fewer messages than the
-// read model applied: the projector would otherwise follow the new stream
-// from the old model's sequence, mixing two logs in one model, while
+// watchStream reports on errc when the stream was deleted, or deleted and
+// created anew under kam (its creation time changed): the projector would
+// otherwise follow the new stream from the old model's sequence, while
 // appends were answered 201 and never applied. kam stops; at its next start
-// the stream check says what to do.
-func watchStream(ctx context.Context, store *natsstore.Store, created time.Time, svc *projections.Service, errc chan<- error) {
+// the stream check says what to do. (A stream that reports fewer messages
+// than the model applied is no reason: a cluster's replicas answer with
+// their own, older state while the stream has no leader.)
+func watchStream(ctx context.Context, store *natsstore.Store, created time.Time, errc chan<- error) {
 	t := time.NewTicker(streamCheckEvery)
 	defer t.Stop()
 	missing := 0 // checks in a row that found no stream (a cluster may say so in passing)
@@ -400,10 +409,6 @@ func watchStream(ctx context.Context, store *natsstore.Store, created time.Time,
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		var applied uint64 // read before the stream: it can only have grown since
-		if svc != nil {
-			applied = svc.Status().AppliedSeq
 		}
 		st, err := store.Status(ctx)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -417,13 +422,9 @@ func watchStream(ctx context.Context, store *natsstore.Store, created time.Time,
 		if err != nil {
 			continue // NATS away: readiness says so; check again later
 		}
-		switch {
-		case !st.Created.Equal(created):
+		if !st.Created.Equal(created) {
 			errc <- fmt.Errorf("stream %s was created anew at %s (kam started on the one created at %s)",
 				st.Name, st.Created.Format(time.RFC3339Nano), created.Format(time.RFC3339Nano))
-			return
-		case applied > st.LastSeq:
-			errc <- fmt.Errorf("stream %s ends at sequence %d, but the read model has applied %d", st.Name, st.LastSeq, applied)
 			return
 		}
 	}
