@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -278,16 +279,34 @@ func (p *Projector) reserveIDs(n int) {
 	p.ids = ids
 }
 
-// StreamSource reads a JetStream stream through ordered consumers.
+// StreamSource reads a JetStream stream through ordered consumers. Every
+// subscription after the first must find the stream the first one read
+// (its creation time): a stream deleted and created anew is refused with
+// natsstore.ErrStreamReplaced, rather than followed from the old sequence.
 func StreamSource(js jetstream.JetStream, stream string) Source {
-	return jsSource{js, stream}
+	return &jsSource{js: js, stream: stream}
 }
 
 type jsSource struct {
 	js     jetstream.JetStream
 	stream string
+
+	mu      sync.Mutex
+	created time.Time // of the stream the first subscription read
 }
 
-func (s jsSource) Subscribe(ctx context.Context, from uint64) (Subscription, error) {
-	return natsstore.Subscribe(ctx, s.js, s.stream, from)
+func (s *jsSource) Subscribe(ctx context.Context, from uint64) (Subscription, error) {
+	s.mu.Lock()
+	created := s.created
+	s.mu.Unlock()
+	sub, err := natsstore.SubscribeCreated(ctx, s.js, s.stream, from, created)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.created.IsZero() {
+		s.created = sub.Created()
+	}
+	s.mu.Unlock()
+	return sub, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"kam/events"
+	"kam/events/natsstore"
 )
 
 // Service keeps one read model up to date for a running kam: it runs the
@@ -240,6 +241,12 @@ func (s *Service) follow(m *model) {
 		for {
 			err := m.proj.Run(ctx, s.Source, s.Opts)
 			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, natsstore.ErrStreamReplaced) {
+				// Another log under the same name: nothing of it may go
+				// into this model. kam's stream watch stops kam.
+				s.Log.Error("projector stopped for good: the stream was created anew", "path", m.db.Path, "err", err)
 				return
 			}
 			s.Log.Error("projector stopped; resuming from the checkpoint", "path", m.db.Path, "err", err, "retry_in", wait)

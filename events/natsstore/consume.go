@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -18,7 +19,19 @@ var ErrStopped = errors.New("subscription stopped")
 // so a rebuild needs no server-side reset, and a gap is healed by the client.
 type Subscription struct {
 	it jetstream.MessagesContext
+	// The stream as it was when the subscription began: the ordered
+	// consumer, reset (after a gap, a reconnect, or its stream's loss),
+	// carries on from the next sequence of whatever stream now has the
+	// name. Each reset (a new consumer name on the messages) checks that
+	// the stream is still the one created at created.
+	stream   jetstream.Stream
+	created  time.Time
+	consumer string
 }
+
+// ErrStreamReplaced is returned by Next when the stream was deleted and
+// created anew under the subscription: its messages are another log's.
+var ErrStreamReplaced = errors.New("the stream was created anew since the subscription began")
 
 // Subscribe starts reading the stream at sequence from (1 for the start).
 func (s *Store) Subscribe(ctx context.Context, from uint64) (*Subscription, error) {
@@ -27,8 +40,23 @@ func (s *Store) Subscribe(ctx context.Context, from uint64) (*Subscription, erro
 
 // Subscribe reads stream from sequence from, through js.
 func Subscribe(ctx context.Context, js jetstream.JetStream, stream string, from uint64) (*Subscription, error) {
+	return SubscribeCreated(ctx, js, stream, from, time.Time{})
+}
+
+// SubscribeCreated is Subscribe for a reader that has read the stream
+// created at created before (zero: any): a stream created anew since is
+// refused with ErrStreamReplaced.
+func SubscribeCreated(ctx context.Context, js jetstream.JetStream, stream string, from uint64, created time.Time) (*Subscription, error) {
 	if from == 0 {
 		from = 1
+	}
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	if c := st.CachedInfo().Created; !created.IsZero() && !c.Equal(created) {
+		return nil, fmt.Errorf("%w (created %s, read before as the one created %s)",
+			ErrStreamReplaced, c.UTC().Format(time.RFC3339Nano), created.UTC().Format(time.RFC3339Nano))
 	}
 	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
@@ -46,7 +74,7 @@ func Subscribe(ctx context.Context, js jetstream.JetStream, stream string, from 
 	if err != nil {
 		return nil, fmt.Errorf("consume %s: %w", stream, err)
 	}
-	return &Subscription{it: it}, nil
+	return &Subscription{it: it, stream: st, created: st.CachedInfo().Created}, nil
 }
 
 // Next blocks for the next message and returns it with the number of
@@ -63,9 +91,27 @@ func (sub *Subscription) Next() (events.Stored, uint64, error) {
 	if err != nil {
 		return events.Stored{}, 0, fmt.Errorf("message metadata: %w", err)
 	}
+	if md.Consumer != sub.consumer {
+		if sub.consumer != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			info, err := sub.stream.Info(ctx)
+			cancel()
+			if err != nil {
+				return events.Stored{}, 0, fmt.Errorf("check the stream after the consumer's reset: %w", err)
+			}
+			if !info.Created.Equal(sub.created) {
+				return events.Stored{}, 0, fmt.Errorf("%w (created %s, the subscription began on the one created %s)",
+					ErrStreamReplaced, info.Created.UTC().Format(time.RFC3339Nano), sub.created.UTC().Format(time.RFC3339Nano))
+			}
+		}
+		sub.consumer = md.Consumer
+	}
 	return events.Stored{Seq: md.Sequence.Stream, Subject: m.Subject(), Stored: md.Timestamp.UTC(), Data: m.Data()},
 		md.NumPending, nil
 }
+
+// Created is when the subscription's stream was created.
+func (sub *Subscription) Created() time.Time { return sub.created }
 
 // Stop ends the subscription; a blocked Next returns ErrStopped.
 func (sub *Subscription) Stop() { sub.it.Stop() }

@@ -822,3 +822,64 @@ func TestSubscribeFromStart(t *testing.T) {
 		t.Errorf("seqs from 0: got %v, want %v", got, want)
 	}
 }
+
+// TestSubscribeStreamReplaced: a stream deleted and created anew under a
+// subscription is not followed from the old sequence on as if it were the
+// same log: Next says so (the ordered consumer, reset, would carry on).
+func TestSubscribeStreamReplaced(t *testing.T) {
+	st, _ := newStore(t)
+	for i := 1; i <= 3; i++ {
+		mustAppend(t, st, events.AppendOptions{}, order(fmt.Sprint("o-", i), "acme"))
+	}
+	ctx := context.Background()
+	sub, err := st.Subscribe(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	for range 3 {
+		if _, _, err := next(t, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	js := st.JetStream()
+	s, err := js.Stream(ctx, st.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	if err := js.DeleteStream(ctx, st.StreamName()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 6; i++ {
+		mustAppend(t, st, events.AppendOptions{}, order(fmt.Sprint("new-", i), "acme"))
+	}
+	done := make(chan error, 1)
+	go func() {
+		m, _, err := sub.Next()
+		if err == nil {
+			err = fmt.Errorf("got seq %d of the new stream", m.Seq)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, natsstore.ErrStreamReplaced) {
+			t.Errorf("Next after the stream was created anew: %v, want %v", err, natsstore.ErrStreamReplaced)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Next: nothing within 60s of the stream's replacement")
+	}
+	// A new subscription by a reader of the old stream is refused too.
+	if _, err := natsstore.SubscribeCreated(ctx, js, st.StreamName(), 4, sub.Created()); !errors.Is(err, natsstore.ErrStreamReplaced) {
+		t.Errorf("SubscribeCreated with the old stream's creation time: %v, want %v", err, natsstore.ErrStreamReplaced)
+	}
+	if sub2, err := natsstore.SubscribeCreated(ctx, js, st.StreamName(), 1, time.Time{}); err != nil {
+		t.Errorf("SubscribeCreated without one: %v", err)
+	} else {
+		sub2.Stop()
+	}
+}
