@@ -22,11 +22,15 @@ type Subscription struct {
 	// The stream as it was when the subscription began: the ordered
 	// consumer, reset (after a gap, a reconnect, or its stream's loss),
 	// carries on from the next sequence of whatever stream now has the
-	// name. Each reset (a new consumer name on the messages) checks that
-	// the stream is still the one created at created.
+	// name. The first message, and the first of each reset (a new consumer
+	// name on the messages), check that the stream is still the one
+	// created at created: a reset can come before any message, and the
+	// stream can change between its lookup and the consumer's creation.
+	ctx      context.Context // the subscriber's, for those checks
 	stream   jetstream.Stream
 	created  time.Time
 	consumer string
+	checked  bool // the first message was checked
 }
 
 // ErrStreamReplaced is returned by Next when the stream was deleted and
@@ -74,7 +78,7 @@ func SubscribeCreated(ctx context.Context, js jetstream.JetStream, stream string
 	if err != nil {
 		return nil, fmt.Errorf("consume %s: %w", stream, err)
 	}
-	return &Subscription{it: it, stream: st, created: st.CachedInfo().Created}, nil
+	return &Subscription{ctx: ctx, it: it, stream: st, created: st.CachedInfo().Created}, nil
 }
 
 // Next blocks for the next message and returns it with the number of
@@ -91,23 +95,30 @@ func (sub *Subscription) Next() (events.Stored, uint64, error) {
 	if err != nil {
 		return events.Stored{}, 0, fmt.Errorf("message metadata: %w", err)
 	}
-	if md.Consumer != sub.consumer {
-		if sub.consumer != "" {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			info, err := sub.stream.Info(ctx)
-			cancel()
-			if err != nil {
-				return events.Stored{}, 0, fmt.Errorf("check the stream after the consumer's reset: %w", err)
-			}
-			if !info.Created.Equal(sub.created) {
-				return events.Stored{}, 0, fmt.Errorf("%w (created %s, the subscription began on the one created %s)",
-					ErrStreamReplaced, info.Created.UTC().Format(time.RFC3339Nano), sub.created.UTC().Format(time.RFC3339Nano))
-			}
+	if !sub.checked || md.Consumer != sub.consumer {
+		if err := sub.checkStream(); err != nil {
+			return events.Stored{}, 0, err
 		}
-		sub.consumer = md.Consumer
+		sub.checked, sub.consumer = true, md.Consumer
 	}
 	return events.Stored{Seq: md.Sequence.Stream, Subject: m.Subject(), Stored: md.Timestamp.UTC(), Data: m.Data()},
 		md.NumPending, nil
+}
+
+// checkStream checks that the stream is still the one the subscription
+// began on.
+func (sub *Subscription) checkStream() error {
+	ctx, cancel := context.WithTimeout(sub.ctx, 10*time.Second)
+	defer cancel()
+	info, err := sub.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("check the stream the consumer reads: %w", err)
+	}
+	if !info.Created.Equal(sub.created) {
+		return fmt.Errorf("%w (created %s, the subscription began on the one created %s)",
+			ErrStreamReplaced, info.Created.UTC().Format(time.RFC3339Nano), sub.created.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
 }
 
 // Created is when the subscription's stream was created.

@@ -883,3 +883,50 @@ func TestSubscribeStreamReplaced(t *testing.T) {
 		sub2.Stop()
 	}
 }
+
+// TestSubscribeStreamReplacedBeforeAnyMessage: a caught-up reader, waiting
+// for its first message, is not fed the new stream's either (the consumer
+// resets before it has delivered anything).
+func TestSubscribeStreamReplacedBeforeAnyMessage(t *testing.T) {
+	st, _ := newStore(t)
+	for i := 1; i <= 3; i++ {
+		mustAppend(t, st, events.AppendOptions{}, order(fmt.Sprint("o-", i), "acme"))
+	}
+	ctx := context.Background()
+	sub, err := st.Subscribe(ctx, 4) // caught up: nothing to deliver yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	done := make(chan error, 1)
+	go func() {
+		m, _, err := sub.Next()
+		if err == nil {
+			err = fmt.Errorf("got seq %d of the new stream", m.Seq)
+		}
+		done <- err
+	}()
+	js := st.JetStream()
+	s, err := js.Stream(ctx, st.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	if err := js.DeleteStream(ctx, st.StreamName()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 6; i++ {
+		mustAppend(t, st, events.AppendOptions{}, order(fmt.Sprint("new-", i), "acme"))
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, natsstore.ErrStreamReplaced) {
+			t.Errorf("Next after the stream was created anew: %v, want %v", err, natsstore.ErrStreamReplaced)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Next: nothing within 60s of the stream's replacement")
+	}
+}
