@@ -194,6 +194,28 @@ func pointTo(link, target string) error {
 	return os.Rename(tmp, link)
 }
 
+// StoredAppliedSeq reads the last sequence the serving read model of a
+// data dir has applied: 0 without one.
+func StoredAppliedSeq(dataDir string) (uint64, error) {
+	path, err := filepath.EvalSymlinks(ServingPath(dataDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	db, err := sql.Open(readerDriver, dsn(path, true))
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var seq uint64
+	if err := db.QueryRow(`SELECT applied_seq FROM projector_state WHERE id = 1`).Scan(&seq); err != nil {
+		return 0, nil // no state yet (or no table): a fresh model
+	}
+	return seq, nil
+}
+
 // StoredPolicy reads the policy a read model file was built under; nil for
 // a file that holds none yet.
 func StoredPolicy(path string) (*Policy, error) {

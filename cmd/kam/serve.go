@@ -241,9 +241,21 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
+	// A read model that has applied messages of a stream is not continued
+	// on a stream created in its place: kam does not create it then.
+	var applied uint64
+	if !f.noProject {
+		if applied, err = projections.StoredAppliedSeq(f.dataDir); err != nil {
+			return err
+		}
+	}
 	store, err := openStore(ctx, nc, natsstore.Config{
-		Stream: f.nats.stream, Replicas: f.replicas, Duplicates: f.duplicates,
+		Stream: f.nats.stream, Replicas: f.replicas, Duplicates: f.duplicates, MustExist: applied > 0,
 	}, log.With("component", "store"))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("%w; the read model in %s has applied %d of its messages: bring the stream back, or move the read model away "+
+			"(kam.db and the kam-<n>.db file it links to) and start kam again, which creates the stream and builds a new model", err, f.dataDir, applied)
+	}
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,9 @@ type Config struct {
 	Replicas   int           // default 1
 	Duplicates time.Duration // the deduplication window, default 24h
 	Timeout    time.Duration // per call when the context has no deadline, default 5s
+	// MustExist makes Open refuse a stream that does not exist (a read
+	// model built from one that was deleted) instead of creating it.
+	MustExist bool
 }
 
 func (c *Config) defaults() {
@@ -118,6 +121,8 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger) (*St
 	defer cancel()
 	stream, err := js.Stream(ctx, cfg.Stream)
 	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound) && cfg.MustExist:
+		return nil, fmt.Errorf("stream %s does not exist: %w", cfg.Stream, err)
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		stream, err = js.CreateStream(ctx, want)
 		if err != nil {
