@@ -842,38 +842,11 @@ func TestSubscribeStreamReplaced(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	js := st.JetStream()
-	s, err := js.Stream(ctx, st.StreamName())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := s.CachedInfo().Config
-	if err := js.DeleteStream(ctx, st.StreamName()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateStream(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i <= 6; i++ {
-		mustAppend(t, st, events.AppendOptions{}, order(fmt.Sprint("new-", i), "acme"))
-	}
-	done := make(chan error, 1)
-	go func() {
-		m, _, err := sub.Next()
-		if err == nil {
-			err = fmt.Errorf("got seq %d of the new stream", m.Seq)
-		}
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, natsstore.ErrStreamReplaced) {
-			t.Errorf("Next after the stream was created anew: %v, want %v", err, natsstore.ErrStreamReplaced)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("Next: nothing within 60s of the stream's replacement")
-	}
+	replaceStream(t, st)
+	done := nextErr(sub)
+	expectReplaced(t, done)
 	// A new subscription by a reader of the old stream is refused too.
+	js := st.JetStream()
 	if _, err := natsstore.SubscribeCreated(ctx, js, st.StreamName(), 4, sub.Created()); !errors.Is(err, natsstore.ErrStreamReplaced) {
 		t.Errorf("SubscribeCreated with the old stream's creation time: %v, want %v", err, natsstore.ErrStreamReplaced)
 	}
@@ -898,14 +871,16 @@ func TestSubscribeStreamReplacedBeforeAnyMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Stop()
-	done := make(chan error, 1)
-	go func() {
-		m, _, err := sub.Next()
-		if err == nil {
-			err = fmt.Errorf("got seq %d of the new stream", m.Seq)
-		}
-		done <- err
-	}()
+	done := nextErr(sub)
+	replaceStream(t, st)
+	expectReplaced(t, done)
+}
+
+// replaceStream deletes st's stream, creates it anew with the same
+// configuration, and appends six orders to the new one.
+func replaceStream(t *testing.T, st *natsstore.Store) {
+	t.Helper()
+	ctx := context.Background()
 	js := st.JetStream()
 	s, err := js.Stream(ctx, st.StreamName())
 	if err != nil {
@@ -921,6 +896,25 @@ func TestSubscribeStreamReplacedBeforeAnyMessage(t *testing.T) {
 	for i := 1; i <= 6; i++ {
 		mustAppend(t, st, events.AppendOptions{}, order(fmt.Sprint("new-", i), "acme"))
 	}
+}
+
+// nextErr runs sub.Next in the background and reports its error (a message
+// is an error too: none of the new stream's may come).
+func nextErr(sub *natsstore.Subscription) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		m, _, err := sub.Next()
+		if err == nil {
+			err = fmt.Errorf("got seq %d of the new stream", m.Seq)
+		}
+		done <- err
+	}()
+	return done
+}
+
+// expectReplaced waits for done to report ErrStreamReplaced.
+func expectReplaced(t *testing.T, done <-chan error) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if !errors.Is(err, natsstore.ErrStreamReplaced) {
