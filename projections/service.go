@@ -204,35 +204,36 @@ func StoredAppliedSeq(dataDir string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	db, err := sql.Open(readerDriver, dsn(path, true))
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
 	var seq uint64
-	if err := db.QueryRow(`SELECT applied_seq FROM projector_state WHERE id = 1`).Scan(&seq); err != nil {
-		return 0, nil // no state yet (or no table): a fresh model
-	}
-	return seq, nil
+	_, err = storedState(path, "applied_seq", &seq)
+	return seq, err
 }
 
 // StoredPolicy reads the policy a read model file was built under; nil for
 // a file that holds none yet.
 func StoredPolicy(path string) (*Policy, error) {
+	var js string
+	if ok, err := storedState(path, "policy_json", &js); !ok || err != nil {
+		return nil, err
+	}
+	return ParseStoredPolicy([]byte(js))
+}
+
+// storedState reads one column of a read model file's state row into dest;
+// ok is false for a file that does not exist or holds no state yet.
+func storedState(path, column string, dest any) (ok bool, err error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return false, nil
 	}
 	db, err := sql.Open(readerDriver, dsn(path, true))
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	defer db.Close()
-	var js string
-	err = db.QueryRow(`SELECT policy_json FROM projector_state WHERE id = 1`).Scan(&js)
-	if err != nil {
-		return nil, nil // no state yet (or no table): a fresh model
+	if err := db.QueryRow(`SELECT ` + column + ` FROM projector_state WHERE id = 1`).Scan(dest); err != nil {
+		return false, nil // no state yet (or no table): a fresh model
 	}
-	return ParseStoredPolicy([]byte(js))
+	return true, nil
 }
 
 // openModel opens the read model at path; with oldRules, one built by other
@@ -414,9 +415,16 @@ func (s *Service) runRebuild(path string) error {
 			return fmt.Errorf("read the stream's last sequence: %w", err)
 		}
 	}
-	s.mu.Lock()
-	s.rebuild.Target = max(target, s.cur.proj.Status().AppliedSeq) // reported from the start, not from the first tick
-	s.mu.Unlock()
+	// report puts the progress in the rebuild's status: from the start,
+	// then at every tick.
+	report := func() (applied, serving uint64) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		applied, serving = m.proj.Status().AppliedSeq, s.cur.proj.Status().AppliedSeq
+		s.rebuild.Applied, s.rebuild.Target = applied, max(target, serving)
+		return applied, serving
+	}
+	report()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -432,11 +440,7 @@ func (s *Service) runRebuild(path string) error {
 			return errors.New("the rebuild's projector stopped")
 		case <-tick.C:
 		}
-		s.mu.Lock()
-		applied, serving := m.proj.Status().AppliedSeq, s.cur.proj.Status().AppliedSeq
-		s.rebuild.Applied, s.rebuild.Target = applied, max(target, serving)
-		s.mu.Unlock()
-		if applied >= serving && applied >= target {
+		if applied, serving := report(); applied >= serving && applied >= target {
 			break
 		}
 	}
