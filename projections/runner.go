@@ -190,6 +190,14 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 			return err
 		}
 	}
+	// last is the run's last commit: with the rows held back, if any.
+	last := func() error {
+		if p.deferRows {
+			p.deferRows = false
+			n++ // the accounts' rows must be committed
+		}
+		return commit()
+	}
 	for {
 		var d decoded
 		var ok bool
@@ -213,11 +221,7 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 			}
 		}
 		if !ok || d.err != nil {
-			if p.deferRows {
-				p.deferRows = false
-				n++ // the last commit writes them
-			}
-			if err := commit(); err != nil {
+			if err := last(); err != nil {
 				return err
 			}
 			if ctx.Err() != nil {
@@ -232,11 +236,7 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 			if p.closeBefore(d.in, opts.Until) {
 				n++ // the reviews' rows must be committed
 			}
-			if p.deferRows {
-				p.deferRows = false
-				n++ // and the accounts' rows
-			}
-			return commit()
+			return last()
 		}
 		if n == 0 {
 			first = time.Now()
@@ -244,11 +244,10 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 		}
 		p.apply(d.in)
 		n++
-		stop := opts.StopAt != 0 && p.appliedSeq >= opts.StopAt
-		if stop {
-			p.deferRows = false // the last commit writes them
+		if opts.StopAt != 0 && p.appliedSeq >= opts.StopAt {
+			return last()
 		}
-		due := stop || n >= opts.MaxBatch || time.Since(first) >= opts.MaxDelay
+		due := n >= opts.MaxBatch || time.Since(first) >= opts.MaxDelay
 		if !due && d.pending == 0 {
 			// Caught up: commit now, or once the interval since the last
 			// commit has passed (what arrives meanwhile joins the batch).
@@ -263,9 +262,6 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 			if err := commit(); err != nil {
 				return err
 			}
-		}
-		if stop {
-			return nil
 		}
 	}
 }
