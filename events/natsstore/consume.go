@@ -58,9 +58,10 @@ func SubscribeCreated(ctx context.Context, js jetstream.JetStream, stream string
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", stream, err)
 	}
-	if c := st.CachedInfo().Created; !created.IsZero() && !c.Equal(created) {
-		return nil, fmt.Errorf("%w (created %s, read before as the one created %s)",
-			ErrStreamReplaced, c.UTC().Format(time.RFC3339Nano), created.UTC().Format(time.RFC3339Nano))
+	if !created.IsZero() {
+		if err := sameStream(st.CachedInfo().Created, created); err != nil {
+			return nil, err
+		}
 	}
 	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
@@ -114,11 +115,17 @@ func (sub *Subscription) checkStream() error {
 	if err != nil {
 		return fmt.Errorf("check the stream the consumer reads: %w", err)
 	}
-	if !info.Created.Equal(sub.created) {
-		return fmt.Errorf("%w (created %s, the subscription began on the one created %s)",
-			ErrStreamReplaced, info.Created.UTC().Format(time.RFC3339Nano), sub.created.UTC().Format(time.RFC3339Nano))
+	return sameStream(info.Created, sub.created)
+}
+
+// sameStream is ErrStreamReplaced when a stream created at created is not
+// the one created at want.
+func sameStream(created, want time.Time) error {
+	if created.Equal(want) {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w (created %s, read before as the one created %s)",
+		ErrStreamReplaced, created.UTC().Format(time.RFC3339Nano), want.UTC().Format(time.RFC3339Nano))
 }
 
 // Created is when the subscription's stream was created.
