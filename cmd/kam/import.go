@@ -276,7 +276,11 @@ func storeReader(ctx context.Context, store *natsstore.Store) streamReader {
 		}
 	}
 	return streamReader{
-		has:    func(account, id string) (uint64, error) { return storeHas(ctx, store, account, id) },
+		has: func(account, id string) (uint64, error) {
+			return findID(page(func(ctx context.Context, after uint64, n int) ([]events.Stored, error) {
+				return store.ReadAccount(ctx, account, after, n)
+			}), id)
+		},
 		events: page(store.Read),
 		ticks:  page(store.ReadTicks),
 	}
@@ -284,18 +288,26 @@ func storeReader(ctx context.Context, store *natsstore.Store) streamReader {
 
 func apiReader(ctx context.Context, c *apiClient) streamReader {
 	// GET /v1/events reads one account or all: ticks are looked for among all.
-	all := func(after uint64) ([]seqID, error) {
-		var page struct {
-			Events []seqID `json:"events"`
+	pages := func(account string) func(after uint64) ([]seqID, error) {
+		return func(after uint64) ([]seqID, error) {
+			var page struct {
+				Events []seqID `json:"events"`
+			}
+			path := fmt.Sprintf("/v1/events?after=%d&limit=1000", after)
+			what := fmt.Sprintf("the events after sequence %d", after)
+			if account != "" {
+				path += "&account=" + neturl.QueryEscape(account)
+				what = fmt.Sprintf("the events of account %q", account)
+			}
+			if _, _, err := c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
+				return nil, fmt.Errorf("read %s: %w", what, err)
+			}
+			return page.Events, nil
 		}
-		path := fmt.Sprintf("/v1/events?after=%d&limit=1000", after)
-		if _, _, err := c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
-			return nil, fmt.Errorf("read the events after sequence %d: %w", after, err)
-		}
-		return page.Events, nil
 	}
+	all := pages("")
 	return streamReader{
-		has:    func(account, id string) (uint64, error) { return apiHas(ctx, c, account, id) },
+		has:    func(account, id string) (uint64, error) { return findID(pages(account), id) },
 		events: all,
 		ticks:  all,
 	}
@@ -483,41 +495,16 @@ func (p *resumePlan) report(w io.Writer, file *importer.File, evs []*events.Even
 	return false
 }
 
-// storeHas returns the sequence of the account's event with id, 0 if none.
-func storeHas(ctx context.Context, store *natsstore.Store, account, id string) (uint64, error) {
+// findID returns the sequence of the event with id among those pages
+// reads, page after page, 0 if none.
+func findID(pages func(after uint64) ([]seqID, error), id string) (uint64, error) {
 	var after uint64
 	for {
-		page, err := store.ReadAccount(ctx, account, after, 1000)
+		page, err := pages(after)
 		if err != nil || len(page) == 0 {
 			return 0, err
 		}
-		for _, st := range page {
-			if e, err := events.Decode(st.Data, false); err == nil && e.ID == id {
-				return st.Seq, nil
-			}
-			after = st.Seq
-		}
-	}
-}
-
-// apiHas is storeHas through a running kam's GET /v1/events.
-func apiHas(ctx context.Context, c *apiClient, account, id string) (uint64, error) {
-	var after uint64
-	for {
-		var page struct {
-			Events []struct {
-				Seq uint64 `json:"seq"`
-				ID  string `json:"id"`
-			} `json:"events"`
-		}
-		path := fmt.Sprintf("/v1/events?account=%s&after=%d&limit=1000", neturl.QueryEscape(account), after)
-		if _, _, err := c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
-			return 0, fmt.Errorf("read the events of account %q: %w", account, err)
-		}
-		if len(page.Events) == 0 {
-			return 0, nil
-		}
-		for _, e := range page.Events {
+		for _, e := range page {
 			if e.ID == id {
 				return e.Seq, nil
 			}
