@@ -170,14 +170,22 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	if len(c.problems) > 0 {
 		return nil, policyError(c.problems)
 	}
-	canon, err := json.Marshal(&p)
-	if err != nil {
+	if err := p.seal(); err != nil {
 		return nil, err
+	}
+	return &p, nil
+}
+
+// seal keeps the policy's canonical JSON, and its hash as its version.
+func (p *Policy) seal() error {
+	canon, err := json.Marshal(p)
+	if err != nil {
+		return err
 	}
 	sum := sha256.Sum256(canon)
 	p.version = hex.EncodeToString(sum[:])
 	p.raw = canon
-	return &p, nil
+	return nil
 }
 
 // ParseStoredPolicy reads the policy a read model holds (the canonical JSON
@@ -190,13 +198,9 @@ func ParseStoredPolicy(b []byte) (*Policy, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("the read model's policy: %w", err)
 	}
-	canon, err := json.Marshal(&p)
-	if err != nil {
+	if err := p.seal(); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(canon)
-	p.version = hex.EncodeToString(sum[:])
-	p.raw = canon
 	return &p, nil
 }
 
