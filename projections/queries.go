@@ -3,8 +3,10 @@ package projections
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,7 +95,7 @@ func (f AccountFilter) Check() error {
 	if f.Limit < 0 || f.Limit > MaxAccountsLimit {
 		return invalidParam("limit", fmt.Sprintf("must be 1 to %d", MaxAccountsLimit))
 	}
-	if _, err := f.offset(); err != nil {
+	if _, err := f.after(); err != nil {
 		return err
 	}
 	if f.AsOf != nil && (f.Sort == "score" || f.Sort == "rank") {
@@ -102,24 +104,75 @@ func (f AccountFilter) Check() error {
 	if _, _, err := accountWhere(f); err != nil {
 		return err
 	}
-	_, err := accountOrder(f)
+	_, _, err := accountOrder(f)
 	return err
 }
 
-// offset is the list position the cursor stands for.
-func (f AccountFilter) offset() (int, error) {
+// A cursor stands for the last account of a page: its value of the sort
+// key and its id. The next page starts after it in the list's order
+// (keyset paging), so that accounts added or changed while a client pages
+// neither shift the pages nor repeat: with sort=id (ids never change) a
+// walk returns every account that existed throughout exactly once. An
+// account whose sort value changes between two pages may come twice or
+// not at all, as it moved from one side of the cursor to the other. A
+// cursor holds a digest of the query it was given for (sort, direction,
+// filters, as_of) and is refused with another.
+type cursor struct {
+	Int   *int64  `json:"i,omitempty"`
+	Text  *string `json:"s,omitempty"`
+	ID    string  `json:"id"`
+	Query string  `json:"q"`
+}
+
+// queryDigest identifies what a cursor pages through.
+func (f AccountFilter) queryDigest() string {
+	col, desc, _ := accountOrder(f)
+	key := ""
+	if f.Key != nil {
+		key = strconv.FormatBool(*f.Key)
+	}
+	asOf := ""
+	if f.AsOf != nil {
+		asOf = FormatTime(*f.AsOf)
+	}
+	sum := sha256.Sum256([]byte(strings.Join([]string{col, strconv.FormatBool(desc), f.Tier, key, f.Loyalty,
+		f.Manager, f.Region, f.Search, asOf}, "\x00")))
+	return hex.EncodeToString(sum[:6])
+}
+
+// after decodes the cursor; nil for the first page.
+func (f AccountFilter) after() (*cursor, error) {
 	if f.Cursor == "" {
-		return 0, nil
+		return nil, nil
 	}
+	var c cursor
 	b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
-	offset := 0
 	if err == nil {
-		offset, err = strconv.Atoi(strings.TrimPrefix(string(b), "o:"))
+		err = json.Unmarshal(b, &c)
 	}
-	if err != nil || offset < 0 {
-		return 0, invalidParam("cursor", "is not a cursor this API gave out")
+	if err != nil || (c.Int == nil) == (c.Text == nil) {
+		return nil, invalidParam("cursor", "is not a cursor this API gave out")
 	}
-	return offset, nil
+	if c.Query != f.queryDigest() {
+		return nil, invalidParam("cursor", "was given for another query: keep sort, desc, the filters and as_of while paging")
+	}
+	return &c, nil
+}
+
+// encode is the cursor as the API gives it out, for a row whose sort key
+// is v (as SQLite returned it).
+func (c cursor) encode(v any) string {
+	switch v := v.(type) {
+	case int64:
+		c.Int = &v
+	case string:
+		c.Text = &v
+	case []byte:
+		s := string(v)
+		c.Text = &s
+	}
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func invalidParam(field, problem string) error {
@@ -137,7 +190,7 @@ func (q *Queries) Accounts(ctx context.Context, f AccountFilter) ([]AccountSumma
 	if f.Limit == 0 {
 		f.Limit = 50
 	}
-	offset, _ := f.offset()
+	after, _ := f.after()
 	base := `SELECT account, name, industry, region, manager, revenue_window, revenue_total, orders_window,
 		tier, tier_rank AS rank, key_account, key_score, loyalty, early_adopter FROM accounts`
 	var args []any
@@ -177,7 +230,7 @@ func (q *Queries) Accounts(ctx context.Context, f AccountFilter) ([]AccountSumma
 	}
 	inner := "SELECT * FROM (" + base + ") WHERE 1=1" + where
 	args = append(args, wargs...)
-	order, err := accountOrder(f)
+	col, desc, err := accountOrder(f)
 	if err != nil {
 		return nil, "", 0, err
 	}
@@ -185,13 +238,35 @@ func (q *Queries) Accounts(ctx context.Context, f AccountFilter) ([]AccountSumma
 	if err := q.db.queryRow(ctx, "SELECT count(*) FROM ("+inner+")", args...).Scan(&total); err != nil {
 		return nil, "", 0, err
 	}
-	rows, err := q.db.query(ctx, "SELECT * FROM ("+inner+") "+order+" LIMIT ? OFFSET ?", append(args, f.Limit, offset)...)
+	dir, beyond := "ASC", ">"
+	if desc {
+		dir, beyond = "DESC", "<"
+	}
+	page := "SELECT * FROM (SELECT *, " + col + " AS sort_key FROM (" + inner + "))"
+	if after != nil {
+		var v any
+		if after.Int != nil {
+			v = *after.Int
+		} else {
+			v = *after.Text
+		}
+		page += " WHERE sort_key " + beyond + " ? OR (sort_key = ? AND account > ?)"
+		args = append(args, v, v, after.ID)
+	}
+	// One row more than the page tells whether there is a next one.
+	rows, err := q.db.query(ctx, page+" ORDER BY sort_key "+dir+", account ASC LIMIT ?", append(args, f.Limit+1)...)
 	if err != nil {
 		return nil, "", 0, err
 	}
 	defer rows.Close()
 	out := []AccountSummary{}
+	next := ""
+	var lastKey any // the sort key of the last row read
 	for rows.Next() {
+		if len(out) == f.Limit {
+			next = cursor{ID: out[len(out)-1].ID, Query: f.queryDigest()}.encode(lastKey)
+			break
+		}
 		var (
 			s                   AccountSummary
 			rw, rt              int64
@@ -200,7 +275,7 @@ func (q *Queries) Accounts(ctx context.Context, f AccountFilter) ([]AccountSumma
 			rank, score         sql.NullInt64
 		)
 		if err := rows.Scan(&s.ID, &name, &ind, &reg, &man, &rw, &rt, &s.OrdersWindow, &tier, &rank, &s.KeyAccount, &score,
-			&loyalty, &s.EarlyAdopter); err != nil {
+			&loyalty, &s.EarlyAdopter, &lastKey); err != nil {
 			return nil, "", 0, err
 		}
 		s.Name, s.Industry, s.Region, s.Manager = nullStr(name), nullStr(ind), nullStr(reg), nullStr(man)
@@ -217,10 +292,6 @@ func (q *Queries) Accounts(ctx context.Context, f AccountFilter) ([]AccountSumma
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", 0, err
-	}
-	next := ""
-	if offset+len(out) < total {
-		next = base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(offset+len(out))))
 	}
 	return out, next, total, nil
 }
@@ -266,25 +337,23 @@ func accountWhere(f AccountFilter) (string, []any, error) {
 	return b.String(), args, nil
 }
 
-func accountOrder(f AccountFilter) (string, error) {
+// accountOrder is the list's sort key (an expression over the columns
+// both inner selects give, never NULL) and its direction; ties go by id.
+func accountOrder(f AccountFilter) (col string, desc bool, err error) {
 	if f.Sort == "" {
 		f.Sort = "revenue"
 	}
-	col := map[string]string{"revenue": "revenue_window", "revenue_total": "revenue_total", "id": "account",
+	col = map[string]string{"revenue": "revenue_window", "revenue_total": "revenue_total", "id": "account",
 		"name": "coalesce(name, '')", "score": "coalesce(key_score, -1)", "tier": "coalesce(tier, 'Z')",
-		"rank": "coalesce(rank, 9e18)"}[f.Sort]
+		"rank": "coalesce(rank, 9223372036854775807)"}[f.Sort]
 	if col == "" {
-		return "", invalidParam("sort", "must be one of "+strings.Join(SortKeys, ", "))
+		return "", false, invalidParam("sort", "must be one of "+strings.Join(SortKeys, ", "))
 	}
-	desc := f.Sort == "revenue" || f.Sort == "revenue_total" || f.Sort == "score"
+	desc = f.Sort == "revenue" || f.Sort == "revenue_total" || f.Sort == "score"
 	if f.Desc != nil {
 		desc = *f.Desc
 	}
-	dir := "ASC"
-	if desc {
-		dir = "DESC"
-	}
-	return fmt.Sprintf("ORDER BY %s %s, account ASC", col, dir), nil
+	return col, desc, nil
 }
 
 // reviewDayAt is the last day reviewed whose close is at or before t.
@@ -337,13 +406,13 @@ type Account struct {
 	OrdersTotal        int64                `json:"orders_total"`
 	ReturnsTotal       int64                `json:"returns_total"`
 	Tier               *string              `json:"tier"`
-	TierSince          string               `json:"tier_since,omitempty"`
+	TierSince          *string              `json:"tier_since"` // null until the account's first review
 	Rank               *int64               `json:"rank"`
 	KeyAccount         bool                 `json:"key_account"`
-	KeySince           string               `json:"key_since,omitempty"`
+	KeySince           *string              `json:"key_since"`
 	KeyScore           *Score               `json:"key_score"`
 	Loyalty            *string              `json:"loyalty"`
-	LoyaltySince       string               `json:"loyalty_since,omitempty"`
+	LoyaltySince       *string              `json:"loyalty_since"`
 	EarlyAdopter       bool                 `json:"early_adopter"`
 	SLA                AccountSLA           `json:"sla"`
 	Contacts           map[string][]Contact `json:"contacts"`
@@ -392,8 +461,8 @@ func (q *Queries) account(ctx context.Context, id string, asOf *time.Time, now t
 	a.RegisteredAt, a.FirstSeenAt = apiTime(registered), apiTime(sql.NullString{String: firstSeen, Valid: true})
 	a.FirstOrderAt, a.LastOrderAt = apiTime(firstOrder), apiTime(lastOrder)
 	a.RevenueWindow, a.RevenueTotal = q.money(rw), q.money(rt)
-	a.Tier, a.TierSince, a.Loyalty, a.LoyaltySince = nullStr(tier), apiTime(tierSince), nullStr(loyalty), apiTime(loyaltySince)
-	a.KeySince = apiTime(keySince)
+	a.Tier, a.TierSince, a.Loyalty, a.LoyaltySince = nullStr(tier), nullTime(tierSince), nullStr(loyalty), nullTime(loyaltySince)
+	a.KeySince = nullTime(keySince)
 	if rank.Valid {
 		a.Rank = &rank.Int64
 	}
@@ -485,26 +554,26 @@ func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) erro
 	if first, err := time.Parse(time.RFC3339Nano, a.FirstOrderAt); err == nil && first.After(t) {
 		a.FirstOrderAt = ""
 	}
-	a.Tier, a.TierSince = nil, ""
+	a.Tier, a.TierSince = nil, nil
 	var tier, eff sql.NullString
 	err := q.db.queryRow(ctx, `SELECT to_tier, effective FROM tier_history WHERE account = ? AND effective <= ?
 		ORDER BY effective DESC LIMIT 1`, a.ID, at).Scan(&tier, &eff)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	a.Tier, a.TierSince = nullStr(tier), apiTime(eff)
-	a.KeyAccount, a.KeySince = false, ""
+	a.Tier, a.TierSince = nullStr(tier), nullTime(eff)
+	a.KeyAccount, a.KeySince = false, nil
 	var key bool
 	eff = sql.NullString{}
 	err = q.db.queryRow(ctx, `SELECT to_key, effective FROM key_history WHERE account = ? AND effective <= ? ORDER BY effective DESC LIMIT 1`,
 		a.ID, at).Scan(&key, &eff)
 	switch {
 	case err == nil:
-		a.KeyAccount, a.KeySince = key, apiTime(eff)
+		a.KeyAccount, a.KeySince = key, nullTime(eff)
 	case !errors.Is(err, sql.ErrNoRows):
 		return err
 	}
-	a.Loyalty, a.LoyaltySince, a.EarlyAdopter = nil, "", false
+	a.Loyalty, a.LoyaltySince, a.EarlyAdopter = nil, nil, false
 	var loyalty sql.NullString
 	eff = sql.NullString{}
 	err = q.db.queryRow(ctx, `SELECT to_loyalty, to_early_adopter, effective FROM loyalty_history WHERE account = ? AND effective <= ?
@@ -514,7 +583,7 @@ func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) erro
 	}
 	if loyalty.Valid && loyalty.String != "" {
 		a.Loyalty = nullStr(loyalty)
-		a.LoyaltySince = apiTime(eff)
+		a.LoyaltySince = nullTime(eff)
 	}
 	day, ok, err := q.reviewDayAt(ctx, t)
 	if err != nil {
@@ -546,6 +615,14 @@ func apiTime(s sql.NullString) string {
 		return ""
 	}
 	return FormatTime(t)
+}
+
+// nullTime is apiTime, or null for none.
+func nullTime(s sql.NullString) *string {
+	if v := apiTime(s); v != "" {
+		return &v
+	}
+	return nil
 }
 
 // contactRow is one stored contact of an account.

@@ -302,3 +302,122 @@ func TestHistoryAsOf(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountPagingKeyset: pages follow from the last account shown, not
+// from a position, so that accounts added or moved while a client pages
+// do not shift the rest: none comes twice, none that stayed put is lost.
+func TestAccountPagingKeyset(t *testing.T) {
+	var s stream
+	for i := 1; i <= 10; i++ {
+		s.order(fmt.Sprintf("b%02d", i), "2025-03-01T10:00:00Z", fmt.Sprintf("%d.00", 100*i))
+	}
+	s.tick("2025-03-02T00:00:00Z")
+	p, db := newProjector(t, nil)
+	applyAll(t, p, s.msgs, 100)
+	q := NewQueries(db, p.pol)
+	ctx := context.Background()
+	seen := len(s.msgs)
+
+	// walk pages through f, 3 accounts a page; between the first page and
+	// the second, more events come.
+	walk := func(f AccountFilter, meanwhile func()) []string {
+		t.Helper()
+		f.Limit = 3
+		var ids []string
+		for page := 0; ; page++ {
+			list, next, _, err := q.Accounts(ctx, f)
+			if err != nil {
+				t.Fatalf("page %d: %v", page, err)
+			}
+			for _, a := range list {
+				ids = append(ids, a.ID)
+			}
+			if page == 0 {
+				meanwhile()
+				applyAll(t, p, s.msgs[seen:], 100)
+				seen = len(s.msgs)
+			}
+			if next == "" {
+				return ids
+			}
+			f.Cursor = next
+		}
+	}
+	once := func(ids []string, want ...string) {
+		t.Helper()
+		for _, id := range want {
+			n := 0
+			for _, got := range ids {
+				if got == id {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%s comes %d times in %v, want once", id, n, ids)
+			}
+		}
+	}
+
+	// By id: an account that sorts first arrives after page one.
+	ids := walk(AccountFilter{Sort: "id"}, func() { s.order("a00", "2025-03-02T09:00:00Z", "1.00") })
+	once(ids, "b01", "b02", "b03", "b04", "b05", "b06", "b07", "b08", "b09", "b10")
+	if slices.Contains(ids, "a00") {
+		t.Errorf("a00 sorts before the cursor and came in %v", ids)
+	}
+
+	// By revenue: b02 (on page four) becomes the biggest after page one.
+	s.tick("2025-03-03T00:00:00Z")
+	ids = walk(AccountFilter{}, func() {
+		s.order("b02", "2025-03-03T09:00:00Z", "5000.00")
+		s.tick("2025-03-04T00:00:00Z")
+	})
+	once(ids, "b10", "b09", "b08", "b07", "b06", "b05", "b04", "b03", "b01", "a00")
+
+	// A cursor serves only the query it was given for.
+	_, next, _, err := q.Accounts(ctx, AccountFilter{Sort: "id", Limit: 2})
+	if err != nil || next == "" {
+		t.Fatalf("first page: %q, %v", next, err)
+	}
+	for _, f := range []AccountFilter{
+		{Sort: "name", Cursor: next},
+		{Sort: "id", Tier: "A", Cursor: next},
+		{Sort: "id", Desc: new(true), Cursor: next},
+	} {
+		var e *events.Error
+		if _, _, _, err := q.Accounts(ctx, f); !errors.As(err, &e) || len(e.Details) != 1 || e.Details[0].Field != "cursor" {
+			t.Errorf("%+v: got %v, want an error about cursor", f, err)
+		}
+	}
+}
+
+// TestAsOfAfterEverything: a moment past year 9999 (the close of
+// 9999-12-31 is one) answers as the latest moment, not as none at all.
+func TestAsOfAfterEverything(t *testing.T) {
+	for _, in := range []string{"9999-12-31", "9999-12-31T23:30:00-05:00", "9999-12-31T23:59:59.9999Z"} {
+		got, err := ParseMoment(in)
+		if err != nil || !got.Equal(LastMoment) {
+			t.Errorf("ParseMoment(%q) = %v, %v; want %v", in, got, err, LastMoment)
+		}
+	}
+	if got, err := ParseMoment("2025-03-02"); err != nil || !got.Equal(mustTime("2025-03-03")) {
+		t.Errorf("ParseMoment(2025-03-02) = %v, %v; want the close of the day", got, err)
+	}
+	var s stream
+	s.order("ACME", "2025-03-01T10:00:00Z", "100.00")
+	s.tick("2025-03-02T00:00:00Z")
+	p, db := newProjector(t, nil)
+	applyAll(t, p, s.msgs, 100)
+	q := NewQueries(db, p.pol)
+	ctx := context.Background()
+	at, _ := ParseMoment("9999-12-31")
+	list, _, total, err := q.Accounts(ctx, AccountFilter{AsOf: &at})
+	if err != nil || total != 1 || len(list) != 1 || list[0].Tier == nil || *list[0].Tier != TierA {
+		t.Fatalf("list as of %v: %+v, total %d, %v", at, list, total, err)
+	}
+	if a, err := q.Account(ctx, "ACME", &at, at); err != nil || a.RevenueTotal != "100.00" {
+		t.Errorf("ACME as of %v: %+v, %v", at, a, err)
+	}
+	if r, err := q.ABC(ctx, &at); err != nil || r.Tiers[TierA].Accounts != 1 {
+		t.Errorf("ABC as of %v: %+v, %v", at, r, err)
+	}
+}

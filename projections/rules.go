@@ -59,18 +59,33 @@ func ParseDay(s string) (Day, error) {
 }
 
 // ParseMoment reads a moment as users write one: RFC 3339, or a date
-// YYYY-MM-DD meaning the close of that day (24:00 UTC).
+// YYYY-MM-DD meaning the close of that day (24:00 UTC). A moment after
+// LastMoment (the close of 9999-12-31 is in year 10000) is LastMoment:
+// after everything kam holds.
 func ParseMoment(s string) (time.Time, error) {
+	var t time.Time
 	if len(s) == 10 {
 		d, err := ParseDay(s)
 		if err != nil {
 			return time.Time{}, err
 		}
-		return d.Close(), nil
+		t = d.Close()
+	} else {
+		var err error
+		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return time.Time{}, err
+		}
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	return t.UTC(), err
+	if t.After(LastMoment) {
+		return LastMoment, nil
+	}
+	return t.UTC(), nil
 }
+
+// LastMoment is the latest moment the read model's times can name: they
+// are stored as text with four-digit years, compared as text, so a later
+// one (year 10000) would sort before them all.
+var LastMoment = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
 
 // Ranked is one account in the ranking of a review.
 type Ranked struct {
