@@ -221,7 +221,7 @@ func (q *Queries) Accounts(ctx context.Context, f AccountFilter) ([]AccountSumma
 			coalesce(l.to_early_adopter, 0) AS early_adopter
 			FROM accounts a LEFT JOIN t USING (account) LEFT JOIN k USING (account) LEFT JOIN l USING (account)
 			LEFT JOIN w USING (account) LEFT JOIN r USING (account)
-			WHERE a.first_seen_at <= ?`
+			WHERE a.first_seen_at < ?`
 		args = append(args, at, at, at, from.String(), day.String(), known, known, at)
 	}
 	where, wargs, err := accountWhere(f)
@@ -523,7 +523,8 @@ func (q *Queries) readParts(ctx context.Context, id string, asOf *time.Time) (*c
 }
 
 // knownAt returns a not-found error unless account id exists, and, with
-// asOf, was first seen by then.
+// asOf, was first seen before then (an event at the moment itself is
+// after it, as 00:00 belongs to the day that starts then).
 func (q *Queries) knownAt(ctx context.Context, id string, asOf *time.Time) error {
 	var firstSeen string
 	err := q.db.queryRow(ctx, `SELECT first_seen_at FROM accounts WHERE account = ?`, id).Scan(&firstSeen)
@@ -533,7 +534,7 @@ func (q *Queries) knownAt(ctx context.Context, id string, asOf *time.Time) error
 	if err != nil {
 		return err
 	}
-	if asOf != nil && firstSeen > ts(*asOf).(string) {
+	if asOf != nil && firstSeen >= ts(*asOf).(string) {
 		return &events.Error{Code: events.ENotFound, Message: fmt.Sprintf("account %q was not known at %s", id, FormatTime(*asOf))}
 	}
 	return nil
@@ -551,7 +552,7 @@ func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) erro
 	// last order, the events' count and last sequence. The profile fields
 	// are today's.
 	a.Rank, a.KeyScore, a.LastOrderAt, a.Events, a.LastSeq = nil, nil, "", 0, 0
-	if first, err := time.Parse(time.RFC3339Nano, a.FirstOrderAt); err == nil && first.After(t) {
+	if first, err := time.Parse(time.RFC3339Nano, a.FirstOrderAt); err == nil && !first.Before(t) {
 		a.FirstOrderAt = ""
 	}
 	a.Tier, a.TierSince = nil, nil
@@ -633,7 +634,7 @@ type contactRow struct {
 }
 
 // contactRows reads an account's contacts by role, most recently visited
-// first; as of asOf when given, counted from the visits up to it.
+// first; as of asOf when given, counted from the visits before it.
 func (q *Queries) contactRows(ctx context.Context, id string, asOf *time.Time) ([]contactRow, error) {
 	var (
 		rows *sql.Rows
@@ -642,7 +643,7 @@ func (q *Queries) contactRows(ctx context.Context, id string, asOf *time.Time) (
 	if asOf == nil {
 		rows, err = q.db.query(ctx, `SELECT role, name, visits, first_visit_at, last_visit_at FROM contacts WHERE account = ?`, id)
 	} else {
-		rows, err = q.db.query(ctx, `SELECT role, name, count(*), min(at), max(at) FROM visits WHERE account = ? AND at <= ?
+		rows, err = q.db.query(ctx, `SELECT role, name, count(*), min(at), max(at) FROM visits WHERE account = ? AND at < ?
 			GROUP BY role, name`, id, ts(*asOf))
 	}
 	if err != nil {
@@ -881,7 +882,8 @@ type itemRow struct {
 }
 
 // items reads the opened items of one account (or all for ""), as known at
-// asOf when given: steps after asOf are not known yet.
+// asOf when given: items opened and steps taken at or after asOf are not
+// known yet.
 func (q *Queries) items(ctx context.Context, account string, asOf *time.Time) ([]itemRow, error) {
 	sqlq := `SELECT tier, kind, opened_at, response_due, resolution_due, responded_at, resolved_at FROM sla_items WHERE opened_at IS NOT NULL`
 	var args []any
@@ -890,7 +892,7 @@ func (q *Queries) items(ctx context.Context, account string, asOf *time.Time) ([
 		args = append(args, account)
 	}
 	if asOf != nil {
-		sqlq += " AND opened_at <= ?"
+		sqlq += " AND opened_at < ?"
 		args = append(args, ts(*asOf))
 	}
 	rows, err := q.db.query(ctx, sqlq, args...)
@@ -913,10 +915,10 @@ func (q *Queries) items(ctx context.Context, account string, asOf *time.Time) ([
 		r.rAt, _ = parseTS(rAt)
 		r.sAt, _ = parseTS(sAt)
 		if asOf != nil {
-			if r.rAt.After(*asOf) {
+			if !r.rAt.Before(*asOf) {
 				r.rAt = time.Time{}
 			}
-			if r.sAt.After(*asOf) {
+			if !r.sAt.Before(*asOf) {
 				r.sAt = time.Time{}
 			}
 		}

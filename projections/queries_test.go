@@ -421,3 +421,41 @@ func TestAsOfAfterEverything(t *testing.T) {
 		t.Errorf("ABC as of %v: %+v, %v", at, r, err)
 	}
 }
+
+// TestAsOfMomentItself: as of a moment, an event at that very moment has
+// not happened yet: the close of 03-01 is 03-02 00:00, which starts 03-02.
+func TestAsOfMomentItself(t *testing.T) {
+	var s stream
+	s.order("ACME", "2025-03-01T10:00:00Z", "100.00")
+	s.order("NEXT", "2025-03-02T00:00:00Z", "5.00")
+	s.add(events.TypeVisitLogged, "ACME", "2025-03-02T00:00:00Z", map[string]any{"visit_id": "v1", "rep": "kim",
+		"contact": map[string]any{"name": "Dee", "role": "decision_maker"}})
+	s.add(events.TypeServiceRequestOpened, "ACME", "2025-03-02T00:00:00Z", map[string]any{"request_id": "r1", "priority": "low"})
+	s.add(events.TypeServiceRequestOpened, "ACME", "2025-03-01T12:00:00Z", map[string]any{"request_id": "r0", "priority": "low"})
+	s.add(events.TypeServiceRequestResponded, "ACME", "2025-03-02T00:00:00Z", map[string]any{"request_id": "r0"})
+	s.tick("2025-03-03T00:00:00Z")
+	p, db := newProjector(t, nil)
+	applyAll(t, p, s.msgs, 100)
+	q := NewQueries(db, p.pol)
+	ctx := context.Background()
+	at, _ := ParseMoment("2025-03-01")
+
+	_, _, total, err := q.Accounts(ctx, AccountFilter{AsOf: &at})
+	if err != nil || total != 1 {
+		t.Errorf("list as of %v: total %d, %v; want ACME alone", at, total, err)
+	}
+	if _, err := q.Account(ctx, "NEXT", &at, at); !isCode(err, events.ENotFound) {
+		t.Errorf("NEXT as of %v: %v, want not found", at, err)
+	}
+	a, err := q.Account(ctx, "ACME", &at, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Contacts) != 0 || a.SLA.Requests.Opened != 1 || a.SLA.Requests.Response.Met+a.SLA.Requests.Response.Breached != 0 {
+		t.Errorf("ACME as of %v: contacts %v, requests %+v; want no contact, r0 alone, unanswered", at, a.Contacts, a.SLA.Requests)
+	}
+	r, err := q.SLA(ctx, &at, at)
+	if err != nil || r.Tiers[TierC].Requests.Opened != 1 { // no tier yet at its opening: C
+		t.Errorf("SLA as of %v: %+v, %v; want one request", at, r, err)
+	}
+}
