@@ -217,7 +217,7 @@ func (a *appender) add(ctx context.Context, e *events.Event, line int) error {
 		if err != nil {
 			return err
 		}
-		if a.size+len(b) > maxBatchBytes {
+		if a.post.full(len(a.raws), a.size, len(b)) {
 			if err := a.flush(ctx); err != nil {
 				return err
 			}
@@ -228,7 +228,7 @@ func (a *appender) add(ctx context.Context, e *events.Event, line int) error {
 		a.evs = append(a.evs, e)
 	}
 	a.lines = append(a.lines, line)
-	if (a.post != nil && len(a.raws) >= a.post.batch) || (a.post == nil && len(a.evs) >= storeChunk) {
+	if a.post == nil && len(a.evs) >= storeChunk {
 		return a.flush(ctx)
 	}
 	return nil

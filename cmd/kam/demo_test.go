@@ -195,3 +195,37 @@ func TestDemoRefusesZero(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendsToSmallBatches: kam demo and kam import through a kam that
+// takes smaller batches than they make (--max-batch, --max-body) send them
+// in halves, and everything arrives, in order.
+func TestAppendsToSmallBatches(t *testing.T) {
+	k := startKam(t, t.TempDir(), "--no-ticks", "--max-batch", "7", "--max-body", "3000")
+	code, _, errOut := runCmd(t, "demo", "--accounts", "15", "--days", "30", "--url", "http://"+k.addrs.HTTP)
+	var total int
+	if _, err := fmt.Sscanf(errOut, "demo: %d events", &total); code != 0 || err != nil ||
+		!strings.Contains(errOut, fmt.Sprintf("appended %d, duplicates 0, refused 0", total)) {
+		t.Fatalf("demo --url: exit %d: %s", code, errOut)
+	}
+	file := filepath.Join(t.TempDir(), "orders.csv")
+	var csv strings.Builder
+	csv.WriteString("cust,when,total\n")
+	for i := range 50 {
+		fmt.Fprintf(&csv, "IMP-%02d,2026-02-%02d,%d.25\n", i%9, 28-i%27, 10+i)
+	}
+	if err := os.WriteFile(file, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "import", "--url", "http://"+k.addrs.HTTP, "--account-col", "cust", "--time-col", "when",
+		"--amount-col", "total", file)
+	if code != 0 || !strings.Contains(out, "appended 51, duplicates 0, refused 0") {
+		t.Fatalf("import --url: exit %d\n%s%s\nwant 50 rows and the closing tick appended", code, out, errOut)
+	}
+	if last := waitProjected(t, k, 20*time.Second); last != uint64(total+51) {
+		t.Errorf("stream: got %d events, want %d", last, total+51)
+	}
+	code, body := k.call("GET", "/v1/status", nil)
+	if rej := body["projector"].(map[string]any)["rejected"].(float64); code != 200 || rej != 0 {
+		t.Errorf("rejected events: got %v, want 0", rej)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,11 +133,23 @@ func (m *Main) terminal() bool {
 
 type publisher struct {
 	client   *apiClient
-	batch    int
+	batch    int // events a request holds at most
+	maxBytes int // bytes of events a request holds at most (0: maxBatchBytes)
 	progress bool
 }
 
+// maxBatchBytes is a request's size at most, under kam's default --max-body.
 const maxBatchBytes = 3 << 20
+
+// full reports whether a batch of n events and size bytes can take no
+// event of more bytes.
+func (p *publisher) full(n, size, more int) bool {
+	limit := p.maxBytes
+	if limit == 0 {
+		limit = maxBatchBytes
+	}
+	return n > 0 && (n >= p.batch || size+more > limit)
+}
 
 func (p *publisher) run(ctx context.Context, in io.Reader, stderr io.Writer) (*publishSummary, error) {
 	sum := &publishSummary{}
@@ -175,7 +188,7 @@ func (p *publisher) run(ctx context.Context, in io.Reader, stderr io.Writer) (*p
 			continue
 		}
 		raw = withID(raw)
-		if size+len(raw) > maxBatchBytes {
+		if p.full(len(lines), size, len(raw)) {
 			if err := flush(); err != nil {
 				return sum, err
 			}
@@ -183,11 +196,6 @@ func (p *publisher) run(ctx context.Context, in io.Reader, stderr io.Writer) (*p
 		raws = append(raws, json.RawMessage(bytes.Clone(raw)))
 		size += len(raw) + 1
 		lines = append(lines, line)
-		if len(lines) >= p.batch {
-			if err := flush(); err != nil {
-				return sum, err
-			}
-		}
 	}
 	if err := sc.Err(); err != nil {
 		return sum, fmt.Errorf("line %d: %w", line+1, err)
@@ -245,6 +253,17 @@ func (p *publisher) send(ctx context.Context, raws []json.RawMessage, lines []in
 			} `json:"results"`
 		}
 		status, hdr, err := p.client.do(ctx, http.MethodPost, "/v1/events?partial=true", body, &out)
+		if status == http.StatusRequestEntityTooLarge && len(raws) > 1 {
+			// This kam takes smaller batches (its --max-batch or
+			// --max-body): this one goes in two halves, in order, and
+			// the next ones are made smaller.
+			half := len(raws) / 2
+			p.batch, p.maxBytes = min(p.batch, half), max(len(body)/2, 1)
+			if err := p.send(ctx, raws[:half], lines[:half], sum); err != nil {
+				return err
+			}
+			return p.send(ctx, raws[half:], lines[half:], sum)
+		}
 		if err != nil {
 			retriable := status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests || status == 0
 			if !retriable || attempt >= maxSendAttempts {
@@ -288,11 +307,15 @@ func (p *publisher) send(ctx context.Context, raws []json.RawMessage, lines []in
 
 const maxSendAttempts = 20
 
-// lineSpan names the input lines of a batch in an error. Line 0 is no line
-// of the input: only kam import's closing tick has it, and goes alone.
+// lineSpan names the input lines of a batch in an error (an import sends
+// them in business-time order, not the file's). Line 0 is no line of the
+// input: only kam import's closing tick has it, and goes alone.
 func lineSpan(lines []int) string {
 	if len(lines) == 1 && lines[0] == 0 {
 		return "closing tick"
 	}
-	return fmt.Sprintf("lines %d-%d", lines[0], lines[len(lines)-1])
+	if len(lines) == 1 {
+		return fmt.Sprintf("line %d", lines[0])
+	}
+	return fmt.Sprintf("%d events of lines %d-%d", len(lines), slices.Min(lines), slices.Max(lines))
 }
