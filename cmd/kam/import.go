@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	neturl "net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -242,10 +245,12 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 // through kam (at most 1000, newHTTPAppender).
 const inFlight = storeChunk
 
-// seqID is an event of the stream: its sequence and id.
+// seqID is an event of the stream: its sequence and id, and the event as
+// stored (for a resume to see that a row it holds is the row this run makes).
 type seqID struct {
 	Seq uint64 `json:"seq"`
 	ID  string `json:"id"`
+	Raw []byte `json:"-"`
 }
 
 // streamReader is what a resume needs to read of the stream, through a
@@ -267,7 +272,7 @@ func storeReader(ctx context.Context, store *natsstore.Store) streamReader {
 			stored, err := read(ctx, after, 1000)
 			out := make([]seqID, len(stored))
 			for i, st := range stored {
-				out[i].Seq = st.Seq
+				out[i].Seq, out[i].Raw = st.Seq, st.Data
 				if e, err := events.Decode(st.Data, false); err == nil {
 					out[i].ID = e.ID
 				}
@@ -291,7 +296,7 @@ func apiReader(ctx context.Context, c *apiClient) streamReader {
 	pages := func(account string) func(after uint64) ([]seqID, error) {
 		return func(after uint64) ([]seqID, error) {
 			var page struct {
-				Events []seqID `json:"events"`
+				Events []json.RawMessage `json:"events"`
 			}
 			path := fmt.Sprintf("/v1/events?after=%d&limit=1000", after)
 			what := fmt.Sprintf("the events after sequence %d", after)
@@ -302,7 +307,14 @@ func apiReader(ctx context.Context, c *apiClient) streamReader {
 			if _, _, err := c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
 				return nil, fmt.Errorf("read %s: %w", what, err)
 			}
-			return page.Events, nil
+			out := make([]seqID, len(page.Events))
+			for i, raw := range page.Events {
+				if err := json.Unmarshal(raw, &out[i]); err != nil {
+					return nil, fmt.Errorf("read %s: %w", what, err)
+				}
+				out[i].Raw = raw
+			}
+			return out, nil
 		}
 	}
 	all := pages("")
@@ -359,6 +371,10 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 		if n == len(rows) {
 			plan.lastHeld = append(plan.lastHeld, fmt.Sprintf("%s at sequence %d", evs[rows[n-1]].ID, seq))
 		}
+		last := rows[n-1]
+		if err := sameAsHeld(r, seq, evs[last], file.Rows[last].Line); err != nil {
+			return nil, err
+		}
 		// A run appends the tick after all its rows are acknowledged: if the
 		// stream holds it, it follows the first copy of the last row held.
 		if tickAfter == 0 || seq < tickAfter {
@@ -402,6 +418,50 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 		}
 	}
 	return plan, nil
+}
+
+// sameAsHeld returns an error unless the event stored at seq is e, which a
+// row's id alone does not say: the id comes from the file's content and the
+// row, not from the flags that read it, so a run with another time layout,
+// currency or column finds the rows held and would report them imported.
+func sameAsHeld(r streamReader, seq uint64, e *events.Event, line int) error {
+	page, err := r.events(seq - 1)
+	if err != nil {
+		return err
+	}
+	if len(page) == 0 || page[0].Seq != seq {
+		return fmt.Errorf("line %d: the stream holds its event at sequence %d, which kam cannot read back", line, seq)
+	}
+	held, err := events.Decode(page[0].Raw, false)
+	if err != nil {
+		return fmt.Errorf("line %d: the event stored at sequence %d: %w", line, seq, err)
+	}
+	diff := ""
+	switch {
+	case held.Type != e.Type:
+		diff = fmt.Sprintf("type %s there, %s here", held.Type, e.Type)
+	case held.Subject != e.Subject:
+		diff = fmt.Sprintf("account %q there, %q here", held.Subject, e.Subject)
+	case !held.Time.Equal(e.Time):
+		diff = fmt.Sprintf("time %s there, %s here", held.Time.UTC().Format(time.RFC3339Nano), e.Time.UTC().Format(time.RFC3339Nano))
+	case !sameJSON(held.Data, e.Data):
+		diff = fmt.Sprintf("data %s there, %s here", held.Data, e.Data)
+	default:
+		return nil
+	}
+	return &exitError{code: 1, msg: fmt.Sprintf("kam import: line %d: the stream holds this row's event (%s, sequence %d) as "+
+		"another run made it: %s. That run read the file with other flags (--time-layout, --currency, --round, the "+
+		"columns). The log keeps what it was given: correct it with new events (an order.returned takes an amount back), "+
+		"not by importing again; --force sends the rows anyway, and their ids make them duplicates", line, e.ID, seq, diff)}
+}
+
+// sameJSON reports whether two JSON documents hold the same values.
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 // heldPrefix returns how many of n rows the stream holds as a prefix, and

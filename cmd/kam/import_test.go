@@ -689,3 +689,30 @@ func TestImportLateWarningAfterAnotherImport(t *testing.T) {
 		t.Errorf("import earlier.txt: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestImportAgainWithOtherFlags: a second run that reads the same file with
+// other flags makes other events under the same ids; it says so and fails,
+// where it reported the file imported.
+func TestImportAgainWithOtherFlags(t *testing.T) {
+	k := startKam(t, t.TempDir(), "--no-ticks")
+	file := filepath.Join(t.TempDir(), "orders.csv")
+	if err := os.WriteFile(file, []byte("cust,when,total\nACME,2026-01-05,100.50\nGLOBEX,2026-01-04,20.00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, door := range [][]string{{"--url", "http://" + k.addrs.HTTP}, {"--nats-url", k.addrs.NATS}} {
+		args := append([]string{"import"}, door...)
+		args = append(args, "--account-col", "cust", "--time-col", "when", "--amount-col", "total")
+		code, out, errOut := runCmd(t, append(args, "--time-layout", "2006-02-01", file)...)
+		if door[0] == "--url" && (code != 0 || !strings.Contains(out, "appended 3, duplicates 0, refused 0")) {
+			t.Fatalf("first import: exit %d\n%s%s", code, out, errOut)
+		}
+		code, out, errOut = runCmd(t, append(args, file)...)
+		if want := "as another run made it: time 2026-05-01T00:00:00Z there, 2026-01-05T00:00:00Z here"; code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("%s again with another layout: exit %d\n%s%s\nwant %q", door[0], code, out, errOut, want)
+		}
+		code, out, errOut = runCmd(t, append(args, "--time-layout", "2006-02-01", file)...)
+		if code != 0 || !strings.Contains(out, "already imported") {
+			t.Errorf("%s again with the same flags: exit %d\n%s%s\nwant already imported", door[0], code, out, errOut)
+		}
+	}
+}
