@@ -22,9 +22,10 @@ import (
 // Decision is what a read model decided about one account. Empty Tier or
 // Loyalty means none yet (an account not reviewed, or without orders).
 type Decision struct {
-	Tier    string `json:"tier"`
-	Key     bool   `json:"key_account"`
-	Loyalty string `json:"loyalty"`
+	Tier         string `json:"tier"`
+	Key          bool   `json:"key_account"`
+	Loyalty      string `json:"loyalty"`
+	EarlyAdopter bool   `json:"early_adopter"` // decided with loyalty, kept in its history
 }
 
 // Model is a read model's decisions and where it stands.
@@ -71,7 +72,7 @@ func Open(ctx context.Context, path string) (*Model, error) {
 		return nil, fmt.Errorf("read model %s: projector state: %w", path, err)
 	}
 	m.Watermark = wm.String
-	rows, err := tx.QueryContext(ctx, `SELECT account, tier, key_account, loyalty FROM accounts`)
+	rows, err := tx.QueryContext(ctx, `SELECT account, tier, key_account, loyalty, early_adopter FROM accounts`)
 	if err != nil {
 		return nil, fmt.Errorf("read model %s: accounts: %w", path, err)
 	}
@@ -82,7 +83,7 @@ func Open(ctx context.Context, path string) (*Model, error) {
 			tier, loyalty sql.NullString
 			d             Decision
 		)
-		if err := rows.Scan(&id, &tier, &d.Key, &loyalty); err != nil {
+		if err := rows.Scan(&id, &tier, &d.Key, &loyalty, &d.EarlyAdopter); err != nil {
 			return nil, fmt.Errorf("read model %s: accounts: %w", path, err)
 		}
 		d.Tier, d.Loyalty = tier.String, loyalty.String
@@ -119,6 +120,7 @@ type Diff struct {
 	Tier     []Transition `json:"tier"`    // by from, then to
 	Key      []Transition `json:"key"`
 	Loyalty  []Transition `json:"loyalty"`
+	Early    []Transition `json:"early_adopter"`
 }
 
 // Labels of the transitions for values that are no value.
@@ -127,11 +129,12 @@ const (
 	None   = "none"   // no tier or loyalty status yet
 )
 
-// Compare lists the accounts whose tier, key flag or loyalty differ between
+// Compare lists the accounts whose tier, key flag or loyalty (status or
+// early-adopter flag) differ between
 // a and b (an account in only one model differs), and counts transitions.
 func Compare(a, b map[string]Decision) *Diff {
 	d := &Diff{Changes: []Change{}}
-	tier, key, loyalty := map[[2]string]int{}, map[[2]string]int{}, map[[2]string]int{}
+	tier, key, loyalty, early := map[[2]string]int{}, map[[2]string]int{}, map[[2]string]int{}, map[[2]string]int{}
 	check := func(id string) {
 		da, inA := a[id]
 		db, inB := b[id]
@@ -153,6 +156,7 @@ func Compare(a, b map[string]Decision) *Diff {
 		count(tier, orNone(da.Tier), orNone(db.Tier))
 		count(key, yesNo(da.Key), yesNo(db.Key))
 		count(loyalty, orNone(da.Loyalty), orNone(db.Loyalty))
+		count(early, yesNo(da.EarlyAdopter), yesNo(db.EarlyAdopter))
 	}
 	for id := range a {
 		d.Compared++
@@ -166,7 +170,7 @@ func Compare(a, b map[string]Decision) *Diff {
 	}
 	slices.SortFunc(d.Changes, func(x, y Change) int { return cmp.Compare(x.Account, y.Account) })
 	d.Differ = len(d.Changes)
-	d.Tier, d.Key, d.Loyalty = transitions(tier), transitions(key), transitions(loyalty)
+	d.Tier, d.Key, d.Loyalty, d.Early = transitions(tier), transitions(key), transitions(loyalty), transitions(early)
 	return d
 }
 

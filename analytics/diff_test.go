@@ -20,49 +20,58 @@ func TestCompare(t *testing.T) {
 		tier    []Transition
 		key     []Transition
 		loyalty []Transition
+		early   []Transition
 	}{
 		{name: "both empty", a: m{}, b: m{}},
 		{
 			name: "equal",
-			a:    m{"X": {"A", true, "loyal"}, "Y": {"", false, ""}},
-			b:    m{"X": {"A", true, "loyal"}, "Y": {"", false, ""}},
+			a:    m{"X": {"A", true, "loyal", false}, "Y": {"", false, "", false}},
+			b:    m{"X": {"A", true, "loyal", false}, "Y": {"", false, "", false}},
 		},
 		{
 			name:    "tier only",
-			a:       m{"X": {"A", false, "loyal"}, "Y": {"B", false, "new"}, "Z": {"A", false, "new"}},
-			b:       m{"X": {"B", false, "loyal"}, "Y": {"C", false, "new"}, "Z": {"B", false, "new"}},
+			a:       m{"X": {"A", false, "loyal", false}, "Y": {"B", false, "new", false}, "Z": {"A", false, "new", false}},
+			b:       m{"X": {"B", false, "loyal", false}, "Y": {"C", false, "new", false}, "Z": {"B", false, "new", false}},
 			changes: []string{"X", "Y", "Z"},
 			tier:    []Transition{{"A", "B", 2}, {"B", "C", 1}},
 		},
 		{
 			name:    "key and loyalty of one account",
-			a:       m{"X": {"A", true, "no_brand_loyalty"}, "Y": {"A", false, ""}},
-			b:       m{"X": {"A", false, "new"}, "Y": {"A", false, ""}},
+			a:       m{"X": {"A", true, "no_brand_loyalty", false}, "Y": {"A", false, "", false}},
+			b:       m{"X": {"A", false, "new", false}, "Y": {"A", false, "", false}},
 			changes: []string{"X"},
 			key:     []Transition{{"yes", "no", 1}},
 			loyalty: []Transition{{"no_brand_loyalty", "new", 1}},
 		},
 		{
 			name:    "none is a value",
-			a:       m{"X": {"", false, ""}},
-			b:       m{"X": {"C", false, "new"}},
+			a:       m{"X": {"", false, "", false}},
+			b:       m{"X": {"C", false, "new", false}},
 			changes: []string{"X"},
 			tier:    []Transition{{"none", "C", 1}},
 			loyalty: []Transition{{"none", "new", 1}},
 		},
 		{
 			name:    "accounts in one model only",
-			a:       m{"OLD": {"C", false, "loyal"}, "X": {"A", true, "loyal"}},
-			b:       m{"NEW": {"", false, ""}, "X": {"A", true, "loyal"}},
+			a:       m{"OLD": {"C", false, "loyal", false}, "X": {"A", true, "loyal", false}},
+			b:       m{"NEW": {"", false, "", false}, "X": {"A", true, "loyal", false}},
 			changes: []string{"NEW", "OLD"},
 			tier:    []Transition{{"C", "absent", 1}, {"absent", "none", 1}},
 			key:     []Transition{{"absent", "no", 1}, {"no", "absent", 1}},
 			loyalty: []Transition{{"absent", "none", 1}, {"loyal", "absent", 1}},
+			early:   []Transition{{"absent", "no", 1}, {"no", "absent", 1}},
+		},
+		{
+			name:    "early adopter only",
+			a:       m{"X": {"A", false, "loyal", true}, "Y": {"A", false, "loyal", false}},
+			b:       m{"X": {"A", false, "loyal", false}, "Y": {"A", false, "loyal", false}},
+			changes: []string{"X"},
+			early:   []Transition{{"yes", "no", 1}},
 		},
 		{
 			name:    "ids sort bytewise",
-			a:       m{"b": {"A", false, ""}, "B": {"A", false, ""}, "a": {"A", false, ""}},
-			b:       m{"b": {"B", false, ""}, "B": {"B", false, ""}, "a": {"B", false, ""}},
+			a:       m{"b": {"A", false, "", false}, "B": {"A", false, "", false}, "a": {"A", false, "", false}},
+			b:       m{"b": {"B", false, "", false}, "B": {"B", false, "", false}, "a": {"B", false, "", false}},
 			changes: []string{"B", "a", "b"},
 			tier:    []Transition{{"A", "B", 3}},
 		},
@@ -79,7 +88,7 @@ func TestCompare(t *testing.T) {
 			for _, x := range []struct {
 				name      string
 				got, want []Transition
-			}{{"tier", d.Tier, c.tier}, {"key", d.Key, c.key}, {"loyalty", d.Loyalty, c.loyalty}} {
+			}{{"tier", d.Tier, c.tier}, {"key", d.Key, c.key}, {"loyalty", d.Loyalty, c.loyalty}, {"early_adopter", d.Early, c.early}} {
 				if len(x.got) != 0 || len(x.want) != 0 {
 					if !reflect.DeepEqual(x.got, x.want) {
 						t.Errorf("%s transitions: got %v, want %v", x.name, x.got, x.want)

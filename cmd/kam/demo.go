@@ -28,7 +28,7 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 	fs.Lookup("nats-url").Usage = "append straight to the stream on this NATS server or cluster"
 	accounts := fs.Int("accounts", demo.DefaultAccounts, "number of accounts")
 	days := fs.Int("days", demo.DefaultDays, "number of business days")
-	seed := fs.Int64("seed", 1, "random seed: the same flags give the same events, byte for byte")
+	seed := fs.Int64("seed", 1, "random seed: the same flags and --end give the same events, byte for byte")
 	endDay := fs.String("end", "", "last business day, YYYY-MM-DD (default: yesterday, UTC, so that a kam accepts every event)")
 	url := fs.String("url", "", "append through a running kam at this HTTP address")
 	token := fs.String("token", "", "API token (Authorization: Bearer), with --url")

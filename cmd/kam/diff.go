@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register(command{name: "diff", usage: "compare two read models' tiers, key accounts and loyalty (exit 0 same, 1 different)", run: (*Main).diff})
+	register(command{name: "diff", usage: "compare two read models' tiers, key accounts and loyalty, early adopters included (exit 0 same, 1 different)", run: (*Main).diff})
 }
 
 // diff exits as diff(1) does: 0 when the models agree, 1 when they differ,
@@ -54,7 +54,8 @@ func (m *Main) diff(ctx context.Context, args []string) error {
 		enc := json.NewEncoder(m.Stdout)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(map[string]any{"a": a, "b": b, "compared": d.Compared, "differ": d.Differ,
-			"summary": map[string][]analytics.Transition{"tier": d.Tier, "key_account": d.Key, "loyalty": d.Loyalty},
+			"summary": map[string][]analytics.Transition{"tier": d.Tier, "key_account": d.Key, "loyalty": d.Loyalty,
+				"early_adopter": d.Early},
 			"changes": d.Changes})
 	}
 	if err != nil {
@@ -93,16 +94,17 @@ func diffTable(w io.Writer, a, b *analytics.Model, d *analytics.Diff) error {
 		fmt.Fprintln(w, "note: the models stand at different points of the stream; their differences include that")
 	}
 	fmt.Fprintf(w, "%d accounts compared, %d differ\n", d.Compared, d.Differ)
-	fmt.Fprintf(w, "tier:        %s\nkey account: %s\nloyalty:     %s\n", summary(d.Tier), summary(d.Key), summary(d.Loyalty))
+	fmt.Fprintf(w, "tier:          %s\nkey account:   %s\nloyalty:       %s\nearly adopter: %s\n",
+		summary(d.Tier), summary(d.Key), summary(d.Loyalty), summary(d.Early))
 	if d.Differ == 0 {
 		return nil
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "account\ttier\tkey account\tloyalty\t")
+	fmt.Fprintln(tw, "account\ttier\tkey account\tloyalty\tearly adopter\t")
 	for _, c := range d.Changes {
 		a, b := decisionCells(c.A, c.InA), decisionCells(c.B, c.InB)
-		cells := make([]string, 3)
+		cells := make([]string, len(a))
 		for i := range cells {
 			if a[i] == b[i] {
 				cells[i] = a[i]
@@ -110,7 +112,7 @@ func diffTable(w io.Writer, a, b *analytics.Model, d *analytics.Diff) error {
 				cells[i] = a[i] + " → " + b[i]
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", c.Account, cells[0], cells[1], cells[2])
+		fmt.Fprintf(tw, "%s\t%s\t\n", c.Account, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
@@ -122,15 +124,19 @@ func orDash(s string) string {
 	return s
 }
 
-// decisionCells shows a decision as tier, key flag and loyalty.
+// decisionCells shows a decision as tier, key flag, loyalty and
+// early-adopter flag.
 func decisionCells(d analytics.Decision, in bool) []string {
 	if !in {
-		return []string{analytics.Absent, analytics.Absent, analytics.Absent}
+		return []string{analytics.Absent, analytics.Absent, analytics.Absent, analytics.Absent}
 	}
-	key := "no"
-	if d.Key {
-		key = "yes"
+	yesNo := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
 	}
+	key := yesNo(d.Key)
 	tier, loyalty := d.Tier, d.Loyalty
 	if tier == "" {
 		tier = analytics.None
@@ -138,15 +144,16 @@ func decisionCells(d analytics.Decision, in bool) []string {
 	if loyalty == "" {
 		loyalty = analytics.None
 	}
-	return []string{tier, key, loyalty}
+	return []string{tier, key, loyalty, yesNo(d.EarlyAdopter)}
 }
 
 func diffCSV(w io.Writer, d *analytics.Diff) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"account", "tier_a", "tier_b", "key_account_a", "key_account_b", "loyalty_a", "loyalty_b"})
+	cw.Write([]string{"account", "tier_a", "tier_b", "key_account_a", "key_account_b", "loyalty_a", "loyalty_b",
+		"early_adopter_a", "early_adopter_b"})
 	for _, c := range d.Changes {
 		a, b := decisionCells(c.A, c.InA), decisionCells(c.B, c.InB)
-		cw.Write([]string{c.Account, a[0], b[0], a[1], b[1], a[2], b[2]})
+		cw.Write([]string{c.Account, a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -125,9 +125,10 @@ func TestDiffWhatIf(t *testing.T) {
 		"tier: A→B: 1, B→C: 1",
 		"key account: yes→no: 1\n",
 		"loyalty: no_brand_loyalty→new: 1",
-		"\nX1 A yes → no no_brand_loyalty → new\n",
-		"\nX2 A → B no new\n",
-		"\nX4 B → C no new\n",
+		"early adopter: no change",
+		"\nX1 A yes → no no_brand_loyalty → new no\n",
+		"\nX2 A → B no new no\n",
+		"\nX4 B → C no new no\n",
 	} {
 		if !strings.Contains(squeeze(out), want) {
 			t.Errorf("kam diff output does not contain %q:\n%s", want, out)
@@ -152,8 +153,8 @@ func TestDiffWhatIf(t *testing.T) {
 	}
 
 	code, out, _ = runCmd(t, "diff", "--format", "csv", a, b)
-	wantCSV := "account,tier_a,tier_b,key_account_a,key_account_b,loyalty_a,loyalty_b\n" +
-		"X1,A,A,yes,no,no_brand_loyalty,new\nX2,A,B,no,no,new,new\nX4,B,C,no,no,new,new\n"
+	wantCSV := "account,tier_a,tier_b,key_account_a,key_account_b,loyalty_a,loyalty_b,early_adopter_a,early_adopter_b\n" +
+		"X1,A,A,yes,no,no_brand_loyalty,new,no,no\nX2,A,B,no,no,new,new,no,no\nX4,B,C,no,no,new,new,no,no\n"
 	if code != 1 || out != wantCSV {
 		t.Errorf("csv: exit %d\n%s\nwant\n%s", code, out, wantCSV)
 	}
@@ -221,7 +222,7 @@ func TestReplayWhatIfThenDiff(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("kam diff: exit %d, want 1\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{"6 accounts compared, 3 differ", "tier: A→B: 1, B→C: 1", "\nX1 A yes → no no_brand_loyalty → new\n"} {
+	for _, want := range []string{"6 accounts compared, 3 differ", "tier: A→B: 1, B→C: 1", "\nX1 A yes → no no_brand_loyalty → new no\n"} {
 		if !strings.Contains(squeeze(out), want) {
 			t.Errorf("kam diff after kam replay --policy does not contain %q:\n%s", want, out)
 		}
