@@ -76,6 +76,12 @@ type RunOptions struct {
 	// batches each touch nearly every account, so this writes 20,000 rows
 	// where it wrote 500,000 (a million events; BENCHMARKS.md).
 	DeferAccountRows bool
+	// Nice, from 1 to 19, runs the writing goroutine on a thread of its
+	// own at this lower OS priority (Linux; elsewhere nothing), which the
+	// thread keeps until it ends with the goroutine; Service runs the
+	// applying the same way. A live kam's HTTP handlers then get the
+	// processor first when both are ready.
+	Nice int
 }
 
 // Run follows the stream from the applied sequence until ctx ends, applying
@@ -141,6 +147,7 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 	wdone := make(chan struct{})
 	go func() {
 		defer close(wdone)
+		lowerPriority(opts.Nice)
 		for ws := range writes {
 			if err := p.write(context.WithoutCancel(ctx), ws); err != nil {
 				werr <- err

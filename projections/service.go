@@ -260,6 +260,8 @@ func (s *Service) follow(m *model) {
 	go func() {
 		defer s.wg.Done()
 		defer close(m.done)
+		// The applying, on this goroutine, behind the HTTP handlers too.
+		lowerPriority(s.Opts.Nice)
 		wait := 100 * time.Millisecond
 		for {
 			err := m.proj.Run(ctx, s.Source, s.Opts)

@@ -263,6 +263,8 @@ func TestServeRefusesUnsafeSettings(t *testing.T) {
 		{[]string{"--nats-listen", "0.0.0.0:-1"}, "--nats-listen 0.0.0.0:-1 is not a loopback address"},
 		{[]string{"--max-body", "-1"}, "--max-body -1"},
 		{[]string{"--max-batch", "0"}, "--max-batch 0"},
+		{[]string{"--projector-nice", "20"}, "--projector-nice 20: want 0 to 19"},
+		{[]string{"--projector-nice", "-1"}, "--projector-nice -1: want 0 to 19"},
 	} {
 		var out syncBuffer
 		m := &Main{Stdout: &out, Stderr: &out}
