@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -19,14 +18,6 @@ import (
 )
 
 func main() {
-	// The projector keeps a model of every account in memory, which Go's
-	// default GOGC=100 lets grow to twice its size between collections;
-	// 50 keeps kam's footprint near 1.5 times its live data (a third less
-	// peak RSS under heavy ingest) for some CPU and read latency
-	// (BENCHMARKS.md). GOGC and GOMEMLIMIT in the environment still rule.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
-	}
 	// SIGHUP too: a closed terminal stops kam as cleanly as SIGTERM (it
 	// killed it before, without a graceful stop); but not under nohup,
 	// which ignores it so that kam goes on.
