@@ -167,22 +167,25 @@ func Principal(ctx context.Context) string {
 }
 
 func (s *Server) routes(mux *http.ServeMux) {
-	s.handle(mux, "POST /v1/events", ScopePublish, s.handleEventsPost)
-	s.handle(mux, "GET /v1/events", ScopeRead, s.handleEventsGet)
-	s.handle(mux, "GET /v1/status", ScopeRead, s.handleStatus)
-	s.handle(mux, "GET /v1/accounts", ScopeRead, s.handleAccountList)
-	s.handle(mux, "GET /v1/accounts/{id}", ScopeRead, s.handleAccountGet)
-	s.handle(mux, "GET /v1/accounts/{id}/tiers", ScopeRead, s.handleHistory(projections.HistoryTier))
-	s.handle(mux, "GET /v1/accounts/{id}/key", ScopeRead, s.handleHistory(projections.HistoryKey))
-	s.handle(mux, "GET /v1/accounts/{id}/loyalty", ScopeRead, s.handleHistory(projections.HistoryLoyalty))
-	s.handle(mux, "GET /v1/accounts/{id}/audit", ScopeAudit, s.handleAudit)
-	s.handle(mux, "GET /v1/reports/abc", ScopeRead, s.handleReportABC)
-	s.handle(mux, "GET /v1/reports/sla", ScopeRead, s.handleReportSLA)
-	s.handle(mux, "POST /v1/admin/rebuild", ScopeAdmin, s.handleRebuildPost)
-	s.handle(mux, "GET /v1/admin/rebuild", ScopeAdmin, s.handleRebuildGet)
-	s.handle(mux, "GET /v1/admin/digest", ScopeAudit, s.handleDigest)
-	s.handle(mux, "GET /v1/admin/policy", ScopeAudit, s.handlePolicy)
-	s.handle(mux, "GET /v1/admin/rows", ScopeAudit, s.handleRows)
+	asOf := []string{"as_of", "min_seq"}
+	s.handle(mux, "POST /v1/events", ScopePublish, params(s.handleEventsPost, "partial", "atomic"))
+	s.handle(mux, "GET /v1/events", ScopeRead, params(s.handleEventsGet, "account", "after", "limit"))
+	s.handle(mux, "GET /v1/status", ScopeRead, params(s.handleStatus))
+	s.handle(mux, "GET /v1/accounts", ScopeRead, params(s.handleAccountList, append(asOf,
+		"tier", "key", "loyalty", "manager", "region", "q", "sort", "desc", "limit", "cursor")...))
+	s.handle(mux, "GET /v1/accounts/{id}", ScopeRead, params(s.handleAccountGet, asOf...))
+	s.handle(mux, "GET /v1/accounts/{id}/tiers", ScopeRead, params(s.handleHistory(projections.HistoryTier), asOf...))
+	s.handle(mux, "GET /v1/accounts/{id}/key", ScopeRead, params(s.handleHistory(projections.HistoryKey), asOf...))
+	s.handle(mux, "GET /v1/accounts/{id}/loyalty", ScopeRead, params(s.handleHistory(projections.HistoryLoyalty), asOf...))
+	s.handle(mux, "GET /v1/accounts/{id}/audit", ScopeAudit, params(s.handleAudit, asOf...))
+	s.handle(mux, "GET /v1/reports/abc", ScopeRead, params(s.handleReportABC, asOf...))
+	s.handle(mux, "GET /v1/reports/sla", ScopeRead, params(s.handleReportSLA, append(asOf, "by")...))
+	s.handle(mux, "POST /v1/admin/rebuild", ScopeAdmin, params(s.handleRebuildPost))
+	s.handle(mux, "GET /v1/admin/rebuild", ScopeAdmin, params(s.handleRebuildGet))
+	s.handle(mux, "GET /v1/admin/digest", ScopeAudit, params(s.handleDigest))
+	s.handle(mux, "GET /v1/admin/policy", ScopeAudit, params(s.handlePolicy))
+	s.handle(mux, "GET /v1/admin/rows", ScopeAudit, params(s.handleRows, "table", "offset", "limit", "applied_seq"))
+	// Probes and scrapers are not checked: a load balancer may add its own.
 	s.handle(mux, "GET /healthz", ScopeOpen, s.handleHealthz)
 	s.handle(mux, "GET /readyz", ScopeOpen, s.handleReadyz)
 	if s.Metrics != nil {
@@ -200,6 +203,37 @@ func (s *Server) routes(mux *http.ServeMux) {
 		s.handle(mux, "/", ScopeOpen, s.methodNotAllowed(mux, s.UI.ServeHTTP))
 	} else {
 		s.handle(mux, "/", ScopeOpen, s.methodNotAllowed(mux, notFound))
+	}
+}
+
+// params refuses a request with a query parameter the route does not take,
+// or one given twice, naming it: a misspelt filter (teir=A) answered the
+// whole list as if it had been asked for.
+func params(next http.HandlerFunc, names ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		keys := make([]string, 0, len(q))
+		for k := range q {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys) // the first problem in a stable order
+		for _, k := range keys {
+			problem := ""
+			switch {
+			case !slices.Contains(names, k) && len(names) == 0:
+				problem = "this route takes no query parameters"
+			case !slices.Contains(names, k):
+				problem = "not a parameter of this route; it takes " + strings.Join(names, ", ")
+			case len(q[k]) > 1:
+				problem = "given more than once"
+			default:
+				continue
+			}
+			writeError(w, r, nil, &events.Error{Code: events.EInvalid, Message: "invalid query parameter",
+				Details: []events.FieldError{{Field: k, Problem: problem}}})
+			return
+		}
+		next(w, r)
 	}
 }
 

@@ -255,3 +255,34 @@ func TestEventsLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryParams: a parameter a route does not take, or one given twice,
+// is refused and named, before anything is read.
+func TestQueryParams(t *testing.T) {
+	h := (&Server{Log: &fakeLog{}}).Handler()
+	tests := []struct {
+		path, field, problem string
+	}{
+		{"/v1/accounts?teir=A", "teir", "not a parameter of this route; it takes as_of, min_seq, tier, key,"},
+		{"/v1/accounts?tier=A&tier=B", "tier", "given more than once"},
+		{"/v1/accounts/ACME?limit=5", "limit", "not a parameter of this route; it takes as_of, min_seq"},
+		{"/v1/reports/sla?by=tier&group=tier", "group", "not a parameter"},
+		{"/v1/status?verbose=1", "verbose", "this route takes no query parameters"},
+		{"/v1/events?acount=ACME", "acount", "not a parameter of this route; it takes account, after, limit"},
+	}
+	for _, tt := range tests {
+		a := do(t, h, "GET", tt.path, "", "")
+		e, _ := a.body["error"].(map[string]any)
+		d, _ := e["details"].([]any)
+		if a.code != 400 || len(d) != 1 || d[0].(map[string]any)["field"] != tt.field ||
+			!strings.HasPrefix(d[0].(map[string]any)["problem"].(string), tt.problem) {
+			t.Errorf("GET %s: got %d %v, want 400 naming %s: %s", tt.path, a.code, a.body, tt.field, tt.problem)
+		}
+	}
+	// The parameters a route takes pass the check (the fake log answers).
+	for _, path := range []string{"/v1/events?account=ACME&after=0&limit=5", "/healthz?probe=lb"} {
+		if a := do(t, h, "GET", path, "", ""); a.code != 200 {
+			t.Errorf("GET %s: got %d %v, want 200", path, a.code, a.body)
+		}
+	}
+}

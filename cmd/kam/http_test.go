@@ -123,7 +123,8 @@ func TestStatusExternalNATS(t *testing.T) {
 
 // TestQueryRanges: an offset past what SQLite takes is refused, not wrapped
 // around to the first rows; a min_seq the stream does not hold yet is
-// answered at once, not after the read-your-writes wait.
+// answered at once, not after the read-your-writes wait; rows of a model
+// that moved on since kam verify read its digests are refused.
 func TestQueryRanges(t *testing.T) {
 	k := startKam(t, t.TempDir(), "--no-ticks")
 	appendAndRead(t, k)
@@ -136,6 +137,10 @@ func TestQueryRanges(t *testing.T) {
 		{"/v1/admin/rows?table=accounts&offset=9223372036854775807", 200, ""},
 		{"/v1/admin/rows?table=accounts&offset=9223372036854775808", 400, "offset"},
 		{"/v1/admin/rows?table=accounts&offset=18446744073709551615", 400, "offset"},
+		// kam verify pages through the model whose digests it read.
+		{"/v1/admin/rows?table=accounts&applied_seq=1", 200, ""},
+		{"/v1/admin/rows?table=accounts&applied_seq=2", 409, ""},
+		{"/v1/admin/rows?table=accounts&applied=1", 400, "applied"},
 		{"/v1/accounts/ACME?min_seq=1", 200, ""},
 		{"/v1/accounts/ACME?min_seq=2", 400, "min_seq"},
 		{"/v1/accounts?min_seq=18446744073709551615", 400, "min_seq"},
