@@ -156,6 +156,9 @@ func (f AccountFilter) after() (*cursor, error) {
 	if c.Query != f.queryDigest() {
 		return nil, invalidParam("cursor", "was given for another query: keep sort, desc, the filters and as_of while paging")
 	}
+	if (c.Int != nil) != sortKeys[cmp.Or(f.Sort, "revenue")].numeric {
+		return nil, invalidParam("cursor", "is not a cursor this API gave out")
+	}
 	return &c, nil
 }
 
@@ -337,15 +340,24 @@ func accountWhere(f AccountFilter) (string, []any, error) {
 	return b.String(), args, nil
 }
 
-// accountOrder is the list's sort key (an expression over the columns
-// both inner selects give, never NULL) and its direction; ties go by id.
+// sortKeys are the list's sort keys: each an expression over the columns
+// both inner selects give, never NULL, and whether its values are numbers.
+var sortKeys = map[string]struct {
+	col     string
+	numeric bool
+}{
+	"revenue": {"revenue_window", true}, "revenue_total": {"revenue_total", true}, "id": {"account", false},
+	"name": {"coalesce(name, '')", false}, "score": {"coalesce(key_score, -1)", true}, "tier": {"coalesce(tier, 'Z')", false},
+	"rank": {"coalesce(rank, 9223372036854775807)", true},
+}
+
+// accountOrder is the list's sort key (see sortKeys) and its direction;
+// ties go by id.
 func accountOrder(f AccountFilter) (col string, desc bool, err error) {
 	if f.Sort == "" {
 		f.Sort = "revenue"
 	}
-	col = map[string]string{"revenue": "revenue_window", "revenue_total": "revenue_total", "id": "account",
-		"name": "coalesce(name, '')", "score": "coalesce(key_score, -1)", "tier": "coalesce(tier, 'Z')",
-		"rank": "coalesce(rank, 9223372036854775807)"}[f.Sort]
+	col = sortKeys[f.Sort].col
 	if col == "" {
 		return "", false, invalidParam("sort", "must be one of "+strings.Join(SortKeys, ", "))
 	}
@@ -577,8 +589,13 @@ func (q *Queries) accountAsOf(ctx context.Context, a *Account, t time.Time) erro
 	a.Loyalty, a.LoyaltySince, a.EarlyAdopter = nil, nil, false
 	var loyalty sql.NullString
 	eff = sql.NullString{}
-	err = q.db.queryRow(ctx, `SELECT to_loyalty, to_early_adopter, effective FROM loyalty_history WHERE account = ? AND effective <= ?
-		ORDER BY effective DESC LIMIT 1`, a.ID, at).Scan(&loyalty, &a.EarlyAdopter, &eff)
+	// Since when: the last change of the status itself, as the live model
+	// keeps it (a row may change the early-adopter flag alone).
+	err = q.db.queryRow(ctx, `SELECT to_loyalty, to_early_adopter,
+		(SELECT max(effective) FROM loyalty_history WHERE account = h.account AND effective <= ?
+			AND (from_loyalty IS NULL OR from_loyalty != to_loyalty))
+		FROM loyalty_history h WHERE account = ? AND effective <= ?
+		ORDER BY effective DESC LIMIT 1`, at, a.ID, at).Scan(&loyalty, &a.EarlyAdopter, &eff)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -378,10 +379,13 @@ func TestAccountPagingKeyset(t *testing.T) {
 	if err != nil || next == "" {
 		t.Fatalf("first page: %q, %v", next, err)
 	}
+	// Nor one whose value is of another type than the sort key's.
+	forged := cursor{ID: "b01", Query: AccountFilter{Sort: "name"}.queryDigest()}.encode(int64(5))
 	for _, f := range []AccountFilter{
 		{Sort: "name", Cursor: next},
 		{Sort: "id", Tier: "A", Cursor: next},
 		{Sort: "id", Desc: new(true), Cursor: next},
+		{Sort: "name", Cursor: forged},
 	} {
 		var e *events.Error
 		if _, _, _, err := q.Accounts(ctx, f); !errors.As(err, &e) || len(e.Details) != 1 || e.Details[0].Field != "cursor" {
@@ -391,7 +395,8 @@ func TestAccountPagingKeyset(t *testing.T) {
 }
 
 // TestAsOfAfterEverything: a moment past year 9999 (the close of
-// 9999-12-31 is one) answers as the latest moment, not as none at all.
+// 9999-12-31 is one) answers as the latest moment, not as none at all; a
+// moment finer than kam's milliseconds is rounded up, not down.
 func TestAsOfAfterEverything(t *testing.T) {
 	for _, in := range []string{"9999-12-31", "9999-12-31T23:30:00-05:00", "9999-12-31T23:59:59.9999Z"} {
 		got, err := ParseMoment(in)
@@ -399,8 +404,15 @@ func TestAsOfAfterEverything(t *testing.T) {
 			t.Errorf("ParseMoment(%q) = %v, %v; want %v", in, got, err, LastMoment)
 		}
 	}
-	if got, err := ParseMoment("2025-03-02"); err != nil || !got.Equal(mustTime("2025-03-03")) {
-		t.Errorf("ParseMoment(2025-03-02) = %v, %v; want the close of the day", got, err)
+	for in, want := range map[string]string{
+		"2025-03-02":                        "2025-03-03T00:00:00Z", // a date: its close
+		"2025-03-02T10:00:00.0005Z":         "2025-03-02T10:00:00.001Z",
+		"2025-03-02T10:00:00.001Z":          "2025-03-02T10:00:00.001Z",
+		"2025-03-02T11:00:00.0000001+01:00": "2025-03-02T10:00:00.001Z",
+	} {
+		if got, err := ParseMoment(in); err != nil || !got.Equal(mustTime(want)) {
+			t.Errorf("ParseMoment(%s) = %v, %v; want %s", in, got, err, want)
+		}
 	}
 	var s stream
 	s.order("ACME", "2025-03-01T10:00:00Z", "100.00")
@@ -457,5 +469,36 @@ func TestAsOfMomentItself(t *testing.T) {
 	r, err := q.SLA(ctx, &at, at)
 	if err != nil || r.Tiers[TierC].Requests.Opened != 1 { // no tier yet at its opening: C
 		t.Errorf("SLA as of %v: %+v, %v; want one request", at, r, err)
+	}
+}
+
+// TestAsOfLoyaltySince: loyalty_since as of a moment is the last change of
+// the status itself, as the live model keeps it, not a change of the
+// early-adopter flag alone.
+func TestAsOfLoyaltySince(t *testing.T) {
+	var s stream
+	s.order("ACME", "2025-03-01T10:00:00Z", "100.00") // new from the close of 03-01
+	s.order("ACME", "2025-03-05T10:00:00Z", "100.00", "lines", []any{
+		map[string]any{"sku": "X1", "qty": 1, "unit_price": "100.00", "new_product": true}}) // an early adopter from 03-05
+	s.tick("2025-03-07T00:00:00Z")
+	p, db := newProjector(t, nil)
+	applyAll(t, p, s.msgs, 100)
+	q := NewQueries(db, p.pol)
+	ctx := context.Background()
+	now := mustTime("2025-03-07T00:00:00Z")
+	live, err := q.Account(ctx, "ACME", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, _ := ParseMoment("2025-03-06")
+	past, err := q.Account(ctx, "ACME", &at, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live.LoyaltySince == nil || *live.LoyaltySince != "2025-03-02T00:00:00Z" || !live.EarlyAdopter {
+		t.Fatalf("live: since %v, early adopter %v; want since the close of 03-01, early adopter", *cmp.Or(live.LoyaltySince, new("null")), live.EarlyAdopter)
+	}
+	if past.LoyaltySince == nil || *past.LoyaltySince != *live.LoyaltySince || !past.EarlyAdopter {
+		t.Errorf("as of %v: loyalty_since %v, early adopter %v; want %s as live, early adopter", at, *cmp.Or(past.LoyaltySince, new("null")), past.EarlyAdopter, *live.LoyaltySince)
 	}
 }
