@@ -34,6 +34,10 @@ type appendResult struct {
 // whether it is one event or a batch, and a body that is not a JSON object
 // or array gets 415.
 func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
+	// The limits of a request, for a client to size its batches by (kam
+	// import and demo read them from a 413).
+	w.Header().Set(HeaderMaxBody, strconv.FormatInt(s.MaxBody, 10))
+	w.Header().Set(HeaderMaxBatch, strconv.Itoa(s.MaxBatch))
 	partial := r.URL.Query().Get("partial") == "true"
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBody))
 	if err != nil {
@@ -259,6 +263,13 @@ func countErrs(errs []error) int {
 	}
 	return n
 }
+
+// The headers of POST /v1/events' answers that give this kam's limits of
+// a request: its body's bytes (--max-body) and its events (--max-batch).
+const (
+	HeaderMaxBody  = "Kam-Max-Body"
+	HeaderMaxBatch = "Kam-Max-Batch"
+)
 
 // maxEventsLimit is the most events one GET /v1/events answers.
 const maxEventsLimit = 1000

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,4 +230,44 @@ func TestAppendsToSmallBatches(t *testing.T) {
 	if rej := body["projector"].(map[string]any)["rejected"].(float64); code != 200 || rej != 0 {
 		t.Errorf("rejected events: got %v, want 0", rej)
 	}
+
+	// One event over --max-body is refused, and the rest goes on.
+	var nd strings.Builder
+	for i := range 30 {
+		note := ""
+		if i == 14 {
+			note = strings.Repeat("x", 4000)
+		}
+		fmt.Fprintf(&nd, `{"id":"pub-%d","source":"test","type":"order.placed","subject":"PUB","time":"2026-03-01T10:%02d:00Z","data":{"order_id":"o%d%s","amount":"1.00"}}`+"\n", i, i, i, note)
+	}
+	pubFile := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(pubFile, []byte(nd.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCmd(t, "publish", "--url", "http://"+k.addrs.HTTP, pubFile)
+	if code != 1 || !strings.Contains(out, "lines 30, appended 29, duplicates 0, refused 1") || !strings.Contains(out, "line 15: the body is over 3000 bytes") {
+		t.Errorf("publish with one event over --max-body: exit %d\n%s%s\nwant 29 appended, line 15 refused", code, out, errOut)
+	}
+	// kam gives its limits with its 413: one for each command's first
+	// batch, one for the event over the limit; none after.
+	resp, err := http.Get(k.url("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `kam_http_request_duration_seconds_count{code="413",route="POST /v1/events"} 4`; !strings.Contains(string(metrics), want) {
+		t.Errorf("metrics: want %s; got the lines\n%s", want, grepLines(string(metrics), `code="413"`))
+	}
+}
+
+// grepLines returns the lines of s that hold sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"kam/events"
+	"kam/handlers"
 )
 
 func init() {
@@ -141,14 +143,56 @@ type publisher struct {
 // maxBatchBytes is a request's size at most, under kam's default --max-body.
 const maxBatchBytes = 3 << 20
 
-// full reports whether a batch of n events and size bytes can take no
-// event of more bytes.
+// full reports whether a batch of n events, size bytes with a separator
+// each, can take no event of more bytes: its body, a JSON array, would be
+// size+more+2 bytes.
 func (p *publisher) full(n, size, more int) bool {
 	limit := p.maxBytes
 	if limit == 0 {
 		limit = maxBatchBytes
 	}
-	return n > 0 && (n >= p.batch || size+more > limit)
+	return n > 0 && (n >= p.batch || size+more+2 > limit)
+}
+
+// tooLarge handles kam's 413 for a batch: a kam with smaller limits than
+// this client's (its --max-batch or --max-body, which it gives in its
+// answer's headers) gets the batch again in parts it takes, and later
+// batches made to fit; one event over its --max-body is refused, and the
+// rest goes on. Without the headers (an older kam), the batch goes in
+// halves, and later ones as they were.
+func (p *publisher) tooLarge(ctx context.Context, hdr http.Header, raws []json.RawMessage, lines []int, sum *publishSummary, err error) error {
+	if len(raws) == 1 {
+		sum.Refused = append(sum.Refused, fmt.Sprintf("line %d: %v", lines[0], err))
+		return nil
+	}
+	halves := func() error {
+		half := len(raws) / 2
+		if err := p.send(ctx, raws[:half], lines[:half], sum); err != nil {
+			return err
+		}
+		return p.send(ctx, raws[half:], lines[half:], sum)
+	}
+	batch, e1 := strconv.Atoi(hdr.Get(handlers.HeaderMaxBatch))
+	body, e2 := strconv.Atoi(hdr.Get(handlers.HeaderMaxBody))
+	if e1 != nil || e2 != nil || batch < 1 || body < 1 {
+		return halves()
+	}
+	p.batch, p.maxBytes = min(p.batch, batch), min(cmp.Or(p.maxBytes, maxBatchBytes), body)
+	start, size := 0, 0
+	for i, raw := range raws {
+		if p.full(i-start, size, len(raw)) {
+			if err := p.send(ctx, raws[start:i], lines[start:i], sum); err != nil {
+				return err
+			}
+			start, size = i, 0
+		}
+		size += len(raw) + 1
+	}
+	if start == 0 {
+		// It fits the limits kam gave, and kam refused it all the same.
+		return halves()
+	}
+	return p.send(ctx, raws[start:], lines[start:], sum)
 }
 
 func (p *publisher) run(ctx context.Context, in io.Reader, stderr io.Writer) (*publishSummary, error) {
@@ -253,16 +297,8 @@ func (p *publisher) send(ctx context.Context, raws []json.RawMessage, lines []in
 			} `json:"results"`
 		}
 		status, hdr, err := p.client.do(ctx, http.MethodPost, "/v1/events?partial=true", body, &out)
-		if status == http.StatusRequestEntityTooLarge && len(raws) > 1 {
-			// This kam takes smaller batches (its --max-batch or
-			// --max-body): this one goes in two halves, in order, and
-			// the next ones are made smaller.
-			half := len(raws) / 2
-			p.batch, p.maxBytes = min(p.batch, half), max(len(body)/2, 1)
-			if err := p.send(ctx, raws[:half], lines[:half], sum); err != nil {
-				return err
-			}
-			return p.send(ctx, raws[half:], lines[half:], sum)
+		if status == http.StatusRequestEntityTooLarge {
+			return p.tooLarge(ctx, hdr, raws, lines, sum, err)
 		}
 		if err != nil {
 			retriable := status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests || status == 0
