@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	neturl "net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -264,12 +266,22 @@ type streamReader struct {
 	// ticks returns the next events after a sequence that may be clock
 	// ticks (the ticks alone, or every event), none at the stream's end.
 	ticks func(after uint64) ([]seqID, error)
+	// at returns the event stored at seq, if any (a Seq of 0: none).
+	at func(seq uint64) (seqID, error)
+}
+
+// firstAt is the event at seq of a page read from seq-1 on.
+func firstAt(seq uint64, page []seqID, err error) (seqID, error) {
+	if err != nil || len(page) == 0 || page[0].Seq != seq {
+		return seqID{}, err
+	}
+	return page[0], nil
 }
 
 func storeReader(ctx context.Context, store *natsstore.Store) streamReader {
-	page := func(read func(context.Context, uint64, int) ([]events.Stored, error)) func(uint64) ([]seqID, error) {
+	pageOf := func(read func(context.Context, uint64, int) ([]events.Stored, error), n int) func(uint64) ([]seqID, error) {
 		return func(after uint64) ([]seqID, error) {
-			stored, err := read(ctx, after, 1000)
+			stored, err := read(ctx, after, n)
 			out := make([]seqID, len(stored))
 			for i, st := range stored {
 				out[i].Seq, out[i].Raw = st.Seq, st.Data
@@ -280,6 +292,10 @@ func storeReader(ctx context.Context, store *natsstore.Store) streamReader {
 			return out, err
 		}
 	}
+	page := func(read func(context.Context, uint64, int) ([]events.Stored, error)) func(uint64) ([]seqID, error) {
+		return pageOf(read, 1000)
+	}
+	one := pageOf(store.Read, 1)
 	return streamReader{
 		has: func(account, id string) (uint64, error) {
 			return findID(page(func(ctx context.Context, after uint64, n int) ([]events.Stored, error) {
@@ -288,17 +304,21 @@ func storeReader(ctx context.Context, store *natsstore.Store) streamReader {
 		},
 		events: page(store.Read),
 		ticks:  page(store.ReadTicks),
+		at: func(seq uint64) (seqID, error) {
+			page, err := one(seq - 1)
+			return firstAt(seq, page, err)
+		},
 	}
 }
 
 func apiReader(ctx context.Context, c *apiClient) streamReader {
 	// GET /v1/events reads one account or all: ticks are looked for among all.
-	pages := func(account string) func(after uint64) ([]seqID, error) {
+	pages := func(account string, limit int) func(after uint64) ([]seqID, error) {
 		return func(after uint64) ([]seqID, error) {
 			var page struct {
 				Events []json.RawMessage `json:"events"`
 			}
-			path := fmt.Sprintf("/v1/events?after=%d&limit=1000", after)
+			path := fmt.Sprintf("/v1/events?after=%d&limit=%d", after, limit)
 			what := fmt.Sprintf("the events after sequence %d", after)
 			if account != "" {
 				path += "&account=" + neturl.QueryEscape(account)
@@ -317,11 +337,15 @@ func apiReader(ctx context.Context, c *apiClient) streamReader {
 			return out, nil
 		}
 	}
-	all := pages("")
+	all, one := pages("", 1000), pages("", 1)
 	return streamReader{
-		has:    func(account, id string) (uint64, error) { return findID(pages(account), id) },
+		has:    func(account, id string) (uint64, error) { return findID(pages(account, 1000), id) },
 		events: all,
 		ticks:  all,
+		at: func(seq uint64) (seqID, error) {
+			page, err := one(seq - 1)
+			return firstAt(seq, page, err)
+		},
 	}
 }
 
@@ -357,7 +381,16 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 	plan := &resumePlan{}
 	var tickAfter uint64
 	for _, rows := range kinds {
-		has := func(j int) (uint64, error) { return r.has(file.Rows[rows[j]].Account, evs[rows[j]].ID) }
+		// The rows the search finds held, spread over the file, are the
+		// ones checked to be as this run makes them.
+		probed := map[int]uint64{}
+		has := func(j int) (uint64, error) {
+			s, err := r.has(file.Rows[rows[j]].Account, evs[rows[j]].ID)
+			if s > 0 {
+				probed[j] = s
+			}
+			return s, err
+		}
 		n, seq, err := heldPrefix(len(rows), has)
 		if err != nil {
 			return nil, err
@@ -371,9 +404,10 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 		if n == len(rows) {
 			plan.lastHeld = append(plan.lastHeld, fmt.Sprintf("%s at sequence %d", evs[rows[n-1]].ID, seq))
 		}
-		last := rows[n-1]
-		if err := sameAsHeld(r, seq, evs[last], file.Rows[last].Line); err != nil {
-			return nil, err
+		for _, j := range slices.Sorted(maps.Keys(probed)) {
+			if err := sameAsHeld(r, probed[j], evs[rows[j]], file.Rows[rows[j]].Line); err != nil {
+				return nil, err
+			}
 		}
 		// A run appends the tick after all its rows are acknowledged: if the
 		// stream holds it, it follows the first copy of the last row held.
@@ -424,15 +458,18 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 // row's id alone does not say: the id comes from the file's content and the
 // row, not from the flags that read it, so a run with another time layout,
 // currency or column finds the rows held and would report them imported.
+// findHeld checks the rows its search probed (about log2 of the rows,
+// spread over the file, the last held one among them): a change of flags
+// that reads all of those the same and others not goes unseen.
 func sameAsHeld(r streamReader, seq uint64, e *events.Event, line int) error {
-	page, err := r.events(seq - 1)
+	stored, err := r.at(seq)
 	if err != nil {
 		return err
 	}
-	if len(page) == 0 || page[0].Seq != seq {
+	if stored.Seq == 0 {
 		return fmt.Errorf("line %d: the stream holds its event at sequence %d, which kam cannot read back", line, seq)
 	}
-	held, err := events.Decode(page[0].Raw, false)
+	held, err := events.Decode(stored.Raw, false)
 	if err != nil {
 		return fmt.Errorf("line %d: the event stored at sequence %d: %w", line, seq, err)
 	}

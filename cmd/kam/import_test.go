@@ -707,12 +707,24 @@ func TestImportAgainWithOtherFlags(t *testing.T) {
 			t.Fatalf("first import: exit %d\n%s%s", code, out, errOut)
 		}
 		code, out, errOut = runCmd(t, append(args, file)...)
-		if want := "as another run made it: time 2026-05-01T00:00:00Z there, 2026-01-05T00:00:00Z here"; code != 1 || !strings.Contains(errOut, want) {
+		if want := "line 3: the stream holds this row's event (imp-1b1664b0b1aab36e-3, sequence 1) as another run made it: time 2026-04-01T00:00:00Z there, 2026-01-04T00:00:00Z here"; code != 1 || !strings.Contains(errOut, want) {
 			t.Errorf("%s again with another layout: exit %d\n%s%s\nwant %q", door[0], code, out, errOut, want)
 		}
 		code, out, errOut = runCmd(t, append(args, "--time-layout", "2006-02-01", file)...)
 		if code != 0 || !strings.Contains(out, "already imported") {
 			t.Errorf("%s again with the same flags: exit %d\n%s%s\nwant already imported", door[0], code, out, errOut)
 		}
+	}
+	// The last row reads the same either way (02-02), the first does not.
+	same := filepath.Join(t.TempDir(), "same-last.csv")
+	if err := os.WriteFile(same, []byte("cust,when,total\nINITECH,2026-01-07,10.00\nHOOLI,2026-02-02,20.00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"import", "--url", "http://" + k.addrs.HTTP, "--account-col", "cust", "--time-col", "when", "--amount-col", "total"}
+	if code, out, errOut := runCmd(t, append(args, "--time-layout", "2006-02-01", same)...); code != 0 {
+		t.Fatalf("first import: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCmd(t, append(args, same)...); code != 1 || !strings.Contains(errOut, "time 2026-07-01T00:00:00Z there, 2026-01-07T00:00:00Z here") {
+		t.Errorf("again with another layout, the last row alike: exit %d\n%s%s\nwant the first row's difference", code, out, errOut)
 	}
 }
