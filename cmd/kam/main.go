@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -18,6 +19,11 @@ import (
 )
 
 func main() {
+	// The main goroutine keeps the process's first thread, so that no
+	// other goroutine runs there: the projector lowers the priority of the
+	// threads it runs on (serve --projector-nice), and the first thread's
+	// is the one ps shows for the whole process.
+	runtime.LockOSThread()
 	// SIGHUP too: a closed terminal stops kam as cleanly as SIGTERM (it
 	// killed it before, without a graceful stop); but not under nohup,
 	// which ignores it so that kam goes on.
