@@ -140,3 +140,12 @@ func dumpTables(t testing.TB, db *DB) map[string]string {
 	}
 	return out
 }
+
+// queriesOf applies msgs, n at a time, to a fresh read model under pol
+// (nil: the default) and returns its queries and its projector.
+func queriesOf(t testing.TB, pol *Policy, msgs []events.Stored, n int) (*Queries, *Projector) {
+	t.Helper()
+	p, db := newProjector(t, pol)
+	applyAll(t, p, msgs, n)
+	return NewQueries(db, p.pol), p
+}

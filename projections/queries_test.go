@@ -25,9 +25,7 @@ func TestAccountAsOf(t *testing.T) {
 	s.add(events.TypeOrderReturned, "ACME", "2025-03-03T11:00:00Z", map[string]any{"amount": "1.00"})
 	s.order("CORE", "2025-03-03T12:00:00Z", "5.00")
 	s.tick("2025-03-04T00:00:00Z")
-	p, db := newProjector(t, nil)
-	applyAll(t, p, s.msgs, 100)
-	q := NewQueries(db, p.pol)
+	q, _ := queriesOf(t, nil, s.msgs, 100)
 	ctx := context.Background()
 	now := mustTime("2025-03-04T00:00:00Z")
 
@@ -272,9 +270,7 @@ func TestHistoryAsOf(t *testing.T) {
 	s.order("ACME", "2025-03-01T10:00:00Z", "100.00")
 	s.order("BOLT", "2025-03-02T10:00:00Z", "500.00") // ACME drops to B at the close of 03-02
 	s.tick("2025-03-03T00:00:00Z")
-	p, db := newProjector(t, nil)
-	applyAll(t, p, s.msgs, 100)
-	q := NewQueries(db, p.pol)
+	q, _ := queriesOf(t, nil, s.msgs, 100)
 	ctx := context.Background()
 
 	all, err := q.History(ctx, "ACME", HistoryTier, nil)
@@ -313,9 +309,7 @@ func TestAccountPagingKeyset(t *testing.T) {
 		s.order(fmt.Sprintf("b%02d", i), "2025-03-01T10:00:00Z", fmt.Sprintf("%d.00", 100*i))
 	}
 	s.tick("2025-03-02T00:00:00Z")
-	p, db := newProjector(t, nil)
-	applyAll(t, p, s.msgs, 100)
-	q := NewQueries(db, p.pol)
+	q, p := queriesOf(t, nil, s.msgs, 100)
 	ctx := context.Background()
 	seen := len(s.msgs)
 
@@ -417,9 +411,7 @@ func TestAsOfAfterEverything(t *testing.T) {
 	var s stream
 	s.order("ACME", "2025-03-01T10:00:00Z", "100.00")
 	s.tick("2025-03-02T00:00:00Z")
-	p, db := newProjector(t, nil)
-	applyAll(t, p, s.msgs, 100)
-	q := NewQueries(db, p.pol)
+	q, _ := queriesOf(t, nil, s.msgs, 100)
 	ctx := context.Background()
 	at, _ := ParseMoment("9999-12-31")
 	list, _, total, err := q.Accounts(ctx, AccountFilter{AsOf: &at})
@@ -446,9 +438,7 @@ func TestAsOfMomentItself(t *testing.T) {
 	s.add(events.TypeServiceRequestOpened, "ACME", "2025-03-01T12:00:00Z", map[string]any{"request_id": "r0", "priority": "low"})
 	s.add(events.TypeServiceRequestResponded, "ACME", "2025-03-02T00:00:00Z", map[string]any{"request_id": "r0"})
 	s.tick("2025-03-03T00:00:00Z")
-	p, db := newProjector(t, nil)
-	applyAll(t, p, s.msgs, 100)
-	q := NewQueries(db, p.pol)
+	q, _ := queriesOf(t, nil, s.msgs, 100)
 	ctx := context.Background()
 	at, _ := ParseMoment("2025-03-01")
 
@@ -481,9 +471,7 @@ func TestAsOfLoyaltySince(t *testing.T) {
 	s.order("ACME", "2025-03-05T10:00:00Z", "100.00", "lines", []any{
 		map[string]any{"sku": "X1", "qty": 1, "unit_price": "100.00", "new_product": true}}) // an early adopter from 03-05
 	s.tick("2025-03-07T00:00:00Z")
-	p, db := newProjector(t, nil)
-	applyAll(t, p, s.msgs, 100)
-	q := NewQueries(db, p.pol)
+	q, _ := queriesOf(t, nil, s.msgs, 100)
 	ctx := context.Background()
 	now := mustTime("2025-03-07T00:00:00Z")
 	live, err := q.Account(ctx, "ACME", nil, now)
