@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -211,7 +212,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 // whole list as if it had been asked for.
 func params(next http.HandlerFunc, names ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
+		// Not r.URL.Query(), which drops the pairs it cannot read (a bare
+		// %, a ;) so that a route would answer as if they had not been sent.
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			writeError(w, r, nil, &events.Error{Code: events.EInvalid, Message: "invalid query string",
+				Details: []events.FieldError{{Field: "query", Problem: err.Error()}}})
+			return
+		}
 		keys := make([]string, 0, len(q))
 		for k := range q {
 			keys = append(keys, k)

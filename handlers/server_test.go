@@ -269,6 +269,10 @@ func TestQueryParams(t *testing.T) {
 		{"/v1/reports/sla?by=tier&group=tier", "group", "not a parameter"},
 		{"/v1/status?verbose=1", "verbose", "this route takes no query parameters"},
 		{"/v1/events?acount=ACME", "acount", "not a parameter of this route; it takes account, after, limit"},
+		// Pairs that url.Values cannot read are not dropped.
+		{"/v1/accounts?q=50%", "query", "invalid URL escape"},
+		{"/v1/accounts?tier=A;", "query", "invalid semicolon separator"},
+		{"/v1/accounts?teir=A%zz", "query", "invalid URL escape"},
 	}
 	for _, tt := range tests {
 		a := do(t, h, "GET", tt.path, "", "")

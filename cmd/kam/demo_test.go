@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,10 +237,15 @@ func TestAppendsToSmallBatches(t *testing.T) {
 	var nd strings.Builder
 	for i := range 30 {
 		note := ""
-		if i == 14 {
+		switch i {
+		case 14:
 			note = strings.Repeat("x", 4000)
 		}
-		fmt.Fprintf(&nd, `{"id":"pub-%d","source":"test","type":"order.placed","subject":"PUB","time":"2026-03-01T10:%02d:00Z","data":{"order_id":"o%d%s","amount":"1.00"}}`+"\n", i, i, i, note)
+		lines := ""
+		if i == 20 { // 1.9 KB as it is; 9.9 KB had it been HTML-escaped on the way
+			lines = `,"lines":[` + strings.Repeat(`{"sku":"`+strings.Repeat("&", 200)+`","qty":1},`, 7) + `{"sku":"&","qty":1}]`
+		}
+		fmt.Fprintf(&nd, `{"id":"pub-%d","source":"test","type":"order.placed","subject":"PUB","time":"2026-03-01T10:%02d:00Z","data":{"order_id":"o%d%s","amount":"1.00"%s}}`+"\n", i, i, i, note, lines)
 	}
 	pubFile := filepath.Join(t.TempDir(), "events.ndjson")
 	if err := os.WriteFile(pubFile, []byte(nd.String()), 0o644); err != nil {
@@ -270,4 +277,52 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestPublishThroughProxyLimit: a 413 that gives no limits (a proxy's)
+// halves the refused batch and makes later ones half its size, once: two
+// large neighbours do not leave every later request a few events.
+func TestPublishThroughProxyLimit(t *testing.T) {
+	var requests, refused int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		requests++
+		if len(body) > 4000 {
+			refused++
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			io.WriteString(w, `{"error":{"code":"too_large","message":"request entity too large"}}`)
+			return
+		}
+		var evs []json.RawMessage
+		if err := json.Unmarshal(body, &evs); err != nil {
+			t.Errorf("body: %v", err)
+		}
+		res := make([]map[string]any, len(evs))
+		for i := range evs {
+			res[i] = map[string]any{"index": i, "seq": requests*1000 + i}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]any{"results": res})
+	}))
+	defer srv.Close()
+	var nd strings.Builder
+	for i := range 400 {
+		note := ""
+		if i == 1 || i == 2 {
+			note = strings.Repeat("x", 1800) // two large neighbours
+		}
+		fmt.Fprintf(&nd, `{"id":"p-%d","source":"t","type":"order.placed","subject":"A","time":"2026-03-01T10:00:00Z","data":{"order_id":"o%d%s","amount":"1.00"}}`+"\n", i, i, note)
+	}
+	p := &publisher{client: newAPIClient(srv.URL, ""), batch: 1000}
+	sum, err := p.run(context.Background(), strings.NewReader(nd.String()), io.Discard)
+	if err != nil || sum.Appended != 400 {
+		t.Fatalf("appended %d, %v; want 400", sum.Appended, err)
+	}
+	// 400 events, 56 KB: the first body is halved four times to fit 4 KB,
+	// a 413 each; the rest goes in requests of 2 to 4 KB.
+	if refused > 5 || requests > 30 {
+		t.Errorf("%d requests, %d refused; want at most 30 and 5", requests, refused)
+	}
 }

@@ -154,30 +154,43 @@ func (p *publisher) full(n, size, more int) bool {
 	return n > 0 && (n >= p.batch || size+more+2 > limit)
 }
 
-// tooLarge handles kam's 413 for a batch: a kam with smaller limits than
-// this client's (its --max-batch or --max-body, which it gives in its
-// answer's headers) gets the batch again in parts it takes, and later
-// batches made to fit; one event over its --max-body is refused, and the
-// rest goes on. Without the headers (an older kam), the batch goes in
-// halves, and later ones as they were.
+// arrayOf is raws as one JSON array, each as it is: json.Marshal would
+// escape <, > and & in them, six bytes for one, past the size full counted.
+func arrayOf(raws []json.RawMessage) []byte {
+	n := 2
+	for _, r := range raws {
+		n += len(r) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, r := range raws {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, r...)
+	}
+	return append(b, ']')
+}
+
+// tooLarge handles a 413 for a batch: the batch goes again in parts that
+// fit, and later batches are made to fit too. kam gives its limits (its
+// --max-batch and --max-body) in its answer's headers; a 413 without them
+// (a proxy's, an older kam's) is taken as a limit on bytes at half the
+// refused body, lowered again by each 413 after. One event over the limit
+// is refused, and the rest goes on.
 func (p *publisher) tooLarge(ctx context.Context, hdr http.Header, raws []json.RawMessage, lines []int, sum *publishSummary, err error) error {
 	if len(raws) == 1 {
 		sum.Refused = append(sum.Refused, fmt.Sprintf("line %d: %v", lines[0], err))
 		return nil
 	}
-	halves := func() error {
-		half := len(raws) / 2
-		if err := p.send(ctx, raws[:half], lines[:half], sum); err != nil {
-			return err
-		}
-		return p.send(ctx, raws[half:], lines[half:], sum)
-	}
+	limit := cmp.Or(p.maxBytes, maxBatchBytes)
 	batch, e1 := strconv.Atoi(hdr.Get(handlers.HeaderMaxBatch))
 	body, e2 := strconv.Atoi(hdr.Get(handlers.HeaderMaxBody))
-	if e1 != nil || e2 != nil || batch < 1 || body < 1 {
-		return halves()
+	if e1 == nil && e2 == nil && batch > 0 && body > 0 {
+		p.batch, p.maxBytes = min(p.batch, batch), min(limit, body)
+	} else {
+		p.maxBytes = max(1, min(limit, len(arrayOf(raws))/2))
 	}
-	p.batch, p.maxBytes = min(p.batch, batch), min(cmp.Or(p.maxBytes, maxBatchBytes), body)
 	start, size := 0, 0
 	for i, raw := range raws {
 		if p.full(i-start, size, len(raw)) {
@@ -190,7 +203,11 @@ func (p *publisher) tooLarge(ctx context.Context, hdr http.Header, raws []json.R
 	}
 	if start == 0 {
 		// It fits the limits kam gave, and kam refused it all the same.
-		return halves()
+		half := len(raws) / 2
+		if err := p.send(ctx, raws[:half], lines[:half], sum); err != nil {
+			return err
+		}
+		start = half
 	}
 	return p.send(ctx, raws[start:], lines[start:], sum)
 }
@@ -283,7 +300,7 @@ func (p *publisher) send(ctx context.Context, raws []json.RawMessage, lines []in
 			}
 			wait = min(2*wait, 5*time.Second)
 		}
-		body, _ := json.Marshal(raws)
+		body := arrayOf(raws)
 		var out struct {
 			Results []struct {
 				Index     int    `json:"index"`
