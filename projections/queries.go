@@ -225,7 +225,7 @@ func (q *Queries) Accounts(ctx context.Context, f AccountFilter) ([]AccountSumma
 			FROM accounts a LEFT JOIN t USING (account) LEFT JOIN k USING (account) LEFT JOIN l USING (account)
 			LEFT JOIN w USING (account) LEFT JOIN r USING (account)
 			WHERE a.first_seen_at < ?`
-		args = append(args, at, at, at, from.String(), day.String(), known, known, at)
+		args = append(args, at, at, at, from.String(), day.String(), known, known, tsAfter(*f.AsOf))
 	}
 	where, wargs, err := accountWhere(f)
 	if err != nil {
@@ -546,7 +546,7 @@ func (q *Queries) knownAt(ctx context.Context, id string, asOf *time.Time) error
 	if err != nil {
 		return err
 	}
-	if asOf != nil && firstSeen >= ts(*asOf).(string) {
+	if asOf != nil && firstSeen >= tsAfter(*asOf) {
 		return &events.Error{Code: events.ENotFound, Message: fmt.Sprintf("account %q was not known at %s", id, FormatTime(*asOf))}
 	}
 	return nil
@@ -635,6 +635,18 @@ func apiTime(s sql.NullString) string {
 	return FormatTime(t)
 }
 
+// tsAfter is the first stored time at or after t, for events before t:
+// stored times are cut to the millisecond, so the events before
+// 10:00:00.0005 are those stored up to 10:00:00.000, before 10:00:00.001.
+// (Decisions in force at t compare their effective time with ts(t), the
+// same cut: a review at midnight is not in force at 23:59:59.9995.)
+func tsAfter(t time.Time) string {
+	if ms := t.Truncate(time.Millisecond); !ms.Equal(t) {
+		t = ms.Add(time.Millisecond)
+	}
+	return formatTS(t)
+}
+
 // nullTime is apiTime, or null for none.
 func nullTime(s sql.NullString) *string {
 	if v := apiTime(s); v != "" {
@@ -661,7 +673,7 @@ func (q *Queries) contactRows(ctx context.Context, id string, asOf *time.Time) (
 		rows, err = q.db.query(ctx, `SELECT role, name, visits, first_visit_at, last_visit_at FROM contacts WHERE account = ?`, id)
 	} else {
 		rows, err = q.db.query(ctx, `SELECT role, name, count(*), min(at), max(at) FROM visits WHERE account = ? AND at < ?
-			GROUP BY role, name`, id, ts(*asOf))
+			GROUP BY role, name`, id, tsAfter(*asOf))
 	}
 	if err != nil {
 		return nil, err
@@ -910,7 +922,7 @@ func (q *Queries) items(ctx context.Context, account string, asOf *time.Time) ([
 	}
 	if asOf != nil {
 		sqlq += " AND opened_at < ?"
-		args = append(args, ts(*asOf))
+		args = append(args, tsAfter(*asOf))
 	}
 	rows, err := q.db.query(ctx, sqlq, args...)
 	if err != nil {

@@ -389,8 +389,7 @@ func TestAccountPagingKeyset(t *testing.T) {
 }
 
 // TestAsOfAfterEverything: a moment past year 9999 (the close of
-// 9999-12-31 is one) answers as the latest moment, not as none at all; a
-// moment finer than kam's milliseconds is rounded up, not down.
+// 9999-12-31 is one) answers as the latest moment, not as none at all.
 func TestAsOfAfterEverything(t *testing.T) {
 	for _, in := range []string{"9999-12-31", "9999-12-31T23:30:00-05:00", "9999-12-31T23:59:59.9999Z"} {
 		got, err := ParseMoment(in)
@@ -400,9 +399,8 @@ func TestAsOfAfterEverything(t *testing.T) {
 	}
 	for in, want := range map[string]string{
 		"2025-03-02":                        "2025-03-03T00:00:00Z", // a date: its close
-		"2025-03-02T10:00:00.0005Z":         "2025-03-02T10:00:00.001Z",
-		"2025-03-02T10:00:00.001Z":          "2025-03-02T10:00:00.001Z",
-		"2025-03-02T11:00:00.0000001+01:00": "2025-03-02T10:00:00.001Z",
+		"2025-03-02T10:00:00.0005Z":         "2025-03-02T10:00:00.0005Z",
+		"2025-03-02T11:00:00.0000001+01:00": "2025-03-02T10:00:00.0000001Z",
 	} {
 		if got, err := ParseMoment(in); err != nil || !got.Equal(mustTime(want)) {
 			t.Errorf("ParseMoment(%s) = %v, %v; want %s", in, got, err, want)
@@ -488,5 +486,28 @@ func TestAsOfLoyaltySince(t *testing.T) {
 	}
 	if past.LoyaltySince == nil || *past.LoyaltySince != *live.LoyaltySince || !past.EarlyAdopter {
 		t.Errorf("as of %v: loyalty_since %v, early adopter %v; want %s as live, early adopter", at, *cmp.Or(past.LoyaltySince, new("null")), past.EarlyAdopter, *live.LoyaltySince)
+	}
+}
+
+// TestAsOfFinerThanMilliseconds: kam keeps times to the millisecond; as of
+// a finer moment, the events of the millisecond before it count, and a
+// review at the next millisecond is not in force yet.
+func TestAsOfFinerThanMilliseconds(t *testing.T) {
+	var s stream
+	s.order("ACME", "2025-03-01T23:59:59.999Z", "100.00")
+	s.tick("2025-03-02T00:00:00Z")
+	q, _ := queriesOf(t, nil, s.msgs, 100)
+	ctx := context.Background()
+	at := mustTime("2025-03-01T23:59:59.9995Z")
+	list, _, total, err := q.Accounts(ctx, AccountFilter{AsOf: &at})
+	if err != nil || total != 1 || list[0].Tier != nil {
+		t.Fatalf("list as of %v: %+v, total %d, %v; want ACME, no tier yet (the review is at midnight)", at, list, total, err)
+	}
+	a, err := q.Account(ctx, "ACME", &at, at)
+	if err != nil || a.Tier != nil {
+		t.Errorf("ACME as of %v: %+v, %v; want known, no tier yet", at, a, err)
+	}
+	if r, err := q.ABC(ctx, &at); !isCode(err, events.ENotFound) {
+		t.Errorf("ABC as of %v: %+v, %v; want no review yet", at, r, err)
 	}
 }

@@ -59,11 +59,10 @@ func ParseDay(s string) (Day, error) {
 }
 
 // ParseMoment reads a moment as users write one: RFC 3339, or a date
-// YYYY-MM-DD meaning the close of that day (24:00 UTC). kam keeps times to
-// the millisecond, so a finer moment is rounded up to the next one: the
-// events before 10:00:00.0005 are those up to 10:00:00.000. A moment after
+// YYYY-MM-DD meaning the close of that day (24:00 UTC). A moment after
 // LastMoment (the close of 9999-12-31 is in year 10000) is LastMoment:
-// after everything kam holds.
+// after everything kam holds. A moment finer than kam's milliseconds is
+// kept as it is (see tsAfter).
 func ParseMoment(s string) (time.Time, error) {
 	var t time.Time
 	if len(s) == 10 {
@@ -77,9 +76,6 @@ func ParseMoment(s string) (time.Time, error) {
 		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
 			return time.Time{}, err
 		}
-	}
-	if ms := t.Truncate(time.Millisecond); !ms.Equal(t) {
-		t = ms.Add(time.Millisecond)
 	}
 	if t.After(LastMoment) {
 		return LastMoment, nil
