@@ -237,10 +237,14 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 // stored, and the run dies before sending them again: rows are missing
 // among stored ones. That happens only in the last batch a run had in
 // flight, so within inFlight rows of wherever in it the search ends, and
-// findHeld looks at those rows one by one. (A run that gave up on events
-// after maxSendAttempts reported them refused; a resume does not look for
-// them, and one of them can end the search early, so that rows after it
-// are sent again.)
+// findHeld looks at those rows one by one. Rows kam refused (invalid, over
+// its --max-body, or given up on after maxSendAttempts) are missing among
+// stored ones anywhere: the search steps over up to maxHole of them in a
+// row; more, and it ends there, so that the rows after them are sent again.
+
+// maxHole is the most rows in a row that a run's search of the stream
+// takes for refused ones (see findHeld).
+const maxHole = 8
 
 // inFlight is the most rows a run of kam import has sent and not yet seen
 // acknowledged: a chunk straight to the stream (storeChunk), or a batch
@@ -384,12 +388,22 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 		// The rows the search finds held, spread over the file, are the
 		// ones checked to be as this run makes them.
 		probed := map[int]uint64{}
+		// A row kam refused (an event over its --max-body, or one it found
+		// invalid) is a hole among the rows a run stored: a row the stream
+		// does not hold counts as held when one of the next maxHole does,
+		// or the search would end at the hole and send every row after it
+		// again (appended anew once the duplicate window has passed).
 		has := func(j int) (uint64, error) {
-			s, err := r.has(file.Rows[rows[j]].Account, evs[rows[j]].ID)
-			if s > 0 {
-				probed[j] = s
+			for k := j; k < min(len(rows), j+1+maxHole); k++ {
+				s, err := r.has(file.Rows[rows[k]].Account, evs[rows[k]].ID)
+				if err != nil || s > 0 {
+					if s > 0 {
+						probed[k] = s
+					}
+					return s, err
+				}
 			}
-			return s, err
+			return 0, nil
 		}
 		n, seq, err := heldPrefix(len(rows), has)
 		if err != nil {

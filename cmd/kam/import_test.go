@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -726,5 +727,85 @@ func TestImportAgainWithOtherFlags(t *testing.T) {
 	}
 	if code, out, errOut := runCmd(t, append(args, same)...); code != 1 || !strings.Contains(errOut, "time 2026-07-01T00:00:00Z there, 2026-01-07T00:00:00Z here") {
 		t.Errorf("again with another layout, the last row alike: exit %d\n%s%s\nwant the first row's difference", code, out, errOut)
+	}
+}
+
+// TestImportResumesPastRefusedRow: a row kam refused (over its --max-body)
+// leaves a hole among the stored rows; a re-run does not take the hole for
+// the end of what the stream holds, and sends none of the rows after it.
+func TestImportResumesPastRefusedRow(t *testing.T) {
+	k := startKam(t, t.TempDir(), "--no-ticks", "--max-body", "550")
+	file := filepath.Join(t.TempDir(), "orders.csv")
+	var csv strings.Builder
+	csv.WriteString("cust,when,total,order\n")
+	for i := range 40 {
+		cust, order := fmt.Sprintf("C%02d", i), fmt.Sprintf("o%d", i)
+		if i == 19 { // the search's first probe; its event is over 550 bytes
+			cust, order = strings.Repeat("L", 128), strings.Repeat("O", 256)
+		}
+		fmt.Fprintf(&csv, "%s,2026-01-01T10:%02d:00Z,%d.00,%s\n", cust, i, 10+i, order)
+	}
+	if err := os.WriteFile(file, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"import", "--url", "http://" + k.addrs.HTTP, "--account-col", "cust", "--time-col", "when",
+		"--amount-col", "total", "--order-col", "order", file}
+	code, out, errOut := runCmd(t, args...)
+	if code != 1 || !strings.Contains(out, "appended 40, duplicates 0, refused 1") || !strings.Contains(out, "line 21: the body is over 550 bytes") {
+		t.Fatalf("first run: exit %d\n%s%s\nwant 39 rows and the tick appended, line 21 refused", code, out, errOut)
+	}
+	code, out, errOut = runCmd(t, args...)
+	if !strings.Contains(out, "the stream holds 39 of 40 rows") || !strings.Contains(out, "appending the remaining 1") {
+		t.Errorf("second run: exit %d\n%s%s\nwant only the refused row sent again", code, out, errOut)
+	}
+}
+
+// TestFindHeldPastHole: a row kam refused in the middle of what a run
+// stored does not end the search there: none of the 10,000 rows is sent
+// again (before, the rows more than 4,000 sequences after the hole were).
+func TestFindHeldPastHole(t *testing.T) {
+	const n = 10000
+	const hole = n/2 - 1 // the search's first probe
+	file := &importer.File{}
+	evs := make([]*events.Event, n)
+	raw := map[uint64][]byte{}
+	seqOf := map[string]uint64{}
+	var seqs []seqID
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		file.Rows = append(file.Rows, importer.Row{Line: i + 2, Account: "A"})
+		evs[i] = &events.Event{SpecVersion: "1.0", ID: fmt.Sprintf("imp-x-%d", i+2), Source: "test", Type: events.TypeOrderPlaced,
+			Subject: "A", Time: t0.Add(time.Duration(i) * time.Minute), Data: json.RawMessage(`{"order_id":"o","amount":"1.00"}`)}
+		if i == hole {
+			continue
+		}
+		b, err := evs[i].MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := uint64(len(seqs) + 1)
+		seqs = append(seqs, seqID{Seq: seq, ID: evs[i].ID, Raw: b})
+		raw[seq], seqOf[evs[i].ID] = b, seq
+	}
+	page := func(after uint64) ([]seqID, error) {
+		return seqs[min(after, uint64(len(seqs))):min(after+1000, uint64(len(seqs)))], nil
+	}
+	r := streamReader{
+		has:    func(_, id string) (uint64, error) { return seqOf[id], nil },
+		events: page,
+		ticks:  page,
+		at: func(seq uint64) (seqID, error) {
+			if b, ok := raw[seq]; ok {
+				return seqID{Seq: seq, Raw: b}, nil
+			}
+			return seqID{}, nil
+		},
+	}
+	plan, err := findHeld(r, file, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.send) != 0 {
+		t.Errorf("sends %d rows again (the first: line %d), want none", len(plan.send), file.Rows[plan.send[0]].Line)
 	}
 }
