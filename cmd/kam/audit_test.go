@@ -12,6 +12,8 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"kam/projections"
 )
 
 // auditScript appends the scripted history of ACME and BETA and returns the
@@ -315,4 +317,22 @@ func kamJetStream(t *testing.T, k *kam) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	return js
+}
+
+// TestFirstDifferenceModelMoved: rows of a running kam that applied more
+// since its digests are not compared, and verify says so and goes on to
+// the next table, where it stopped with the 409.
+func TestFirstDifferenceModelMoved(t *testing.T) {
+	rebuilt, err := projections.OpenDB(filepath.Join(t.TempDir(), "kam.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rebuilt.Close()
+	serving := servingModel{rows: func(context.Context, string, int, int) ([][]any, error) {
+		return nil, fmt.Errorf("%w: the read model has applied sequence 9, not 7 (409 conflict)", errModelMoved)
+	}}
+	got, err := firstDifference(context.Background(), serving, rebuilt, "accounts")
+	if err != nil || !strings.Contains(got, "rows not compared: the serving model has applied more since its digests") {
+		t.Errorf("got %q, %v; want the rows left uncompared, no error", got, err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -199,7 +200,10 @@ func remoteModel(ctx context.Context, c *apiClient) (servingModel, error) {
 				Rows [][]any `json:"rows"`
 			}
 			path := fmt.Sprintf("/v1/admin/rows?table=%s&offset=%d&limit=%d&applied_seq=%d", table, offset, limit, dig.AppliedSeq)
-			if _, _, err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+			if status, _, err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+				if status == http.StatusConflict {
+					return nil, fmt.Errorf("%w: %v", errModelMoved, err)
+				}
 				return nil, err
 			}
 			return out.Rows, nil
@@ -207,11 +211,20 @@ func remoteModel(ctx context.Context, c *apiClient) (servingModel, error) {
 		close: func() {}}, nil
 }
 
+// errModelMoved is a running kam's answer for rows of a model that has
+// applied more since the digests verify compared.
+var errModelMoved = errors.New("the serving model has applied more since its digests")
+
 // firstDifference finds the first rows where a table differs and says which.
 func firstDifference(ctx context.Context, serving servingModel, rebuilt *projections.DB, table string) (string, error) {
 	const page = 1000
 	for offset := 0; ; offset += page {
 		a, err := serving.rows(ctx, table, offset, page)
+		if errors.Is(err, errModelMoved) {
+			// The digests differed all the same; the rows can only be
+			// compared while the model holds still.
+			return "    rows not compared: " + errModelMoved.Error() + " (run kam verify again while ingest pauses)\n", nil
+		}
 		if err != nil {
 			return "", err
 		}
