@@ -178,9 +178,26 @@ func appendRow(b []byte, vals []any) []byte {
 	return b
 }
 
+// SnapshotRows is TableRows within one read transaction, with the applied
+// sequence of the same snapshot: kam verify pages through the model whose
+// digests it compared, and a page of another is refused by that sequence.
+func SnapshotRows(ctx context.Context, db *sql.DB, table string, offset, limit int) (uint64, [][]any, error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, nil, err
+	}
+	defer tx.Rollback()
+	var applied uint64
+	if err := tx.QueryRowContext(ctx, `SELECT applied_seq FROM projector_state WHERE id = 1`).Scan(&applied); err != nil {
+		return 0, nil, err
+	}
+	rows, err := TableRows(ctx, tx, table, offset, limit)
+	return applied, rows, err
+}
+
 // TableRows returns up to limit rows of a read-model table from offset, in
 // primary-key order; BLOBs come as x'hex' text, so that rows compare as text.
-func TableRows(ctx context.Context, db *sql.DB, table string, offset, limit int) ([][]any, error) {
+func TableRows(ctx context.Context, db querier, table string, offset, limit int) ([][]any, error) {
 	known := false
 	for _, t := range Tables {
 		known = known || t == table
