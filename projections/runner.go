@@ -239,7 +239,8 @@ func (p *Projector) Run(ctx context.Context, src Source, opts RunOptions) (err e
 			}
 			return fmt.Errorf("read the stream after sequence %d: %w", p.appliedSeq, d.err)
 		}
-		if !opts.Until.IsZero() && d.in.Event != nil && !d.in.Event.Time.Before(opts.Until) {
+		// Times count to the millisecond, as everywhere in the model.
+		if !opts.Until.IsZero() && d.in.Event != nil && !msTime(d.in.Event.Time).Before(opts.Until) {
 			if p.closeBefore(d.in, opts.Until) {
 				n++ // the reviews' rows must be committed
 			}

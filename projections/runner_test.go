@@ -237,3 +237,17 @@ func TestRunUntil(t *testing.T) {
 		expectRows(t, db, "orders applied", "SELECT account, orders_total FROM accounts ORDER BY account", []string{"ACME|3", "BOLT|3"})
 	}
 }
+
+// TestRunUntilMilliseconds: times count to the millisecond, in a model up
+// to a moment as in the queries as of it: an event of 10:00:00.0007 is one
+// of 10:00:00.000, before 10:00:00.0005.
+func TestRunUntilMilliseconds(t *testing.T) {
+	var s stream
+	s.order("ACME", "2025-03-01T10:00:00.0007Z", "10.00")
+	s.order("BOLT", "2025-03-01T10:00:00.001Z", "20.00")
+	p, db := newProjector(t, nil)
+	if err := p.Run(context.Background(), sliceSource(s.msgs), RunOptions{Until: mustTime("2025-03-01T10:00:00.0005Z")}); err != nil {
+		t.Fatal(err)
+	}
+	expectRows(t, db, "orders applied", "SELECT account, orders_total FROM accounts ORDER BY account", []string{"ACME|1"})
+}
