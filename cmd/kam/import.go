@@ -237,10 +237,12 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 // stored, and the run dies before sending them again: rows are missing
 // among stored ones. That happens only in the last batch a run had in
 // flight, so within inFlight rows of wherever in it the search ends, and
-// findHeld looks at those rows one by one. Rows kam refused (invalid, over
-// its --max-body, or given up on after maxSendAttempts) are missing among
-// stored ones anywhere: the search steps over up to maxHole of them in a
-// row; more, and it ends there, so that the rows after them are sent again.
+// findHeld reads the ids stored from the first row on to past the end.
+// Rows kam refused (invalid, over its --max-body, or given up on after
+// maxSendAttempts) are missing among stored ones anywhere: the search steps
+// over up to maxHole of them in a row (more, where it probes, and it ends
+// there: the rows after them are sent again), and the ids read find them
+// all, to be sent again.
 
 // maxHole is the most rows in a row that a run's search of the stream
 // takes for refused ones (see findHeld).
@@ -412,9 +414,6 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 		if n == 0 {
 			continue
 		}
-		for _, i := range rows[:n] {
-			held[i] = true
-		}
 		if n == len(rows) {
 			plan.lastHeld = append(plan.lastHeld, fmt.Sprintf("%s at sequence %d", evs[rows[n-1]].ID, seq))
 		}
@@ -428,23 +427,27 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 		if tickAfter == 0 || seq < tickAfter {
 			tickAfter = seq
 		}
-		// The rows around the end of the prefix, the last batch in flight:
-		// rows missing before it, rows stored after it.
-		seen, err := idsAround(r, seq)
-		if err != nil {
-			return nil, err
-		}
-		for _, i := range rows[max(0, n-inFlight):n] {
-			if seen[evs[i].ID] {
-				continue
-			}
-			s, err := r.has(file.Rows[i].Account, evs[i].ID)
+		// Which rows the stream holds, read from the first held row's
+		// sequence to past the end of the prefix: the rows kam refused
+		// anywhere among them are sent again (a kam with a larger
+		// --max-body may take them now), and of the last batch in flight,
+		// the rows stored after the prefix are not.
+		first := uint64(0) // not found among the first rows: read from the stream's start
+		for k := 0; k < min(n, maxHole+1); k++ {
+			s, err := r.has(file.Rows[rows[k]].Account, evs[rows[k]].ID)
 			if err != nil {
 				return nil, err
 			}
-			held[i] = s > 0
+			if s > 0 {
+				first = s
+				break
+			}
 		}
-		for _, i := range rows[n:min(len(rows), n+inFlight)] {
+		seen, err := idsBetween(r, first, seq)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range rows[:min(len(rows), n+inFlight)] {
 			held[i] = seen[evs[i].ID]
 		}
 	}
@@ -535,20 +538,19 @@ func heldPrefix(n int, has func(j int) (uint64, error)) (int, uint64, error) {
 	return lo, seq, nil
 }
 
-// idsAround returns the ids of the events within 2*inFlight sequences of
-// seq, either side: the batch in flight, and room for events others
-// appended meanwhile. A row not among them is probed if it is before the
-// end of the stored prefix, and sent if after.
-func idsAround(r streamReader, seq uint64) (map[string]bool, error) {
+// idsBetween returns the ids of the events from sequence first to
+// 2*inFlight sequences past last: the rows of an import stored there, the
+// last batch in flight, and room for events others appended meanwhile.
+func idsBetween(r streamReader, first, last uint64) (map[string]bool, error) {
 	const span = 2 * inFlight
 	ids := map[string]bool{}
-	for after := seq - min(seq, span); after < seq+span; {
+	for after := first - min(first, 1); after < last+span; {
 		page, err := r.events(after)
 		if err != nil || len(page) == 0 {
 			return ids, err
 		}
 		for _, e := range page {
-			if e.Seq > seq+span {
+			if e.Seq > last+span {
 				return ids, nil
 			}
 			ids[e.ID] = true

@@ -761,11 +761,18 @@ func TestImportResumesPastRefusedRow(t *testing.T) {
 }
 
 // TestFindHeldPastHole: a row kam refused in the middle of what a run
-// stored does not end the search there: none of the 10,000 rows is sent
-// again (before, the rows more than 4,000 sequences after the hole were).
+// stored does not end the search there, and is the one row sent again
+// (before, the rows more than 4,000 sequences after the hole were too).
 func TestFindHeldPastHole(t *testing.T) {
 	const n = 10000
-	const hole = n/2 - 1 // the search's first probe
+	// The search's first probe, and a row it never probes.
+	for _, hole := range []int{n/2 - 1, 10} {
+		findHeldPastHole(t, n, hole)
+	}
+}
+
+func findHeldPastHole(t *testing.T, n, hole int) {
+	t.Helper()
 	file := &importer.File{}
 	evs := make([]*events.Event, n)
 	raw := map[uint64][]byte{}
@@ -805,7 +812,12 @@ func TestFindHeldPastHole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(plan.send) != 0 {
-		t.Errorf("sends %d rows again (the first: line %d), want none", len(plan.send), file.Rows[plan.send[0]].Line)
+	if len(plan.send) != 1 || plan.send[0] != hole || plan.held != n-1 {
+		var lines []int
+		for _, i := range plan.send[:min(len(plan.send), 5)] {
+			lines = append(lines, file.Rows[i].Line)
+		}
+		t.Errorf("hole at line %d: sends %d rows again (lines %v...), holds %d; want line %d alone, %d held",
+			hole+2, len(plan.send), lines, plan.held, hole+2, n-1)
 	}
 }
