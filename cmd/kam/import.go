@@ -384,6 +384,7 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 		kinds[k] = append(kinds[k], i)
 	}
 	held := make([]bool, len(file.Rows))
+	stored := map[string]uint64{} // ids read, by sequence (see idsBetween)
 	plan := &resumePlan{}
 	var tickAfter uint64
 	for _, rows := range kinds {
@@ -427,28 +428,37 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 		if tickAfter == 0 || seq < tickAfter {
 			tickAfter = seq
 		}
-		// Which rows the stream holds, read from the first held row's
-		// sequence to past the end of the prefix: the rows kam refused
+		// Which rows the stream holds, read from the earliest copy of the
+		// first rows to past the end of the prefix: the rows kam refused
 		// anywhere among them are sent again (a kam with a larger
 		// --max-body may take them now), and of the last batch in flight,
-		// the rows stored after the prefix are not.
-		first := uint64(0) // not found among the first rows: read from the stream's start
+		// the rows stored after the prefix are not. A row of the prefix
+		// missing there may have been sent again by a later run, after
+		// it: each is looked up on its own (there are few).
+		first := uint64(0) // none among the first rows: read from the stream's start
 		for k := 0; k < min(n, maxHole+1); k++ {
 			s, err := r.has(file.Rows[rows[k]].Account, evs[rows[k]].ID)
 			if err != nil {
 				return nil, err
 			}
-			if s > 0 {
+			if s > 0 && (first == 0 || s < first) {
 				first = s
-				break
 			}
 		}
 		seen, err := idsBetween(r, first, seq)
 		if err != nil {
 			return nil, err
 		}
-		for _, i := range rows[:min(len(rows), n+inFlight)] {
-			held[i] = seen[evs[i].ID]
+		maps.Copy(stored, seen)
+		for j, i := range rows[:min(len(rows), n+inFlight)] {
+			_, held[i] = seen[evs[i].ID]
+			if !held[i] && j < n {
+				s, err := r.has(file.Rows[i].Account, evs[i].ID)
+				if err != nil {
+					return nil, err
+				}
+				held[i] = s > 0
+			}
 		}
 	}
 	for i, h := range held {
@@ -460,7 +470,11 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 	}
 	if len(evs) > len(file.Rows) {
 		plan.sendTick = true
-		if tickAfter > 0 {
+		if seq, ok := stored[evs[len(evs)-1].ID]; ok {
+			// Among the ids read: before a row of the prefix that a later
+			// run sent again, after which findTick would not look.
+			plan.tickSeq, plan.sendTick = seq, false
+		} else if tickAfter > 0 {
 			seq, err := findTick(r, tickAfter, evs[len(evs)-1].ID)
 			if err != nil {
 				return nil, err
@@ -539,11 +553,12 @@ func heldPrefix(n int, has func(j int) (uint64, error)) (int, uint64, error) {
 }
 
 // idsBetween returns the ids of the events from sequence first to
-// 2*inFlight sequences past last: the rows of an import stored there, the
-// last batch in flight, and room for events others appended meanwhile.
-func idsBetween(r streamReader, first, last uint64) (map[string]bool, error) {
+// 2*inFlight sequences past last, each with its first sequence: the rows of
+// an import stored there, the last batch in flight, and room for events
+// others appended meanwhile.
+func idsBetween(r streamReader, first, last uint64) (map[string]uint64, error) {
 	const span = 2 * inFlight
-	ids := map[string]bool{}
+	ids := map[string]uint64{}
 	for after := first - min(first, 1); after < last+span; {
 		page, err := r.events(after)
 		if err != nil || len(page) == 0 {
@@ -553,7 +568,9 @@ func idsBetween(r streamReader, first, last uint64) (map[string]bool, error) {
 			if e.Seq > last+span {
 				return ids, nil
 			}
-			ids[e.ID] = true
+			if _, ok := ids[e.ID]; !ok {
+				ids[e.ID] = e.Seq
+			}
 			after = e.Seq
 		}
 	}

@@ -821,3 +821,85 @@ func findHeldPastHole(t *testing.T, n, hole int) {
 			hole+2, len(plan.send), lines, plan.held, hole+2, n-1)
 	}
 }
+
+// TestFindHeldResentLater: rows and the tick that a later run sent again,
+// after the rest (once refused, then taken by a kam with a larger limit),
+// count as held, and nothing is sent again.
+func TestFindHeldResentLater(t *testing.T) {
+	const n = 10000
+	for _, tc := range []struct {
+		name    string
+		late    int // the row stored after the tick
+		foreign int // other clients' events between the tick and it
+	}{
+		{"the first row", 0, 0},
+		{"a row the search probes, 5,000 events later", n/2 - 1, 5000},
+		{"a row it does not probe, 4,500 events later", 10, 4500},
+		{"the last row", n - 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := &importer.File{}
+			evs := make([]*events.Event, n+1)
+			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := range n {
+				file.Rows = append(file.Rows, importer.Row{Line: i + 2, Account: "A"})
+				evs[i] = &events.Event{SpecVersion: "1.0", ID: fmt.Sprintf("imp-x-%d", i+2), Source: "test", Type: events.TypeOrderPlaced,
+					Subject: "A", Time: t0.Add(time.Duration(i) * time.Minute), Data: json.RawMessage(`{"order_id":"o","amount":"1.00"}`)}
+			}
+			evs[n] = &events.Event{SpecVersion: "1.0", ID: "imp-x-tick", Source: "test", Type: events.TypeClockTick, Time: t0.AddDate(0, 0, 8)}
+			var order []*events.Event
+			for i := range n {
+				if i != tc.late {
+					order = append(order, evs[i])
+				}
+			}
+			order = append(order, evs[n])
+			for k := range tc.foreign {
+				order = append(order, &events.Event{SpecVersion: "1.0", ID: fmt.Sprintf("other-%d", k), Source: "other",
+					Type: events.TypeOrderPlaced, Subject: "B", Time: t0, Data: json.RawMessage(`{"order_id":"x","amount":"1.00"}`)})
+			}
+			order = append(order, evs[tc.late])
+			r := fakeStream(t, order)
+			plan, err := findHeld(r, file, evs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(plan.send) != 0 || plan.sendTick || plan.held != n {
+				t.Errorf("sends %d rows (tick: %v), holds %d; want nothing sent, %d held", len(plan.send), plan.sendTick, plan.held, n)
+			}
+		})
+	}
+}
+
+// fakeStream is a streamReader over evs stored in this order, from
+// sequence 1.
+func fakeStream(t *testing.T, evs []*events.Event) streamReader {
+	t.Helper()
+	var seqs []seqID
+	first := map[string]uint64{}
+	for i, e := range evs {
+		b, err := e.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := uint64(i + 1)
+		seqs = append(seqs, seqID{Seq: seq, ID: e.ID, Raw: b})
+		if _, ok := first[e.ID]; !ok {
+			first[e.ID] = seq
+		}
+	}
+	page := func(after uint64) ([]seqID, error) {
+		return seqs[min(after, uint64(len(seqs))):min(after+1000, uint64(len(seqs)))], nil
+	}
+	return streamReader{
+		has:    func(_, id string) (uint64, error) { return first[id], nil },
+		events: page,
+		ticks:  page,
+		at: func(seq uint64) (seqID, error) {
+			if seq == 0 || seq > uint64(len(seqs)) {
+				return seqID{}, nil
+			}
+			return seqs[seq-1], nil
+		},
+	}
+}
