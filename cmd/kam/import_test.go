@@ -800,7 +800,6 @@ func findHeldPastHole(t *testing.T, n, hole int) {
 	r := streamReader{
 		has:    func(_, id string) (uint64, error) { return seqOf[id], nil },
 		events: page,
-		ticks:  page,
 		at: func(seq uint64) (seqID, error) {
 			if b, ok := raw[seq]; ok {
 				return seqID{Seq: seq, Raw: b}, nil
@@ -894,7 +893,6 @@ func fakeStream(t *testing.T, evs []*events.Event) streamReader {
 	return streamReader{
 		has:    func(_, id string) (uint64, error) { return first[id], nil },
 		events: page,
-		ticks:  page,
 		at: func(seq uint64) (seqID, error) {
 			if seq == 0 || seq > uint64(len(seqs)) {
 				return seqID{}, nil
