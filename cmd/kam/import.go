@@ -390,14 +390,19 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 		}
 	}
 	if first > 0 {
-		// The rows between the sample before the earliest copy's row and
-		// that row: a first run that had the rows before them refused
-		// stored its first rows there, earlier still.
+		// The rows before the earliest copy's row: a first run that had
+		// the rows before them refused may have stored its first rows
+		// among them, earlier still. All of them when they are few (the
+		// earliest copy is nearly always among the first rows), else
+		// those after the sample before it.
 		from := 0
-		if k := slices.Index(sample, at); k > 0 {
+		if k := slices.Index(sample, at); k > 0 && at > 4096 {
 			from = sample[k-1] + 1
 		}
 		for i := from; i < at; i++ {
+			if _, done := probed[i]; done || slices.Contains(sample, i) {
+				continue
+			}
 			if err := probe(i); err != nil {
 				return nil, err
 			}

@@ -164,3 +164,25 @@ func TestFindHeldRefusedBatch(t *testing.T) {
 	order = append(order, evs[n])
 	checkResume(t, fakeStream(t, order), file, evs, want, false)
 }
+
+// TestFindHeldFirstRowsBetweenSamples: the first run had rows 0..9 and the
+// sampled row 16 refused, and stored the rest; a later one sent those again
+// after everything. The rows 10..15, stored first of all, are held.
+func TestFindHeldFirstRowsBetweenSamples(t *testing.T) {
+	const n = 1000
+	file, evs := resumeFile(n, nil)
+	late := func(i int) bool { return i <= 9 || i == 16 }
+	var order []*events.Event
+	for i := range n {
+		if !late(i) {
+			order = append(order, evs[i])
+		}
+	}
+	order = append(order, evs[n])
+	for i := range n {
+		if late(i) {
+			order = append(order, evs[i])
+		}
+	}
+	checkResume(t, fakeStream(t, order), file, evs, nil, false)
+}
