@@ -224,18 +224,29 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 }
 
 // How a re-run finds what the stream holds of its file. Every run sends
-// the rows in order, a batch done before the next, so the earliest copy of
-// any row the stream holds is that of one of the first rows a run stored;
-// a sample of rows (the first ones, and some spread over the file) finds
-// it. From there to the stream's end, the ids the stream holds decide each
-// row and the tick exactly: rows of an interrupted batch stored or not,
-// rows kam refused (invalid, over its --max-body, given up on after
-// maxSendAttempts) wherever they lie, rows a later run sent again after
-// the rest, other clients' events in between. What it cannot see: copies
-// before the sample's earliest one and the rows probed before it, which
-// only a run that had all those rows refused, and later sent them again,
-// leaves; the rows stored before would be sent again, as duplicates. The price is reading the stream from the
-// file's first stored row on: CDNOW's 69,660 through kam in about 2 s.
+// the rows of each kind (rounded or not: --round adds or leaves out the
+// rounded ones) in order, a batch done before the next, so the earliest
+// copy of any row the stream holds is that of one of the first rows a run
+// stored, give or take rows sent again within their batch. A sample of
+// each kind's rows (the first ones, powers of two, some spread over the
+// file), and every row before the earliest copy it finds when those are
+// few, find it. From a batch before it to the stream's end, the ids the
+// stream holds decide each row and the tick exactly: rows of an
+// interrupted batch stored or not, rows kam refused (invalid, over its
+// --max-body, given up on after maxSendAttempts) wherever they lie, rows a
+// later run sent again after the rest, other clients' events in between.
+// What it cannot see: a stored copy before the earliest it finds, which
+// takes more than 4,096 rows before that one without a copy of their own
+// earlier; those rows would be sent again, as duplicates. The price is
+// reading the stream from the file's first stored row on: CDNOW's 69,660
+// through kam in about 2 s. The tick is decided by its id alone: a run
+// whose last day differs (--round, a rounded last row) makes another tick
+// under the same id, which is not sent.
+
+// inFlight is the most rows a run of kam import has sent and not yet seen
+// acknowledged: a chunk straight to the stream (storeChunk), or a batch
+// through kam (at most 1000, newHTTPAppender).
+const inFlight = storeChunk
 
 // sampleRows is the rows of n whose copies mark where reading starts: the
 // first nine, then every power of two, sixteen spread over the file, and
@@ -372,40 +383,61 @@ type resumePlan struct {
 func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resumePlan, error) {
 	plan := &resumePlan{}
 	probed := map[int]uint64{}
-	first, at := uint64(0), 0 // the earliest copy found, and its row
-	probe := func(i int) error {
-		s, err := r.has(file.Rows[i].Account, evs[i].ID)
-		if s > 0 {
-			probed[i] = s
-			if first == 0 || s < first {
-				first, at = s, i
+	first := uint64(0) // the earliest copy found
+	// A run with --round sends the rounded rows a run without it leaves
+	// out, and the other way round: each kind, rounded or not, is sent in
+	// order by every run, and is sampled on its own.
+	var kinds [2][]int
+	for i, row := range file.Rows {
+		k := 0
+		if row.Rounded {
+			k = 1
+		}
+		kinds[k] = append(kinds[k], i)
+	}
+	for _, rows := range kinds {
+		if len(rows) == 0 {
+			continue
+		}
+		kindFirst, at := uint64(0), 0 // the kind's earliest copy, and its place in rows
+		probe := func(j int) error {
+			s, err := r.has(file.Rows[rows[j]].Account, evs[rows[j]].ID)
+			if s > 0 {
+				probed[rows[j]] = s
+				if kindFirst == 0 || s < kindFirst {
+					kindFirst, at = s, j
+				}
+			}
+			return err
+		}
+		sample := sampleRows(len(rows))
+		for _, j := range sample {
+			if err := probe(j); err != nil {
+				return nil, err
 			}
 		}
-		return err
-	}
-	sample := sampleRows(len(file.Rows))
-	for _, i := range sample {
-		if err := probe(i); err != nil {
-			return nil, err
+		if kindFirst == 0 {
+			continue
 		}
-	}
-	if first > 0 {
-		// The rows before the earliest copy's row: a first run that had
-		// the rows before them refused may have stored its first rows
-		// among them, earlier still. All of them when they are few (the
-		// earliest copy is nearly always among the first rows), else
-		// those after the sample before it.
+		// The rows before the earliest copy's row: a run that had the rows
+		// before them refused, or sent some of them again within their
+		// batch, may have stored rows among them earlier still. All of
+		// them when they are few (the earliest copy is nearly always among
+		// the first rows), else those after the sample before it.
 		from := 0
 		if k := slices.Index(sample, at); k > 0 && at > 4096 {
 			from = sample[k-1] + 1
 		}
-		for i := from; i < at; i++ {
-			if _, done := probed[i]; done || slices.Contains(sample, i) {
+		for j := from; j < at; j++ {
+			if slices.Contains(sample, j) {
 				continue
 			}
-			if err := probe(i); err != nil {
+			if err := probe(j); err != nil {
 				return nil, err
 			}
+		}
+		if first == 0 || kindFirst < first {
+			first = kindFirst
 		}
 	}
 	held := map[string]uint64{}
@@ -417,8 +449,10 @@ func findHeld(r streamReader, file *importer.File, evs []*events.Event) (*resume
 				return nil, err
 			}
 		}
+		// From a batch before it: rows a run sent again within their batch
+		// are stored after the rest of it.
 		var err error
-		if held, err = idsFrom(r, first); err != nil {
+		if held, err = idsFrom(r, first-min(first, inFlight)); err != nil {
 			return nil, err
 		}
 	}
