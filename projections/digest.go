@@ -55,24 +55,36 @@ func Digest(ctx context.Context, db *sql.DB) ([]TableDigest, error) {
 // the digests and the applied sequence it returns belong together even while
 // the projector commits.
 func SnapshotDigest(ctx context.Context, db *sql.DB) (uint64, []TableDigest, error) {
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	out := make([]TableDigest, 0, len(Tables))
+	applied, err := inSnapshot(ctx, db, func(tx *sql.Tx) error {
+		for _, t := range Tables {
+			d, err := digestTable(ctx, tx, t)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, nil, err
+	}
+	return applied, out, nil
+}
+
+// inSnapshot runs read within one read transaction and returns the applied
+// sequence of the same snapshot.
+func inSnapshot(ctx context.Context, db *sql.DB, read func(*sql.Tx) error) (uint64, error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, err
 	}
 	defer tx.Rollback()
 	var applied uint64
 	if err := tx.QueryRowContext(ctx, `SELECT applied_seq FROM projector_state WHERE id = 1`).Scan(&applied); err != nil {
-		return 0, nil, err
+		return 0, err
 	}
-	out := make([]TableDigest, 0, len(Tables))
-	for _, t := range Tables {
-		d, err := digestTable(ctx, tx, t)
-		if err != nil {
-			return 0, nil, err
-		}
-		out = append(out, d)
-	}
-	return applied, out, nil
+	return applied, read(tx)
 }
 
 // querier is a *sql.DB or a *sql.Tx.
@@ -182,16 +194,11 @@ func appendRow(b []byte, vals []any) []byte {
 // sequence of the same snapshot: kam verify pages through the model whose
 // digests it compared, and a page of another is refused by that sequence.
 func SnapshotRows(ctx context.Context, db *sql.DB, table string, offset, limit int) (uint64, [][]any, error) {
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return 0, nil, err
-	}
-	defer tx.Rollback()
-	var applied uint64
-	if err := tx.QueryRowContext(ctx, `SELECT applied_seq FROM projector_state WHERE id = 1`).Scan(&applied); err != nil {
-		return 0, nil, err
-	}
-	rows, err := TableRows(ctx, tx, table, offset, limit)
+	var rows [][]any
+	applied, err := inSnapshot(ctx, db, func(tx *sql.Tx) (err error) {
+		rows, err = TableRows(ctx, tx, table, offset, limit)
+		return err
+	})
 	return applied, rows, err
 }
 
