@@ -2,9 +2,8 @@ package main
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
-
-	"kam/events"
 )
 
 // TestFindHeldRoundedSampleRows: rows 0..8 and 16 are of the rounded
@@ -15,17 +14,8 @@ func TestFindHeldRoundedSampleRows(t *testing.T) {
 	const n = 1000
 	rounded := func(i int) bool { return i < 9 || i == 16 }
 	file, evs := resumeFile(n, rounded)
-	var order []*events.Event
-	var want []int
-	for i := range n {
-		if rounded(i) {
-			want = append(want, i)
-			continue
-		}
-		order = append(order, evs[i])
-	}
-	order = append(order, evs[n])
-	checkResume(t, fakeStream(t, order), file, evs, want, false)
+	order, want := rowsWithout(evs, 0, n, rounded)
+	checkResume(t, fakeStream(t, append(order, evs[n])), file, evs, want, false)
 }
 
 // TestFindHeldEarlierRunBeforeSample: three runs. Rows 0..8 are rounded.
@@ -34,19 +24,9 @@ func TestFindHeldRoundedSampleRows(t *testing.T) {
 // --round, days later) sends nothing.
 func TestFindHeldEarlierRunBeforeSample(t *testing.T) {
 	const n = 1000
-	rounded := func(i int) bool { return i < 9 }
-	file, evs := resumeFile(n, rounded)
-	var order []*events.Event
-	for i := 9; i < 16; i++ { // run 1
-		order = append(order, evs[i])
-	}
-	for i := range n { // run 2: 9..15 dropped by JetStream's dedup
-		if i >= 9 && i < 16 {
-			continue
-		}
-		order = append(order, evs[i])
-	}
-	order = append(order, evs[n])
+	file, evs := resumeFile(n, func(i int) bool { return i < 9 })
+	run2, _ := rowsWithout(evs, 0, n, between(9, 16)) // 9..15 dropped by JetStream's dedup
+	order := slices.Concat(evs[9:16], run2, evs[n:])  // run 1 first
 	checkResume(t, fakeStream(t, order), file, evs, nil, false)
 }
 
@@ -65,16 +45,12 @@ func TestFindHeldRoundedEraRandom(t *testing.T) {
 			isR[i] = rng.IntN(10) != 0
 		}
 		file, evs := resumeFile(n, func(i int) bool { return isR[i] })
-		var order []*events.Event
-		want := map[int]bool{}
-		for i := range n {
-			if isR[i] {
-				want[i] = true
-				continue
-			}
-			order = append(order, evs[i])
-		}
+		order, rounded := rowsWithout(evs, 0, n, func(i int) bool { return isR[i] })
 		order = append(order, evs[n])
+		want := map[int]bool{}
+		for _, i := range rounded {
+			want[i] = true
+		}
 		plan, err := findHeld(fakeStream(t, order), file, evs)
 		if err != nil {
 			t.Fatal(err)
@@ -104,21 +80,12 @@ func TestFindHeldRoundedEraRandom(t *testing.T) {
 func TestFindHeldRetriedInBatch(t *testing.T) {
 	const n = 3000
 	file, evs := resumeFile(n, nil)
-	retried := func(i int) bool { return i < 9 || i == 16 }
-	var order []*events.Event
-	for i := range 1000 {
-		if !retried(i) {
-			order = append(order, evs[i])
-		}
-	}
-	for i := range 1000 {
-		if retried(i) {
-			order = append(order, evs[i])
-		}
-	}
-	for i := 1000; i <= n; i++ {
+	first, retried := rowsWithout(evs, 0, 1000, func(i int) bool { return i < 9 || i == 16 })
+	order := first
+	for _, i := range retried {
 		order = append(order, evs[i])
 	}
+	order = append(order, evs[1000:]...)
 	checkResume(t, fakeStream(t, order), file, evs, nil, false)
 }
 
@@ -128,16 +95,6 @@ func TestFindHeldRetriedInBatch(t *testing.T) {
 func TestFindHeldPermanentlyRefused(t *testing.T) {
 	const n = 1000
 	file, evs := resumeFile(n, nil)
-	refused := func(i int) bool { return i < 9 || i == 16 }
-	var order []*events.Event
-	var want []int
-	for i := range n {
-		if refused(i) {
-			want = append(want, i)
-			continue
-		}
-		order = append(order, evs[i])
-	}
-	order = append(order, evs[n])
-	checkResume(t, fakeStream(t, order), file, evs, want, false)
+	order, want := rowsWithout(evs, 0, n, func(i int) bool { return i < 9 || i == 16 })
+	checkResume(t, fakeStream(t, append(order, evs[n])), file, evs, want, false)
 }

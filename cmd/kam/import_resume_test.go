@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -60,6 +61,95 @@ func checkResume(t *testing.T, r streamReader, file *importer.File, evs []*event
 	}
 }
 
+// rowsWithout is rows from..to-1 of evs in order, as a run stores them,
+// without those that missing says, which it returns apart.
+func rowsWithout(evs []*events.Event, from, to int, missing func(i int) bool) (stored []*events.Event, gone []int) {
+	for i := from; i < to; i++ {
+		if missing(i) {
+			gone = append(gone, i)
+			continue
+		}
+		stored = append(stored, evs[i])
+	}
+	return stored, gone
+}
+
+// between reports whether a row lies in lo..hi-1.
+func between(lo, hi int) func(int) bool { return func(i int) bool { return i >= lo && i < hi } }
+
+// fakeStream is a streamReader over evs stored in this order, from
+// sequence 1.
+func fakeStream(t *testing.T, evs []*events.Event) streamReader {
+	t.Helper()
+	var seqs []seqID
+	first := map[string]uint64{}
+	for i, e := range evs {
+		b, err := e.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := uint64(i + 1)
+		seqs = append(seqs, seqID{Seq: seq, ID: e.ID, Raw: b})
+		if _, ok := first[e.ID]; !ok {
+			first[e.ID] = seq
+		}
+	}
+	page := func(after uint64) ([]seqID, error) {
+		return seqs[min(after, uint64(len(seqs))):min(after+1000, uint64(len(seqs)))], nil
+	}
+	return streamReader{
+		has:    func(_, id string) (uint64, error) { return first[id], nil },
+		events: page,
+		at: func(seq uint64) (seqID, error) {
+			if seq == 0 || seq > uint64(len(seqs)) {
+				return seqID{}, nil
+			}
+			return seqs[seq-1], nil
+		},
+	}
+}
+
+// TestFindHeldPastHole: a row kam refused in the middle of what a run
+// stored does not end the search there, and is the one row sent again
+// (before, the rows more than 4,000 sequences after the hole were too).
+func TestFindHeldPastHole(t *testing.T) {
+	const n = 10000
+	// The old search's first probe, and a row it never probed.
+	for _, hole := range []int{n/2 - 1, 10} {
+		file, evs := resumeFile(n, nil)
+		order, want := rowsWithout(evs, 0, n, func(i int) bool { return i == hole })
+		checkResume(t, fakeStream(t, order), file, evs, want, true) // the run died before its tick
+	}
+}
+
+// TestFindHeldResentLater: rows and the tick that a later run sent again,
+// after the rest (once refused, then taken by a kam with a larger limit),
+// count as held, and nothing is sent again.
+func TestFindHeldResentLater(t *testing.T) {
+	const n = 10000
+	for _, tc := range []struct {
+		name    string
+		late    int // the row stored after the tick
+		foreign int // other clients' events between the tick and it
+	}{
+		{"the first row", 0, 0},
+		{"a row the search probes, 5,000 events later", n/2 - 1, 5000},
+		{"a row it does not probe, 4,500 events later", 10, 4500},
+		{"the last row", n - 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file, evs := resumeFile(n, nil)
+			order, _ := rowsWithout(evs, 0, n, func(i int) bool { return i == tc.late })
+			order = append(order, evs[n])
+			for k := range tc.foreign {
+				order = append(order, otherEvent(k))
+			}
+			order = append(order, evs[tc.late])
+			checkResume(t, fakeStream(t, order), file, evs, nil, false)
+		})
+	}
+}
+
 // TestFindHeldLongRefusedRun: a run of 20 rows given up on (EUnavailable
 // after maxSendAttempts, each refused on its own) in the middle of a file:
 // those alone are sent again (a binary search of the stored prefix, before,
@@ -67,17 +157,8 @@ func checkResume(t *testing.T, r streamReader, file *importer.File, evs []*event
 func TestFindHeldLongRefusedRun(t *testing.T) {
 	const n = 10000
 	file, evs := resumeFile(n, nil)
-	var order []*events.Event
-	var want []int
-	for i := range n {
-		if i >= 4990 && i < 5010 {
-			want = append(want, i)
-			continue
-		}
-		order = append(order, evs[i])
-	}
-	order = append(order, evs[n])
-	checkResume(t, fakeStream(t, order), file, evs, want, false)
+	order, want := rowsWithout(evs, 0, n, between(4990, 5010))
+	checkResume(t, fakeStream(t, append(order, evs[n])), file, evs, want, false)
 }
 
 // TestFindHeldSparseKindInFlight: the rounded rows are row 100 and a
@@ -89,15 +170,7 @@ func TestFindHeldSparseKindInFlight(t *testing.T) {
 	const n = 10000
 	rounded := func(i int) bool { return i == 100 || (i >= 9000 && i < 9020) }
 	file, evs := resumeFile(n, rounded)
-	var order []*events.Event
-	var want []int
-	for i := range n {
-		if i >= 9000 && i < 9018 {
-			want = append(want, i)
-			continue
-		}
-		order = append(order, evs[i])
-	}
+	order, want := rowsWithout(evs, 0, n, between(9000, 9018))
 	// The run died: no tick.
 	checkResume(t, fakeStream(t, order), file, evs, want, true)
 }
@@ -110,19 +183,13 @@ func TestFindHeldSparseKindInFlight(t *testing.T) {
 func TestFindHeldForeignInFlight(t *testing.T) {
 	const n = 10000
 	file, evs := resumeFile(n, nil)
-	var order []*events.Event
-	var want []int
-	for i := range n {
-		if i >= 8000 || (i >= 7499 && i < 7511) {
-			want = append(want, i)
-			continue
-		}
-		if i == 7511 {
-			for k := range 5000 {
-				order = append(order, otherEvent(k))
-			}
-		}
-		order = append(order, evs[i])
+	order, want := rowsWithout(evs, 0, 7511, between(7499, 7511))
+	for k := range 5000 {
+		order = append(order, otherEvent(k))
+	}
+	order = append(order, evs[7511:8000]...)
+	for i := 8000; i < n; i++ {
+		want = append(want, i)
 	}
 	checkResume(t, fakeStream(t, order), file, evs, want, true)
 }
@@ -134,15 +201,7 @@ func TestFindHeldForeignInFlight(t *testing.T) {
 func TestFindHeldTickBeforeFirstRows(t *testing.T) {
 	const n = 1000
 	file, evs := resumeFile(n, nil)
-	var order []*events.Event
-	for i := 9; i < n-1; i++ {
-		order = append(order, evs[i])
-	}
-	order = append(order, evs[n])
-	for i := 0; i < 9; i++ {
-		order = append(order, evs[i])
-	}
-	order = append(order, evs[n-1])
+	order := slices.Concat(evs[9:n-1], evs[n:], evs[:9], evs[n-1:n])
 	checkResume(t, fakeStream(t, order), file, evs, nil, false)
 }
 
@@ -152,17 +211,8 @@ func TestFindHeldTickBeforeFirstRows(t *testing.T) {
 func TestFindHeldRefusedBatch(t *testing.T) {
 	const n = 10000
 	file, evs := resumeFile(n, nil)
-	var order []*events.Event
-	var want []int
-	for i := range n {
-		if i >= 4990 && i < 5990 {
-			want = append(want, i)
-			continue
-		}
-		order = append(order, evs[i])
-	}
-	order = append(order, evs[n])
-	checkResume(t, fakeStream(t, order), file, evs, want, false)
+	order, want := rowsWithout(evs, 0, n, between(4990, 5990))
+	checkResume(t, fakeStream(t, append(order, evs[n])), file, evs, want, false)
 }
 
 // TestFindHeldFirstRowsBetweenSamples: the first run had rows 0..9 and the
@@ -171,18 +221,10 @@ func TestFindHeldRefusedBatch(t *testing.T) {
 func TestFindHeldFirstRowsBetweenSamples(t *testing.T) {
 	const n = 1000
 	file, evs := resumeFile(n, nil)
-	late := func(i int) bool { return i <= 9 || i == 16 }
-	var order []*events.Event
-	for i := range n {
-		if !late(i) {
-			order = append(order, evs[i])
-		}
-	}
+	order, late := rowsWithout(evs, 0, n, func(i int) bool { return i <= 9 || i == 16 })
 	order = append(order, evs[n])
-	for i := range n {
-		if late(i) {
-			order = append(order, evs[i])
-		}
+	for _, i := range late {
+		order = append(order, evs[i])
 	}
 	checkResume(t, fakeStream(t, order), file, evs, nil, false)
 }
