@@ -150,16 +150,20 @@ func TestFindHeldResentLater(t *testing.T) {
 	}
 }
 
-// TestFindHeldLongRefusedRun: a run of 20 rows given up on (EUnavailable
-// after maxSendAttempts, each refused on its own) in the middle of a file:
-// those alone are sent again (a binary search of the stored prefix, before,
-// ended at them and sent the rows far after them again).
-func TestFindHeldLongRefusedRun(t *testing.T) {
+// TestFindHeldRefusedRuns: rows given up on (EUnavailable after
+// maxSendAttempts, each refused on its own) in the middle of a file, a run
+// of 20 or a whole batch through kam during a JetStream outage, the run
+// going on after them: those alone are sent again (a binary search of the
+// stored prefix, before, ended at them and sent rows far after them again).
+func TestFindHeldRefusedRuns(t *testing.T) {
 	const n = 10000
-	file, evs := resumeFile(n, nil)
-	order, want := rowsWithout(evs, 0, n, between(4990, 5010))
-	checkResume(t, fakeStream(t, append(order, evs[n])), file, evs, want, false)
+	for _, refused := range [][2]int{{4990, 5010}, {4990, 5990}} {
+		file, evs := resumeFile(n, nil)
+		order, want := rowsWithout(evs, 0, n, between(refused[0], refused[1]))
+		checkResume(t, fakeStream(t, append(order, evs[n])), file, evs, want, false)
+	}
 }
+
 
 // TestFindHeldSparseKindInFlight: the rounded rows are row 100 and a
 // cluster 9000..9019. A run with --round dies in its last batch
@@ -205,15 +209,6 @@ func TestFindHeldTickBeforeFirstRows(t *testing.T) {
 	checkResume(t, fakeStream(t, order), file, evs, nil, false)
 }
 
-// TestFindHeldRefusedBatch: a whole batch through kam (1,000 rows,
-// 4990..5989) given up on after maxSendAttempts during a JetStream outage,
-// the run going on after it: that batch alone is sent again.
-func TestFindHeldRefusedBatch(t *testing.T) {
-	const n = 10000
-	file, evs := resumeFile(n, nil)
-	order, want := rowsWithout(evs, 0, n, between(4990, 5990))
-	checkResume(t, fakeStream(t, append(order, evs[n])), file, evs, want, false)
-}
 
 // TestFindHeldFirstRowsBetweenSamples: the first run had rows 0..9 and the
 // sampled row 16 refused, and stored the rest; a later one sent those again
