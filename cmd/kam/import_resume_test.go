@@ -164,7 +164,6 @@ func TestFindHeldRefusedRuns(t *testing.T) {
 	}
 }
 
-
 // TestFindHeldSparseKindInFlight: the rounded rows are row 100 and a
 // cluster 9000..9019. A run with --round dies in its last batch
 // (8000..9999 in flight) with rows 9000..9017 unacknowledged and the rest
@@ -208,7 +207,6 @@ func TestFindHeldTickBeforeFirstRows(t *testing.T) {
 	order := slices.Concat(evs[9:n-1], evs[n:], evs[:9], evs[n-1:n])
 	checkResume(t, fakeStream(t, order), file, evs, nil, false)
 }
-
 
 // TestFindHeldFirstRowsBetweenSamples: the first run had rows 0..9 and the
 // sampled row 16 refused, and stored the rest; a later one sent those again
