@@ -147,11 +147,7 @@ const maxBatchBytes = 3 << 20
 // each, can take no event of more bytes: its body, a JSON array, would be
 // size+more+2 bytes.
 func (p *publisher) full(n, size, more int) bool {
-	limit := p.maxBytes
-	if limit == 0 {
-		limit = maxBatchBytes
-	}
-	return n > 0 && (n >= p.batch || size+more+2 > limit)
+	return n > 0 && (n >= p.batch || size+more+2 > cmp.Or(p.maxBytes, maxBatchBytes))
 }
 
 // arrayOf is raws as one JSON array, each as it is: json.Marshal would
@@ -172,24 +168,24 @@ func arrayOf(raws []json.RawMessage) []byte {
 	return append(b, ']')
 }
 
-// tooLarge handles a 413 for a batch: the batch goes again in parts that
-// fit, and later batches are made to fit too. kam gives its limits (its
-// --max-batch and --max-body) in its answer's headers; a 413 without them
-// (a proxy's, an older kam's) is taken as a limit on bytes at half the
-// refused body, lowered again by each 413 after. One event over the limit
-// is refused, and the rest goes on.
-func (p *publisher) tooLarge(ctx context.Context, hdr http.Header, raws []json.RawMessage, lines []int, sum *publishSummary, err error) error {
+// tooLarge handles a 413 for a batch whose body had body bytes: the batch
+// goes again in parts that fit, and later batches are made to fit too. kam
+// gives its limits (its --max-batch and --max-body) in its answer's
+// headers; a 413 without them (a proxy's, an older kam's) is taken as a
+// limit on bytes at half the refused body, lowered again by each 413
+// after. One event over the limit is refused, and the rest goes on.
+func (p *publisher) tooLarge(ctx context.Context, hdr http.Header, body int, raws []json.RawMessage, lines []int, sum *publishSummary, err error) error {
 	if len(raws) == 1 {
 		sum.Refused = append(sum.Refused, fmt.Sprintf("line %d: %v", lines[0], err))
 		return nil
 	}
 	limit := cmp.Or(p.maxBytes, maxBatchBytes)
-	batch, e1 := strconv.Atoi(hdr.Get(handlers.HeaderMaxBatch))
-	body, e2 := strconv.Atoi(hdr.Get(handlers.HeaderMaxBody))
-	if e1 == nil && e2 == nil && batch > 0 && body > 0 {
-		p.batch, p.maxBytes = min(p.batch, batch), min(limit, body)
+	maxBatch, e1 := strconv.Atoi(hdr.Get(handlers.HeaderMaxBatch))
+	maxBody, e2 := strconv.Atoi(hdr.Get(handlers.HeaderMaxBody))
+	if e1 == nil && e2 == nil && maxBatch > 0 && maxBody > 0 {
+		p.batch, p.maxBytes = min(p.batch, maxBatch), min(limit, maxBody)
 	} else {
-		p.maxBytes = max(1, min(limit, len(arrayOf(raws))/2))
+		p.maxBytes = max(1, min(limit, body/2))
 	}
 	start, size := 0, 0
 	for i, raw := range raws {
@@ -315,7 +311,7 @@ func (p *publisher) send(ctx context.Context, raws []json.RawMessage, lines []in
 		}
 		status, hdr, err := p.client.do(ctx, http.MethodPost, "/v1/events?partial=true", body, &out)
 		if status == http.StatusRequestEntityTooLarge {
-			return p.tooLarge(ctx, hdr, raws, lines, sum, err)
+			return p.tooLarge(ctx, hdr, len(body), raws, lines, sum, err)
 		}
 		if err != nil {
 			retriable := status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests || status == 0
