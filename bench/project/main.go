@@ -42,6 +42,7 @@ func main() {
 	replayEnv := flag.String("replay-env", "", "environment settings for kam replay, e.g. GOMEMLIMIT=450MiB (space separated)")
 	replayArgs := flag.String("replay-args", "", "more arguments for kam replay, e.g. \"--batch 100000\" (space separated)")
 	onlyReplay := flag.Bool("only-replay", false, "skip the raw consume runs (for quick comparisons of kam builds)")
+	natsBench := flag.String("nats-bench", "", "also time `nats bench js ordered` (natscli's ordered consumer, the issue's own raw figure) on the stream, with this nats binary")
 	streamDir := flag.String("stream-dir", "", "keep the stream's store in this directory and reuse it when it is there (the same flags must be given)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "kam-bench-project")
@@ -106,6 +107,10 @@ func main() {
 		rawRate = consumeRate(consume, fresh(), total, false)
 		decodeRate = consumeRate(consume, fresh(), total, true)
 	}
+	var natsRate float64
+	if *natsBench != "" {
+		natsRate = natsBenchRate(*natsBench, fresh(), store.StreamName(), total)
+	}
 
 	// kam replay, its own process.
 	into := filepath.Join(dir, "replay.db")
@@ -137,6 +142,9 @@ func main() {
 		fmt.Printf("%-48s %10.0f %8s\n", "raw: ordered consumer (own process), no apply", rawRate, "100%")
 		fmt.Printf("%-48s %10.0f %7.0f%%\n", "the same + decode + validate", decodeRate, 100*decodeRate/rawRate)
 		fmt.Printf("%-48s %10.0f %7.0f%%\n", "kam replay into a fresh read model", projRate, 100*projRate/rawRate)
+	}
+	if natsRate > 0 {
+		fmt.Printf("%-48s %10.0f events/s; kam replay %.0f%% of it\n", "nats bench js ordered (natscli, 500 buffered)", natsRate, 100*projRate/natsRate)
 	}
 	fmt.Printf("kam replay: %.1fs wall, %.1fs user, %.1fs system (peak RSS: see its own report above, read from /proc)\n", took.Seconds(),
 		time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds())
@@ -178,6 +186,20 @@ func consumeRate(bin, url string, total uint64, decode bool) float64 {
 		log.Fatalf("consume: %q: %v", out, err)
 	}
 	return float64(n) / secs
+}
+
+// natsBenchRate runs natscli's ordered-consumer benchmark over the stream
+// and returns its messages per second.
+func natsBenchRate(bin, url, stream string, total uint64) float64 {
+	start := time.Now()
+	out, err := exec.Command(bin, "bench", "js", "ordered", "--server", url, "--stream", stream,
+		"--msgs", fmt.Sprint(total), "--no-progress").CombinedOutput()
+	if err != nil {
+		log.Fatalf("nats bench: %v\n%s", err, out)
+	}
+	took := time.Since(start)
+	fmt.Printf("nats bench js ordered: %s", out)
+	return float64(total) / took.Seconds()
 }
 
 func digest(path string) []projections.TableDigest {
