@@ -233,7 +233,9 @@ func (p *Projector) apply(in Incoming) {
 			b.newProduct = 1
 		}
 		p.addBucket(a, b)
-		a.movers.Tier.add(e.ID, st.Seq)
+		if pl.Amount != 0 { // a free order moves no revenue
+			a.movers.Tier.add(e.ID, st.Seq)
+		}
 		a.movers.Key.add(e.ID, st.Seq)
 		a.movers.Loyalty.add(e.ID, st.Seq)
 	case *events.OrderReturned:

@@ -646,3 +646,21 @@ func TestKeyColumn(t *testing.T) {
 	})
 	expectRows(t, db, "key_history", `SELECT account, to_key, score, policy FROM key_history`, []string{"K|1|10000|" + pol.Version()})
 }
+
+// TestFreeOrderMovesNoTier: a free order (amount 0) is an order, so it moves
+// the key score (orders, average order) and loyalty (order counts), but not
+// revenue: the tier history lists the events that moved revenue only.
+func TestFreeOrderMovesNoTier(t *testing.T) {
+	var s stream
+	s.order("F", "2025-03-01T10:00:00Z", "100.00") // 1
+	s.order("F", "2025-03-01T11:00:00Z", "0.00")   // 2: free
+	s.tick("2025-03-02T00:00:00Z")                 // 3
+	p, db := newProjector(t, nil)
+	applyAll(t, p, s.msgs, 1)
+	expectRows(t, db, "tier_history", `SELECT account, to_tier, revenue, moved_count, moved_ids FROM tier_history`,
+		[]string{`F|A|10000|1|["ev-000001"]`})
+	expectRows(t, db, "key_history", `SELECT account, to_key, orders, moved_count, moved_ids FROM key_history`,
+		[]string{`F|1|2|2|["ev-000001","ev-000002"]`})
+	expectRows(t, db, "loyalty_history", `SELECT account, to_loyalty, orders_window, moved_count, moved_ids FROM loyalty_history`,
+		[]string{`F|new|2|2|["ev-000001","ev-000002"]`})
+}
