@@ -194,6 +194,9 @@ func (s *Server) decodeEvent(raw json.RawMessage, actor string) (*events.Event, 
 	if _, err := events.Validate(e, s.Rules); err != nil {
 		return nil, err
 	}
+	if err := events.CheckAtDoor(raw, e); err != nil {
+		return nil, err
+	}
 	if err := events.CheckNotFuture(e, s.Now(), s.FutureTolerance); err != nil {
 		return nil, err
 	}

@@ -563,3 +563,43 @@ func TestParseFlagsAfterArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestDoorGuardsIDs: what the HTTP door refuses so that the log's
+// deduplication and its readers are not fooled: ids that NATS would trim
+// into another event's id, kam's tick ids on other events, and invalid
+// UTF-8 anywhere in the body. Each gets 400 naming the field, and nothing of
+// the request is stored.
+func TestDoorGuardsIDs(t *testing.T) {
+	k := startKam(t, t.TempDir(), "--no-ticks")
+	defer k.stop()
+	if code, body := k.call("POST", "/v1/events", order("x9", "ACME", "2026-01-05T10:00:00Z", "1.00")); code != http.StatusCreated {
+		t.Fatalf("first order: %d %v", code, body)
+	}
+	tick := `{"id":"clock.tick/2026-01-06","source":"t","type":"clock.tick","time":"2026-01-06T00:00:00Z"}`
+	for _, tc := range []struct{ name, body, field string }{
+		{"spaces around an id", `{"id":" x9 ","source":"t","type":"order.placed","subject":"B","time":"2026-01-05T11:00:00Z","data":{"order_id":"o2","amount":"2.00"}}`, "id"},
+		{"blank id", `{"id":"   ","source":"t","type":"order.placed","subject":"B","time":"2026-01-05T11:00:00Z","data":{"order_id":"o3","amount":"2.00"}}`, "id"},
+		{"a tick's id on a visit", `{"id":"clock.tick/2026-01-06","source":"t","type":"visit.logged","subject":"B","time":"2026-01-05T09:00:00Z","data":{"visit_id":"v","rep":"r"}}`, "id"},
+		{"a tick's id at another time", `{"id":"clock.tick/2026-01-06","source":"t","type":"clock.tick","time":"2026-01-05T12:00:00Z"}`, "id"},
+		{"invalid UTF-8 in data", "[" + tick + `,{"id":"r1","source":"t","type":"service_request.opened","subject":"B","time":"2026-01-05T11:00:00Z","data":{"request_id":"R` + "\xff" + `","priority":"low"}}]`, "data.request_id"},
+	} {
+		code, body := k.call("POST", "/v1/events", tc.body)
+		e, _ := body["error"].(map[string]any)
+		details, _ := e["details"].([]any)
+		var field any
+		if len(details) == 1 {
+			field = details[0].(map[string]any)["field"]
+		}
+		if code != http.StatusBadRequest || field != tc.field {
+			t.Errorf("%s: %d %v; want 400 naming %s", tc.name, code, body, tc.field)
+		}
+	}
+	_, st := k.call("GET", "/v1/status", nil)
+	if n := st["stream"].(map[string]any)["last_seq"]; n != float64(1) {
+		t.Errorf("stream: %v events, want 1 (nothing of a refused request stored)", n)
+	}
+	// A tick under its own id passes.
+	if code, body := k.call("POST", "/v1/events", tick); code != http.StatusCreated {
+		t.Errorf("the tick under its id: %d %v", code, body)
+	}
+}

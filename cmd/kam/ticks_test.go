@@ -61,3 +61,51 @@ func TestTickAfterWaitingAcrossMidnight(t *testing.T) {
 	}
 	t.Errorf("no %s in the stream after a wait past its midnight:\n%s", want, logs.String())
 }
+
+// TestTickIDTaken: an event published to the stream directly (the HTTP door
+// refuses it) under the id of a day's tick makes kam's tick a duplicate; the
+// ticker says so as an error instead of logging the tick as appended, and a
+// true duplicate (the tick itself, from another kam) is still taken calmly.
+func TestTickIDTaken(t *testing.T) {
+	ns, err := natsstore.RunEmbedded(natsstore.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx := context.Background()
+	store, err := natsstore.Open(ctx, nc, natsstore.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	taken := today.AddDate(0, 0, -1) // its tick's id is taken
+	for _, ev := range []*events.Event{
+		{SpecVersion: events.SpecVersion, ID: TickID(taken), Source: "t", Type: events.TypeVisitLogged, Subject: "ACME",
+			Time: taken.Add(-15 * time.Hour), Data: []byte(`{"visit_id":"v1","rep":"r"}`)},
+		{SpecVersion: events.SpecVersion, ID: TickID(today), Source: "other kam", Type: events.TypeClockTick, Time: today},
+	} {
+		if _, err := store.Append(ctx, []*events.Event{ev}, events.AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		midnight time.Time
+		want     string
+	}{
+		{taken, `level=ERROR msg="clock tick not appended: its id is taken by another event" id=clock.tick/`},
+		{today, `level=INFO msg="clock tick appended" time=` + today.Format(time.RFC3339) + ` seq=2 duplicate=true`},
+	} {
+		var logs bytes.Buffer
+		tk := &ticker{store: store, now: func() time.Time { return c.midnight.Add(time.Hour) }, log: slog.New(slog.NewTextHandler(&logs, nil)),
+			watermark: func(context.Context) (time.Time, bool, error) { return c.midnight.Add(-time.Hour), true, nil }}
+		tk.maybeTick(ctx)
+		if !bytes.Contains(logs.Bytes(), []byte(c.want)) {
+			t.Errorf("tick of %s: want a log line with %q, got:\n%s", c.midnight.Format(time.DateOnly), c.want, logs.String())
+		}
+	}
+}
