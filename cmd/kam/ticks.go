@@ -32,7 +32,9 @@ type ticker struct {
 }
 
 // TickID is the event id of the tick that closes the day before date.
-func TickID(midnight time.Time) string { return events.TickIDPrefix + midnight.UTC().Format(time.DateOnly) }
+func TickID(midnight time.Time) string {
+	return events.TickIDPrefix + midnight.UTC().Format(time.DateOnly)
+}
 
 func (t *ticker) run(ctx context.Context) {
 	t.maybeTick(ctx)
