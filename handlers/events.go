@@ -315,7 +315,10 @@ func (s *Server) handleEventsGet(w http.ResponseWriter, r *http.Request) {
 func StoredJSON(st events.Stored) json.RawMessage {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"seq":%d,"stored_at":%q`, st.Seq, st.Stored.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"))
-	data := bytes.TrimSpace(st.Data)
+	// Bytes that are not UTF-8 (published to the stream directly; the door
+	// refuses them) are served as U+FFFD, as JSON decoding reads them: the
+	// answer stays valid JSON.
+	data := bytes.ToValidUTF8(bytes.TrimSpace(st.Data), []byte("\uFFFD"))
 	if len(data) > 2 && data[0] == '{' && json.Valid(data) {
 		b.WriteByte(',')
 		b.Write(data[1:])
