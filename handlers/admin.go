@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 
@@ -101,7 +102,12 @@ func (s *Server) handleRows(w http.ResponseWriter, r *http.Request) {
 	}
 	applied, rows, err := projections.SnapshotRows(r.Context(), s.Admin.DB().Reader(), q.Get("table"), int(offset), int(min(limit, 10000)))
 	if err == nil && want != 0 && applied != want {
-		err = events.Errorf(events.EConflict, "the read model has applied sequence %d, not %d: it moved on since its digests were read", applied, want)
+		why := "it moved on since its digests were read"
+		if applied < want {
+			why = "it has not reached it"
+		}
+		err = &events.Error{Code: events.EConflict, CurrentSequence: applied,
+			Message: fmt.Sprintf("the read model has applied sequence %d, not %d: %s", applied, want, why)}
 	}
 	if err != nil {
 		writeError(w, r, s.Logger, err)

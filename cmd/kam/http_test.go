@@ -163,4 +163,10 @@ func TestQueryRanges(t *testing.T) {
 	if rows, _ := body["rows"].([]any); len(rows) != 0 {
 		t.Errorf("rows past the end: got %v, want none", body)
 	}
+	// A sequence the model has not reached is not one it moved past; the
+	// answer gives the sequence it has applied.
+	_, body = k.call("GET", "/v1/admin/rows?table=accounts&applied_seq=2", nil)
+	if e, _ := body["error"].(map[string]any); e["current_sequence"] != float64(1) || !strings.Contains(fmt.Sprint(e["message"]), "not reached") {
+		t.Errorf("rows of a sequence not reached: got %v, want current_sequence 1 and \"not reached\"", body)
+	}
 }
