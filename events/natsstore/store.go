@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -29,9 +30,13 @@ const (
 	hdrBatchID          = "Nats-Batch-Id"
 	hdrBatchSeq         = "Nats-Batch-Sequence"
 	hdrBatchCommit      = "Nats-Batch-Commit"
+	hdrExpectedStream   = "Nats-Expected-Stream"
 
 	// JetStream error codes kam reacts to.
+	errMsgTooLarge          = 10054
+	errStreamNotMatch       = 10060
 	errWrongLastSeq         = 10071
+	errDuplicateInProcess   = 10158
 	errWrongLastSeqConstant = 10164
 	errBatchHasDuplicate    = 10201
 	errBatchTooManyInflight = 10210
@@ -182,6 +187,88 @@ func Message(e *events.Event) (*nats.Msg, error) {
 	return m, nil
 }
 
+// MaxMsgBytes is the most bytes, data and headers, one message of the log
+// may have: the NATS server's max_payload (1 MiB by default) as the
+// connection knows it, or the stream's max_msg_size when lower. A message
+// over it is refused by the connection, or by the stream, however often it
+// is sent.
+func (s *Store) MaxMsgBytes() int64 {
+	limit := s.nc.MaxPayload()
+	if m := int64(s.stream.CachedInfo().Config.MaxMsgSize); m > 0 && (limit <= 0 || m < limit) {
+		limit = m
+	}
+	return limit
+}
+
+// CheckSize returns an ETooLarge error when e's message would be over
+// MaxMsgBytes with the headers an append may add to it (the message id, an
+// atomic batch's and an expected sequence's), so that one event is refused
+// or taken alike however it is appended. The error's detail names no field:
+// it is the event as a whole; callers set its index.
+func (s *Store) CheckSize(e *events.Event) error {
+	m, err := Message(e)
+	if err != nil {
+		return err
+	}
+	return s.checkSize(m, e.Subject)
+}
+
+func (s *Store) checkSize(m *nats.Msg, account string) error {
+	if d, ok := s.overLimit(m, account); ok {
+		return &events.Error{Code: events.ETooLarge, Message: "the event is too large for the event log", Details: []events.FieldError{d}}
+	}
+	return nil
+}
+
+// overLimit reports whether m is over MaxMsgBytes, and if so the detail
+// that says so.
+func (s *Store) overLimit(m *nats.Msg, account string) (events.FieldError, bool) {
+	limit := s.MaxMsgBytes()
+	n := maxSize(m, account)
+	if limit <= 0 || n <= limit {
+		return events.FieldError{}, false
+	}
+	return events.FieldError{Problem: fmt.Sprintf(
+		"the event is %d bytes as a message of the event log (with its headers), over the log's limit of %d bytes (NATS max_payload)",
+		n, limit)}, true
+}
+
+// maxSize is the size of m as NATS counts it against max_payload (its data
+// and its headers as encoded: "NATS/1.0\r\n", "Key: value\r\n" each, and
+// "\r\n"), with the largest headers an append adds to a message of account.
+func maxSize(m *nats.Msg, account string) int64 {
+	n := len(m.Data) + len("NATS/1.0\r\n") + len("\r\n")
+	hdr := func(k, v string) { n += len(k) + len(": ") + len(v) + len("\r\n") }
+	for k, vs := range m.Header {
+		for _, v := range vs {
+			hdr(k, v)
+		}
+	}
+	hdr(hdrBatchID, nuid.Next())
+	hdr(hdrBatchSeq, strconv.Itoa(MaxBatch))
+	hdr(hdrBatchCommit, "1")
+	hdr(hdrExpectedSubjSeq, strconv.FormatUint(math.MaxUint64, 10))
+	hdr(hdrExpectedSubjFilt, AccountFilter(account))
+	return int64(n)
+}
+
+// tooLarge checks every message against the log's limit, so that nothing
+// of a batch is sent when one of its events cannot be stored.
+func (s *Store) tooLarge(evs []*events.Event, msgs []*nats.Msg) error {
+	var details []events.FieldError
+	for i, m := range msgs {
+		if d, over := s.overLimit(m, evs[i].Subject); over {
+			d.Index = i
+			details = append(details, d)
+		}
+	}
+	if len(details) == 0 {
+		return nil
+	}
+	return &events.Error{Code: events.ETooLarge, Details: details,
+		Message: fmt.Sprintf("%d of %d events are over the event log's limit of %d bytes a message; nothing was appended", len(details), len(evs), s.MaxMsgBytes())}
+}
+
 // ctx bounds a call by the store's timeout, or by ctx's deadline when that
 // comes sooner.
 func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -239,6 +326,9 @@ func (s *Store) append(ctx context.Context, evs []*events.Event, opts events.App
 			return nil, err
 		}
 		msgs[i] = m
+	}
+	if err := s.tooLarge(evs, msgs); err != nil {
+		return nil, err
 	}
 	if opts.ExpectedSeq != nil {
 		account := evs[0].Subject
@@ -325,13 +415,32 @@ func (s *Store) publishAtomic(ctx context.Context, msgs []*nats.Msg) (uint64, er
 	return ack.Sequence, nil
 }
 
+// permanent are nats.go's errors for a message it refuses to send at all:
+// sending it again fails the same way, so they are no reason to retry.
+var permanent = []error{nats.ErrBadSubject, nats.ErrHeadersNotSupported, nats.ErrBadHeaderMsg, nats.ErrInvalidMsg,
+	jetstream.ErrInvalidSubject}
+
 // publishError turns a failed publish into a kam error: a conflict with the
-// account's current sequence, or EUnavailable for anything that means the log
+// account's current sequence, ETooLarge for a message over the log's limit,
+// EInvalid for anything else the log refused, EInternal for a message the
+// connection will not send, or EUnavailable for anything that means the log
 // did not acknowledge (the client may retry: ids make retries safe).
 func (s *Store) publishError(ctx context.Context, err error, first *events.Event) error {
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return &events.Error{Code: events.ETooLarge, Err: err,
+			Message: fmt.Sprintf("the event is over the event log's limit of %d bytes a message (NATS max_payload)", s.MaxMsgBytes())}
+	}
+	for _, p := range permanent {
+		if errors.Is(err, p) {
+			return &events.Error{Code: events.EInternal, Err: err, Message: "the event log's connection refused to send the events"}
+		}
+	}
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
 		switch apiErr.ErrorCode {
+		case errMsgTooLarge:
+			return &events.Error{Code: events.ETooLarge, Err: err,
+				Message: "the event is over the stream's limit of bytes a message (" + apiErr.Description + ")"}
 		case errWrongLastSeq, errWrongLastSeqConstant:
 			cur, lerr := s.LastSeq(context.WithoutCancel(ctx), first.Subject)
 			if lerr != nil {
@@ -339,7 +448,7 @@ func (s *Store) publishError(ctx context.Context, err error, first *events.Event
 			}
 			return &events.Error{Code: events.EConflict, CurrentSequence: cur, Err: err,
 				Message: fmt.Sprintf("account %q has changed: its last sequence is %d", first.Subject, cur)}
-		case errBatchTooManyInflight, errBatchIncomplete:
+		case errBatchTooManyInflight, errBatchIncomplete, errDuplicateInProcess:
 			// A batch the server could not take whole now: nothing of it is
 			// stored, and sending it again may succeed.
 			return &events.Error{Code: events.EUnavailable, RetryAfter: 1, Err: err,
@@ -366,6 +475,10 @@ func (s *Store) AppendEach(ctx context.Context, evs []*events.Event) ([]events.A
 		res[i].ID = e.ID
 		m, err := Message(e)
 		if err != nil {
+			errs[i] = err
+			continue
+		}
+		if err := s.checkSize(m, e.Subject); err != nil {
 			errs[i] = err
 			continue
 		}

@@ -924,3 +924,53 @@ func expectReplaced(t *testing.T, done <-chan error) {
 		t.Fatal("Next: nothing within 60s of the stream's replacement")
 	}
 }
+
+// big is an order of account whose data holds a note of n bytes.
+func big(id, account string, n int) *events.Event {
+	e := order(id, account)
+	e.Data = []byte(fmt.Sprintf(`{"order_id":%q,"amount":"1.00","note":%q}`, id, strings.Repeat("x", n)))
+	return e
+}
+
+// An event over NATS's max_payload can never be stored: it is refused as
+// too large, not as a log that did not answer, and nothing of an atomic
+// batch holding it is stored. AppendEach refuses it alone.
+func TestAppendOverMaxPayload(t *testing.T) {
+	st, _ := newStore(t)
+	ctx := context.Background()
+	limit := st.MaxMsgBytes()
+	if limit != 1<<20 {
+		t.Fatalf("MaxMsgBytes: got %d, want %d (the server's default max_payload)", limit, 1<<20)
+	}
+	// Under the limit as data, over it with its headers.
+	over := big("o-big", "acme", int(limit)-100)
+	if err := st.CheckSize(order("o-1", "acme")); err != nil {
+		t.Errorf("CheckSize of a small event: %v", err)
+	}
+	ke := mustKamError(t, st.CheckSize(over), events.ETooLarge)
+	if len(ke.Details) != 1 || !strings.Contains(ke.Details[0].Problem, fmt.Sprint(limit)) {
+		t.Errorf("CheckSize details: got %+v, want one naming the limit %d", ke.Details, limit)
+	}
+
+	_, err := st.Append(ctx, []*events.Event{over}, events.AppendOptions{})
+	mustKamError(t, err, events.ETooLarge)
+	for _, opts := range []events.AppendOptions{{}, {ExpectedSeq: seqPtr(0)}} {
+		_, err = st.Append(ctx, []*events.Event{order("o-1", "acme"), over, order("o-2", "acme")}, opts)
+		ke = mustKamError(t, err, events.ETooLarge)
+		if len(ke.Details) != 1 || ke.Details[0].Index != 1 {
+			t.Errorf("batch details: got %+v, want one of index 1", ke.Details)
+		}
+	}
+	if got := mustStatus(t, st).Messages; got != 0 {
+		t.Errorf("messages after the refused appends: got %d, want 0", got)
+	}
+
+	res, errs := st.AppendEach(ctx, []*events.Event{order("o-1", "acme"), over, order("o-2", "acme")})
+	if errs[0] != nil || errs[2] != nil || res[0].Seq != 1 || res[2].Seq != 2 {
+		t.Errorf("AppendEach: the small events: got %+v, %v; want seqs 1 and 2", res, errs)
+	}
+	mustKamError(t, errs[1], events.ETooLarge)
+	if got := mustStatus(t, st).Messages; got != 2 {
+		t.Errorf("messages: got %d, want 2", got)
+	}
+}
