@@ -66,6 +66,12 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 	}
 	for i, raw := range raws {
 		e, err := s.decodeEvent(raw, actor)
+		if err == nil {
+			// An event the log cannot take is refused before anything
+			// is sent, as an invalid one is: sending it would fail
+			// however often it were retried.
+			err = s.Log.CheckSize(e)
+		}
 		if err != nil {
 			refused[i] = withIndex(err, i)
 			details = append(details, detailsOf(refused[i])...)
@@ -91,11 +97,7 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 
 	if !partial {
 		if len(details) > 0 {
-			msg := "invalid event"
-			if len(raws) > 1 {
-				msg = fmt.Sprintf("%d of %d events are invalid; nothing was appended", countErrs(refused), len(raws))
-			}
-			writeError(w, r, s.Logger, &events.Error{Code: events.EInvalid, Message: msg, Details: details})
+			writeError(w, r, s.Logger, refusal(refused, details))
 			return
 		}
 		if expected != nil {
@@ -230,6 +232,26 @@ func splitBody(body []byte, maxBatch int) ([]json.RawMessage, error) {
 		return arr, nil
 	}
 	return nil, events.Errorf(events.EUnsupported, "the body is not JSON: send an event object or an array of events")
+}
+
+// refusal is the error of a request some of whose events are refused
+// before anything is appended: 413 when each of them is too large for the
+// log, else 400.
+func refusal(refused []error, details []events.FieldError) error {
+	code, what := events.ETooLarge, "too large for the event log"
+	for _, err := range refused {
+		if err != nil && events.ErrorCode(err) != events.ETooLarge {
+			code, what = events.EInvalid, "invalid"
+		}
+	}
+	msg := "invalid event"
+	switch {
+	case len(refused) > 1:
+		msg = fmt.Sprintf("%d of %d events are %s; nothing was appended", countErrs(refused), len(refused), what)
+	case code == events.ETooLarge:
+		msg = "the event is too large for the event log"
+	}
+	return &events.Error{Code: code, Message: msg, Details: details}
 }
 
 func withIndex(err error, i int) error {
