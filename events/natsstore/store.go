@@ -277,10 +277,10 @@ func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // Append stores evs in order, all or nothing. One event is one publish; more
 // are one JetStream atomic batch, so that the log holds all of them or none.
-// If the batch holds an event stored before (a client retrying), JetStream
-// refuses the batch; Append then stores the events one by one, reporting the
-// earlier ones as duplicates, which completes the retry without storing any
-// event twice.
+// If the batch holds events stored before (a client retrying), JetStream
+// refuses the batch; Append then reports those as duplicates and stores the
+// others as one atomic batch again (see appendAtomic), which completes the
+// retry without storing any event twice, or a part of the batch alone.
 func (s *Store) Append(ctx context.Context, evs []*events.Event, opts events.AppendOptions) ([]events.AppendResult, error) {
 	res, err := s.append(ctx, evs, opts)
 	if opts.ExpectedSeq != nil && events.ErrorCode(err) == events.EConflict {
@@ -350,32 +350,185 @@ func (s *Store) append(ctx context.Context, evs []*events.Event, opts events.App
 		}
 		return []events.AppendResult{{ID: evs[0].ID, Seq: ack.Sequence, Duplicate: ack.Duplicate}}, nil
 	}
-	last, err := s.publishAtomic(ctx, msgs)
-	if err == nil {
-		res := make([]events.AppendResult, len(evs))
-		first := last - uint64(len(evs)) + 1
-		for i, e := range evs {
-			res[i] = events.AppendResult{ID: e.ID, Seq: first + uint64(i)}
-		}
-		return res, nil
-	}
-	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) || apiErr.ErrorCode != errBatchHasDuplicate {
-		return nil, s.publishError(ctx, err, evs[0])
-	}
-	// A retry: store one by one, the duplicates answer with their first sequence.
+	// An id twice in one batch is one event sent twice: JetStream would
+	// refuse the batch for it, so it goes once and the later ones are its
+	// duplicates.
 	res := make([]events.AppendResult, len(evs))
-	for i, m := range msgs {
-		m.Header.Del(hdrBatchID)
-		m.Header.Del(hdrBatchSeq)
-		m.Header.Del(hdrBatchCommit)
-		ack, err := s.js.PublishMsg(ctx, m)
+	firstOf := make(map[string]int, len(evs))
+	todo := make([]int, 0, len(evs))
+	for i, e := range evs {
+		if _, ok := firstOf[e.ID]; !ok {
+			firstOf[e.ID] = i
+			todo = append(todo, i)
+		}
+	}
+	if err := s.appendAtomic(ctx, evs, msgs, todo, opts.ExpectedSeq, res); err != nil {
+		return nil, err
+	}
+	for i, e := range evs {
+		if j := firstOf[e.ID]; j != i {
+			res[i] = res[j]
+			res[i].Duplicate = true
+		}
+	}
+	return res, nil
+}
+
+// maxRetryRounds bounds how often appendAtomic sends a batch again after
+// finding some of its events stored: only writers storing the same events
+// at the same time make it take another round.
+const maxRetryRounds = 3
+
+// appendAtomic stores the events todo (indexes into evs and msgs) as one
+// atomic batch, the expected sequence (if any) on its first message, and
+// fills their results. If some are stored already (a client retrying an
+// append whose acknowledgement it lost, or sending an event stored by
+// another append), JetStream refuses the batch; appendAtomic then finds
+// which are stored without storing anything (see stored), answers those
+// as duplicates, and sends the others again as one atomic batch, with the
+// expected sequence: they are stored whole or not at all, right after the
+// expected sequence, as if the stored ones had not been sent.
+func (s *Store) appendAtomic(ctx context.Context, evs []*events.Event, msgs []*nats.Msg, todo []int, expected *uint64, res []events.AppendResult) error {
+	for round := 1; ; round++ {
+		batch := make([]*nats.Msg, len(todo))
+		for k, i := range todo {
+			batch[k] = fresh(msgs[i])
+		}
+		if expected != nil {
+			batch[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(*expected, 10))
+			batch[0].Header.Set(hdrExpectedSubjFilt, AccountFilter(evs[todo[0]].Subject))
+		}
+		last, err := s.publishAtomic(ctx, batch)
+		if err == nil {
+			first := last - uint64(len(todo)) + 1
+			for k, i := range todo {
+				res[i] = events.AppendResult{ID: evs[i].ID, Seq: first + uint64(k)}
+			}
+			return nil
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errBatchHasDuplicate {
+			return s.publishError(ctx, err, evs[todo[0]])
+		}
+		if round > maxRetryRounds {
+			return &events.Error{Code: events.EUnavailable, RetryAfter: 1, Err: err,
+				Message: "the batch kept meeting its own events stored by other appends at the same time; nothing of it was stored; retry"}
+		}
+		rest, err := s.duplicates(ctx, evs, msgs, todo, res)
+		if err != nil {
+			return err
+		}
+		if len(rest) == 0 {
+			return nil
+		}
+		todo = rest
+	}
+}
+
+// duplicates finds which events of todo are stored and fills their results
+// as duplicates (their first sequence), storing nothing new, and returns
+// the others, in order.
+func (s *Store) duplicates(ctx context.Context, evs []*events.Event, msgs []*nats.Msg, todo []int, res []events.AppendResult) ([]int, error) {
+	var rest []int
+	for k := 0; k < len(todo); {
+		j, err := s.firstStored(ctx, msgs, todo, k, len(todo))
+		if err != nil {
+			return nil, s.publishError(ctx, err, evs[todo[k]])
+		}
+		rest = append(rest, todo[k:j]...)
+		if j == len(todo) {
+			break
+		}
+		// Sent on its own, a stored event is a duplicate: nothing is
+		// stored, and the acknowledgement gives its sequence. (Not a
+		// duplicate only if its first copy left the duplicate window in
+		// between: it is then stored again, as any event sent after the
+		// window is.)
+		i := todo[j]
+		ack, err := s.js.PublishMsg(ctx, fresh(msgs[i]))
 		if err != nil {
 			return nil, s.publishError(ctx, err, evs[i])
 		}
 		res[i] = events.AppendResult{ID: evs[i].ID, Seq: ack.Sequence, Duplicate: ack.Duplicate}
+		k = j + 1
+		if !ack.Duplicate {
+			continue
+		}
+		// One append stores its events in a row (an atomic batch always),
+		// so the messages after it are likely the next events of todo:
+		// a direct get each tells, where a probe would take a batch.
+		for seq := ack.Sequence + 1; k < len(todo); seq++ {
+			m, err := s.stream.GetMsg(ctx, seq)
+			if err != nil || m.Header.Get(hdrMsgID) != evs[todo[k]].ID {
+				break
+			}
+			res[todo[k]] = events.AppendResult{ID: evs[todo[k]].ID, Seq: seq, Duplicate: true}
+			k++
+		}
 	}
-	return res, nil
+	return rest, nil
+}
+
+// firstStored returns the index of the first event of todo[lo:hi] that is
+// stored, hi if none is, halving the range while a probe finds one in it.
+func (s *Store) firstStored(ctx context.Context, msgs []*nats.Msg, todo []int, lo, hi int) (int, error) {
+	if hi-lo < MaxBatch { // a probe is the events and one more message
+		batch := make([]*nats.Msg, 0, hi-lo)
+		for _, i := range todo[lo:hi] {
+			batch = append(batch, msgs[i])
+		}
+		some, err := s.stored(ctx, batch)
+		if err != nil || !some {
+			return hi, err
+		}
+		if hi-lo == 1 {
+			return lo, nil
+		}
+	}
+	mid := lo + (hi-lo)/2
+	j, err := s.firstStored(ctx, msgs, todo, lo, mid)
+	if err != nil || j < mid {
+		return j, err
+	}
+	return s.firstStored(ctx, msgs, todo, mid, hi)
+}
+
+// stored reports whether any event of msgs is stored (within the duplicate
+// window) without storing anything: it sends them in an atomic batch whose
+// last message names another stream, so the batch always fails. The stream
+// checks a batch's messages in order, each one's id before what it
+// expects, so the batch fails as holding a duplicate if one of msgs is
+// stored, and for the stream it names if none is.
+func (s *Store) stored(ctx context.Context, msgs []*nats.Msg) (bool, error) {
+	batch := make([]*nats.Msg, 0, len(msgs)+1)
+	for _, m := range msgs {
+		batch = append(batch, fresh(m))
+	}
+	probe := nats.NewMsg(msgs[0].Subject)
+	probe.Header.Set(hdrExpectedStream, s.cfg.Stream+".not") // no stream's name holds a '.'
+	_, err := s.publishAtomic(ctx, append(batch, probe))
+	var apiErr *jetstream.APIError
+	switch {
+	case err == nil:
+		return false, fmt.Errorf("a probe for duplicates of event %q was stored", msgs[0].Header.Get(hdrMsgID))
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == errBatchHasDuplicate:
+		return true, nil
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == errStreamNotMatch:
+		return false, nil
+	default:
+		// Refused for another reason before its last message: the
+		// events cannot be stored as they are.
+		return false, err
+	}
+}
+
+// fresh is a copy of an event's message: its subject, data and id,
+// without the headers an earlier send added.
+func fresh(m *nats.Msg) *nats.Msg {
+	c := nats.NewMsg(m.Subject)
+	c.Data = m.Data
+	c.Header.Set(hdrMsgID, m.Header.Get(hdrMsgID))
+	return c
 }
 
 // publishAtomic sends msgs as one atomic batch and returns the sequence of

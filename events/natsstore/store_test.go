@@ -362,9 +362,13 @@ func TestAppendConcurrentWriters(t *testing.T) {
 	tests := []struct {
 		name  string
 		batch int
+		// seed: each batch begins with the stored event, as a retry
+		// of an append that stored it would; it adds nothing.
+		seed bool
 	}{
-		{"single events", 1},
-		{"batches", 3},
+		{"single events", 1, false},
+		{"batches", 3, false},
+		{"batches holding a stored event", 3, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -374,6 +378,10 @@ func TestAppendConcurrentWriters(t *testing.T) {
 				mustOpen(t, mustConnect(t, s), natsstore.Config{}),
 			}
 			mustAppend(t, writers[0], events.AppendOptions{}, order("seed", "acme"))
+			added := tt.batch
+			if tt.seed {
+				added--
+			}
 
 			var (
 				wg    sync.WaitGroup
@@ -385,6 +393,9 @@ func TestAppendConcurrentWriters(t *testing.T) {
 				evs := make([]*events.Event, tt.batch)
 				for i := range evs {
 					evs[i] = order(fmt.Sprintf("w%d-%d", w, i), "acme")
+				}
+				if tt.seed {
+					evs[0] = order("seed", "acme")
 				}
 				wg.Add(1)
 				go func() {
@@ -411,8 +422,14 @@ func TestAppendConcurrentWriters(t *testing.T) {
 			if ke.CurrentSequence != last {
 				t.Errorf("current sequence: got %d, want the winner's %d", ke.CurrentSequence, last)
 			}
-			if got, want := mustStatus(t, writers[0]).Messages, uint64(1+tt.batch); got != want {
+			if got, want := mustStatus(t, writers[0]).Messages, uint64(1+added); got != want {
 				t.Errorf("messages: got %d, want %d", got, want)
+			}
+			// The winner's new events follow the expected sequence.
+			for i, r := range res[win][tt.batch-added:] {
+				if r.Duplicate || r.Seq != uint64(2+i) {
+					t.Errorf("winner's new event %d: got %+v, want sequence %d", i, r, 2+i)
+				}
 			}
 		})
 	}
@@ -970,6 +987,56 @@ func TestAppendOverMaxPayload(t *testing.T) {
 		t.Errorf("AppendEach: the small events: got %+v, %v; want seqs 1 and 2", res, errs)
 	}
 	mustKamError(t, errs[1], events.ETooLarge)
+	if got := mustStatus(t, st).Messages; got != 2 {
+		t.Errorf("messages: got %d, want 2", got)
+	}
+}
+
+// An atomic batch that holds an event stored before is still stored whole
+// or not at all: the stored event is a duplicate, and when the stream
+// refuses one of the others (here: it takes no more than 2 messages), none
+// of them is stored.
+func TestAppendBatchWithStoredEventIsAtomic(t *testing.T) {
+	for _, opts := range []events.AppendOptions{{}, {ExpectedSeq: seqPtr(1)}} {
+		t.Run(fmt.Sprint("expected sequence ", opts.ExpectedSeq != nil), func(t *testing.T) {
+			st, _ := newStore(t)
+			ctx := context.Background()
+			mustAppend(t, st, events.AppendOptions{}, order("o-1", "acme"))
+			stream, err := st.JetStream().Stream(ctx, "KAM")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := stream.CachedInfo().Config
+			cfg.MaxMsgs, cfg.Discard = 2, jetstream.DiscardNew
+			if _, err := st.JetStream().UpdateStream(ctx, cfg); err != nil {
+				t.Fatalf("UpdateStream: %v", err)
+			}
+			_, err = st.Append(ctx, []*events.Event{order("o-1", "acme"), order("o-2", "acme"), order("o-3", "acme")}, opts)
+			if err == nil {
+				t.Fatal("Append over the stream's limit: got no error")
+			}
+			if got := mustStatus(t, st).Messages; got != 1 {
+				t.Errorf("messages: got %d, want 1 (nothing of the refused batch)", got)
+			}
+			// Within the limit, the stored event is a duplicate and the
+			// new one is stored after it.
+			res := mustAppend(t, st, opts, order("o-1", "acme"), order("o-2", "acme"))
+			if want := []events.AppendResult{{ID: "o-1", Seq: 1, Duplicate: true}, {ID: "o-2", Seq: 2}}; !reflect.DeepEqual(res, want) {
+				t.Errorf("results: got %+v, want %+v", res, want)
+			}
+		})
+	}
+}
+
+// An id twice in one batch, the same event, is stored once; the second is
+// its duplicate.
+func TestAppendBatchWithRepeatedEvent(t *testing.T) {
+	st, _ := newStore(t)
+	res := mustAppend(t, st, events.AppendOptions{}, order("o-1", "acme"), order("o-2", "acme"), order("o-1", "acme"))
+	want := []events.AppendResult{{ID: "o-1", Seq: 1}, {ID: "o-2", Seq: 2}, {ID: "o-1", Seq: 1, Duplicate: true}}
+	if !reflect.DeepEqual(res, want) {
+		t.Errorf("results: got %+v, want %+v", res, want)
+	}
 	if got := mustStatus(t, st).Messages; got != 2 {
 		t.Errorf("messages: got %d, want 2", got)
 	}
