@@ -2,11 +2,13 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"kam/events"
@@ -80,6 +82,8 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 		evs[i] = e
 	}
 
+	sameIDs(evs, refused, &details)
+
 	var expected *uint64
 	if h := r.Header.Get(HeaderExpectedSequence); h != "" {
 		n, err := strconv.ParseUint(h, 10, 64)
@@ -134,7 +138,7 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 	res, errs := s.Log.AppendEach(r.Context(), valid)
 	for k, i := range at {
 		if errs[k] != nil {
-			refused[i] = errs[k]
+			refused[i] = withIndex(errs[k], i)
 		}
 	}
 	out := make([]appendResult, len(raws))
@@ -234,6 +238,35 @@ func splitBody(body []byte, maxBatch int) ([]json.RawMessage, error) {
 	return nil, events.Errorf(events.EUnsupported, "the body is not JSON: send an event object or an array of events")
 }
 
+// sameIDs refuses each event of a request whose id an earlier one has, with
+// other content: one of them would be lost (the log keeps the first event
+// of an id and answers the others as its duplicates). The later one is
+// refused, and details names both. The same event twice is a retry within
+// the request, and goes on.
+func sameIDs(evs []*events.Event, refused []error, details *[]events.FieldError) {
+	firstOf := make(map[string]int, len(evs))
+	for i, e := range evs {
+		if e == nil {
+			continue
+		}
+		j, ok := firstOf[e.ID]
+		if !ok {
+			firstOf[e.ID] = i
+			continue
+		}
+		a, errA := evs[j].MarshalJSON()
+		b, errB := e.MarshalJSON()
+		if errA == nil && errB == nil && bytes.Equal(a, b) {
+			continue
+		}
+		d := events.FieldError{Index: i, Field: "id", Problem: fmt.Sprintf("also the id of event %d, with different content", j)}
+		refused[i] = &events.Error{Code: events.EInvalid, Message: "invalid event", Details: []events.FieldError{d}}
+		evs[i] = nil
+		*details = append(*details,
+			events.FieldError{Index: j, Field: "id", Problem: fmt.Sprintf("also the id of event %d, with different content", i)}, d)
+	}
+}
+
 // refusal is the error of a request some of whose events are refused
 // before anything is appended: 413 when each of them is too large for the
 // log, else 400.
@@ -251,6 +284,7 @@ func refusal(refused []error, details []events.FieldError) error {
 	case code == events.ETooLarge:
 		msg = "the event is too large for the event log"
 	}
+	slices.SortStableFunc(details, func(a, b events.FieldError) int { return cmp.Compare(a.Index, b.Index) })
 	return &events.Error{Code: code, Message: msg, Details: details}
 }
 

@@ -116,3 +116,73 @@ func TestPostOverMaxPayload(t *testing.T) {
 		t.Errorf("stored: got %q, want %q", got, want)
 	}
 }
+
+// TestPostIDUsedByOtherEvent: an event under an id already stored with
+// other content gets 409 naming the id and the stored event's sequence
+// (with its index in a batch), and is refused alone with ?partial=true; a
+// true retry stays a duplicate. Two events of one request under one id
+// with other content get 400 naming both.
+func TestPostIDUsedByOtherEvent(t *testing.T) {
+	h, st := natsServer(t)
+	first := `{"id":"1001","source":"erp","type":"order.placed","subject":"ACME","time":"2026-01-05T10:00:00Z","data":{"order_id":"o-9","amount":"100.00"}}`
+	other := `{"id":"1001","source":"servicedesk","type":"complaint.filed","subject":"ZED","time":"2026-01-05T10:00:00Z","data":{"complaint_id":"c-1","severity":"high"}}`
+	if a := do(t, h, "POST", "/v1/events", "", first); a.code != http.StatusCreated {
+		t.Fatalf("first: got %d %v", a.code, a.body)
+	}
+	used := "already used by a different event at sequence 1"
+	tests := []struct {
+		name, query, body string
+		index             string
+	}{
+		{"one event", "", other, "0"},
+		{"a batch", "", "[" + testOrder("n-1") + "," + other + "]", "1"},
+		{"an atomic batch", "?atomic=true", "[" + testOrder("n-2") + "," + other + "]", "1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := do(t, h, "POST", "/v1/events"+tt.query, "", tt.body)
+			if a.code != http.StatusConflict {
+				t.Fatalf("got %d %v, want 409", a.code, a.body)
+			}
+			if d := details(a); len(d) != 1 || d[0] != tt.index+" id: "+used {
+				t.Errorf("details: got %q, want [%q]", d, tt.index+" id: "+used)
+			}
+			if _, ok := a.body["error"].(map[string]any)["current_sequence"]; ok {
+				t.Errorf("got a current_sequence in %v, want none", a.body)
+			}
+		})
+	}
+	if ids := storedIDs(t, st, "ZED"); len(ids) != 0 {
+		t.Errorf("ZED's events: got %q, want none", ids)
+	}
+
+	a := do(t, h, "POST", "/v1/events?partial=true", "", "["+testOrder("n-3")+","+other+"]")
+	if a.code != http.StatusMultiStatus || a.body["refused"] != 1.0 {
+		t.Fatalf("partial: got %d %v, want 207 with one refused", a.code, a.body)
+	}
+	res := a.body["results"].([]any)[1].(map[string]any)
+	if e := res["error"].(map[string]any); e["code"] != "conflict" || !strings.Contains(fmt.Sprint(e["details"]), used) {
+		t.Errorf("partial: the refused event: got %v, want a conflict naming the id", res)
+	}
+
+	// A true retry is a duplicate of the first.
+	a = do(t, h, "POST", "/v1/events", "", first)
+	if r := a.body["results"].([]any)[0].(map[string]any); a.code != http.StatusCreated || r["duplicate"] != true || r["seq"] != 1.0 {
+		t.Errorf("retry: got %d %v, want 201 duplicate of sequence 1", a.code, a.body)
+	}
+
+	// One request, one id, two events.
+	twice := "[" + testOrder("t-1") + "," + testOrder("t-2") + "," + strings.Replace(testOrder("t-1"), `"10.00"`, `"11.00"`, 1) + "]"
+	a = do(t, h, "POST", "/v1/events", "", twice)
+	want := []string{"0 id: also the id of event 2, with different content", "2 id: also the id of event 0, with different content"}
+	if d := details(a); a.code != http.StatusBadRequest || strings.Join(d, "|") != strings.Join(want, "|") {
+		t.Errorf("one id twice: got %d %q, want 400 %q", a.code, d, want)
+	}
+	a = do(t, h, "POST", "/v1/events?partial=true", "", twice)
+	if a.code != http.StatusMultiStatus || a.body["appended"] != 2.0 || a.body["refused"] != 1.0 {
+		t.Errorf("one id twice, partial: got %d %v, want 207, 2 appended, the third refused", a.code, a.body)
+	}
+	if got := strings.Join(storedIDs(t, st, "ACME"), " "); got != "1001 n-1 n-3 t-1 t-2" {
+		t.Errorf("ACME's events: got %q", got)
+	}
+}

@@ -5,6 +5,7 @@
 package natsstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -283,7 +284,7 @@ func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 // retry without storing any event twice, or a part of the batch alone.
 func (s *Store) Append(ctx context.Context, evs []*events.Event, opts events.AppendOptions) ([]events.AppendResult, error) {
 	res, err := s.append(ctx, evs, opts)
-	if opts.ExpectedSeq != nil && events.ErrorCode(err) == events.EConflict {
+	if opts.ExpectedSeq != nil && seqConflict(err) {
 		// JetStream checks the expected sequence before the message id,
 		// so a client retrying an append that was stored (its ack lost)
 		// meets its own events as a conflict; they are duplicates.
@@ -303,13 +304,64 @@ func (s *Store) storedAfter(ctx context.Context, evs []*events.Event, after uint
 	}
 	res := make([]events.AppendResult, len(evs))
 	for i, st := range stored {
-		e, err := events.Decode(st.Data, false)
-		if err != nil || e.ID != evs[i].ID {
+		m, err := Message(evs[i])
+		if err != nil || !sameEvent(evs[i], m.Data, st.Data) {
 			return nil, false
 		}
-		res[i] = events.AppendResult{ID: e.ID, Seq: st.Seq, Duplicate: true}
+		res[i] = events.AppendResult{ID: evs[i].ID, Seq: st.Seq, Duplicate: true}
 	}
 	return res, true
+}
+
+// seqConflict reports whether err is JetStream refusing an expected
+// sequence (not an id used by another event, also a conflict).
+func seqConflict(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == errWrongLastSeq || apiErr.ErrorCode == errWrongLastSeqConstant)
+}
+
+// sameEvent reports whether stored, the data of a message stored under e's
+// id, is e, whose message data is data: a retry, a duplicate to answer with
+// the stored sequence, rather than another event sent under a used id,
+// which would be lost. kam's encoding of an event depends only on what the
+// client sent (MarshalJSON: fixed order, no time of receipt), except the
+// actor, which kam sets from the request's principal: a retry with other
+// credentials is the same event, so the actor is left out.
+func sameEvent(e *events.Event, data, stored []byte) bool {
+	if bytes.Equal(data, stored) {
+		return true
+	}
+	st, err := events.Decode(stored, true)
+	if err != nil {
+		return false
+	}
+	st.Actor = e.Actor
+	b, err := st.MarshalJSON()
+	return err == nil && bytes.Equal(b, data)
+}
+
+// idUsed is the error for event i of an append, e, whose id is that of
+// another event, stored at seq.
+func idUsed(i int, e *events.Event, seq uint64) error {
+	return &events.Error{Code: events.EConflict,
+		Message: fmt.Sprintf("the id %q is already used by a different event", e.ID),
+		Details: []events.FieldError{{Index: i, Field: "id", Problem: fmt.Sprintf("already used by a different event at sequence %d", seq)}}}
+}
+
+// checkDuplicate returns nil when the message stored at seq, of which the
+// log said e (event i of an append, sent as data) is a duplicate, is e, and
+// idUsed when it is another event.
+func (s *Store) checkDuplicate(ctx context.Context, i int, e *events.Event, data []byte, seq uint64) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	m, err := s.stream.GetMsg(ctx, seq)
+	if err != nil {
+		return unavailable("read the event stored under the id", err)
+	}
+	if !sameEvent(e, data, m.Data) {
+		return idUsed(i, e, seq)
+	}
+	return nil
 }
 
 func (s *Store) append(ctx context.Context, evs []*events.Event, opts events.AppendOptions) ([]events.AppendResult, error) {
@@ -348,18 +400,31 @@ func (s *Store) append(ctx context.Context, evs []*events.Event, opts events.App
 		if err != nil {
 			return nil, s.publishError(ctx, err, evs[0])
 		}
+		if ack.Duplicate {
+			if err := s.checkDuplicate(ctx, 0, evs[0], msgs[0].Data, ack.Sequence); err != nil {
+				return nil, err
+			}
+		}
 		return []events.AppendResult{{ID: evs[0].ID, Seq: ack.Sequence, Duplicate: ack.Duplicate}}, nil
 	}
 	// An id twice in one batch is one event sent twice: JetStream would
 	// refuse the batch for it, so it goes once and the later ones are its
-	// duplicates.
+	// duplicates. Two events under one id are refused.
 	res := make([]events.AppendResult, len(evs))
 	firstOf := make(map[string]int, len(evs))
 	todo := make([]int, 0, len(evs))
 	for i, e := range evs {
-		if _, ok := firstOf[e.ID]; !ok {
+		j, ok := firstOf[e.ID]
+		if !ok {
 			firstOf[e.ID] = i
 			todo = append(todo, i)
+			continue
+		}
+		if !bytes.Equal(msgs[i].Data, msgs[j].Data) {
+			return nil, &events.Error{Code: events.EInvalid, Message: fmt.Sprintf("events %d and %d have the same id and different content", j, i),
+				Details: []events.FieldError{
+					{Index: j, Field: "id", Problem: fmt.Sprintf("also the id of event %d, with different content", i)},
+					{Index: i, Field: "id", Problem: fmt.Sprintf("also the id of event %d, with different content", j)}}}
 		}
 	}
 	if err := s.appendAtomic(ctx, evs, msgs, todo, opts.ExpectedSeq, res); err != nil {
@@ -454,15 +519,22 @@ func (s *Store) duplicates(ctx context.Context, evs []*events.Event, msgs []*nat
 		if !ack.Duplicate {
 			continue
 		}
+		if err := s.checkDuplicate(ctx, i, evs[i], msgs[i].Data, ack.Sequence); err != nil {
+			return nil, err
+		}
 		// One append stores its events in a row (an atomic batch always),
 		// so the messages after it are likely the next events of todo:
 		// a direct get each tells, where a probe would take a batch.
 		for seq := ack.Sequence + 1; k < len(todo); seq++ {
 			m, err := s.stream.GetMsg(ctx, seq)
-			if err != nil || m.Header.Get(hdrMsgID) != evs[todo[k]].ID {
+			i := todo[k]
+			if err != nil || m.Header.Get(hdrMsgID) != evs[i].ID {
 				break
 			}
-			res[todo[k]] = events.AppendResult{ID: evs[todo[k]].ID, Seq: seq, Duplicate: true}
+			if !sameEvent(evs[i], msgs[i].Data, m.Data) {
+				return nil, idUsed(i, evs[i], seq)
+			}
+			res[i] = events.AppendResult{ID: evs[i].ID, Seq: seq, Duplicate: true}
 			k++
 		}
 	}
@@ -649,6 +721,9 @@ func (s *Store) AppendEach(ctx context.Context, evs []*events.Event) ([]events.A
 		select {
 		case ack := <-f.Ok():
 			res[i].Seq, res[i].Duplicate = ack.Sequence, ack.Duplicate
+			if ack.Duplicate {
+				errs[i] = s.checkDuplicate(ctx, i, evs[i], f.Msg().Data, ack.Sequence)
+			}
 		case err := <-f.Err():
 			errs[i] = s.publishError(ctx, err, evs[i])
 		case <-ctx.Done():

@@ -1041,3 +1041,59 @@ func TestAppendBatchWithRepeatedEvent(t *testing.T) {
 		t.Errorf("messages: got %d, want 2", got)
 	}
 }
+
+// A second event under a stored id, with other content, is not a retry: it
+// is refused naming the id and where the first one is, and nothing of its
+// append is stored. A retry whose only difference is the actor (kam sets it
+// from the request's credentials) stays a duplicate.
+func TestAppendIDUsedByOtherEvent(t *testing.T) {
+	st, _ := newStore(t)
+	ctx := context.Background()
+	mustAppend(t, st, events.AppendOptions{}, order("o-1", "acme"))
+	other := order("o-1", "acme")
+	other.Data = []byte(`{"order_id":"o-1","amount":"999.00"}`)
+	wantUsed := func(t *testing.T, err error, index int) {
+		t.Helper()
+		ke := mustKamError(t, err, events.EConflict)
+		want := []events.FieldError{{Index: index, Field: "id", Problem: "already used by a different event at sequence 1"}}
+		if !reflect.DeepEqual(ke.Details, want) {
+			t.Errorf("details: got %+v, want %+v", ke.Details, want)
+		}
+	}
+	_, err := st.Append(ctx, []*events.Event{other}, events.AppendOptions{})
+	wantUsed(t, err, 0)
+	_, err = st.Append(ctx, []*events.Event{order("o-2", "acme"), other}, events.AppendOptions{})
+	wantUsed(t, err, 1)
+	_, err = st.Append(ctx, []*events.Event{order("o-2", "acme"), other}, events.AppendOptions{ExpectedSeq: seqPtr(1)})
+	wantUsed(t, err, 1)
+	if got := mustStatus(t, st).Messages; got != 1 {
+		t.Errorf("messages: got %d, want 1", got)
+	}
+	res, errs := st.AppendEach(ctx, []*events.Event{order("o-2", "acme"), other})
+	if errs[0] != nil || res[0].Seq != 2 {
+		t.Errorf("AppendEach: o-2: got %+v, %v; want sequence 2", res[0], errs[0])
+	}
+	wantUsed(t, errs[1], 1)
+
+	// The same event under another actor is a retry.
+	again := order("o-1", "acme")
+	again.Actor = "someone-else"
+	res = mustAppend(t, st, events.AppendOptions{}, again)
+	if want := []events.AppendResult{{ID: "o-1", Seq: 1, Duplicate: true}}; !reflect.DeepEqual(res, want) {
+		t.Errorf("retry under another actor: got %+v, want %+v", res, want)
+	}
+
+	// Two events under one id in one batch.
+	_, err = st.Append(ctx, []*events.Event{order("o-3", "acme"), order("o-4", "acme"), func() *events.Event {
+		e := order("o-3", "acme")
+		e.Data = []byte(`{"order_id":"o-3","amount":"2.00"}`)
+		return e
+	}()}, events.AppendOptions{})
+	ke := mustKamError(t, err, events.EInvalid)
+	if len(ke.Details) != 2 || ke.Details[0].Index != 0 || ke.Details[1].Index != 2 {
+		t.Errorf("details: got %+v, want indexes 0 and 2", ke.Details)
+	}
+	if got := mustStatus(t, st).Messages; got != 2 {
+		t.Errorf("messages: got %d, want 2", got)
+	}
+}
