@@ -186,3 +186,45 @@ func TestPostIDUsedByOtherEvent(t *testing.T) {
 		t.Errorf("ACME's events: got %q", got)
 	}
 }
+
+// TestPostFlags: atomic and partial are true or false; anything else, and
+// both at once, get 400 naming the parameter, and nothing is appended.
+func TestPostFlags(t *testing.T) {
+	h, st := natsServer(t)
+	good := `{"id":"f-1","source":"erp","type":"order.placed","subject":"FLAGS","time":"2026-01-05T10:00:00Z","data":{"order_id":"o-1","amount":"1.00"}}`
+	bad := `{"id":"f-2","source":"erp","type":"order.placed","subject":"FLAGS","time":"2026-01-05T10:00:00Z","data":{"order_id":"o-2","amount":"-1"}}`
+	batch := "[" + good + "," + bad + "]"
+	tests := []struct {
+		query, field string
+	}{
+		{"atomic=1", "atomic"},
+		{"atomic=yes", "atomic"},
+		{"partial=1", "partial"},
+		{"partial=TRUE", "partial"},
+		{"atomic=true&partial=true", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			a := do(t, h, "POST", "/v1/events?"+tt.query, "", batch)
+			if a.code != http.StatusBadRequest {
+				t.Fatalf("got %d %v, want 400", a.code, a.body)
+			}
+			d := details(a)
+			msg := fmt.Sprint(a.body["error"].(map[string]any)["message"])
+			switch {
+			case tt.field != "" && (len(d) != 1 || d[0] != "0 "+tt.field+": must be true or false"):
+				t.Errorf("details: got %q, want the parameter %s", d, tt.field)
+			case tt.field == "" && (!strings.Contains(msg, "atomic") || !strings.Contains(msg, "partial")):
+				t.Errorf("message: got %q, want one naming atomic and partial", msg)
+			}
+		})
+	}
+	if ids := storedIDs(t, st, "FLAGS"); len(ids) != 0 {
+		t.Errorf("stored: got %q, want none", ids)
+	}
+	for _, q := range []string{"atomic=false&partial=false", "atomic=true&partial=false", "partial=true&atomic=false"} {
+		if a := do(t, h, "POST", "/v1/events?"+q, "", good); a.code != http.StatusCreated {
+			t.Errorf("%s: got %d %v, want 201", q, a.code, a.body)
+		}
+	}
+}
