@@ -228,3 +228,18 @@ func TestPostFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestGetEventsAfterLastPossibleSequence: no event comes after the
+// greatest sequence; the answer is an empty page, not a 503.
+func TestGetEventsAfterLastPossibleSequence(t *testing.T) {
+	h, _ := natsServer(t)
+	if a := do(t, h, "POST", "/v1/events", "", testOrder("a-1")); a.code != http.StatusCreated {
+		t.Fatalf("append: got %d %v", a.code, a.body)
+	}
+	for _, q := range []string{"", "&account=ACME"} {
+		a := do(t, h, "GET", "/v1/events?after=18446744073709551615"+q, "", "")
+		if evs, ok := a.body["events"].([]any); a.code != http.StatusOK || !ok || len(evs) != 0 || a.body["next_after"] != 18446744073709551615.0 {
+			t.Errorf("%q: got %d %v, want 200 with no events", q, a.code, a.body)
+		}
+	}
+}

@@ -763,7 +763,9 @@ func (s *Store) ReadTicks(ctx context.Context, after uint64, limit int) ([]event
 }
 
 func (s *Store) read(ctx context.Context, filter string, after uint64, limit int) ([]events.Stored, error) {
-	if limit <= 0 {
+	if limit <= 0 || after == math.MaxUint64 {
+		// No sequence is greater than the greatest (and after+1 would
+		// wrap to 0, which JetStream refuses as a start).
 		return nil, nil
 	}
 	ctx, cancel := s.ctx(ctx)
@@ -779,7 +781,7 @@ func (s *Store) read(ctx context.Context, filter string, after uint64, limit int
 	}
 	cons, err := s.stream.CreateConsumer(ctx, cfg)
 	if err != nil {
-		return nil, unavailable("read the event log", err)
+		return nil, readError(err)
 	}
 	defer func() {
 		_ = s.stream.DeleteConsumer(context.WithoutCancel(ctx), cons.CachedInfo().Name)
@@ -789,7 +791,7 @@ func (s *Store) read(ctx context.Context, filter string, after uint64, limit int
 	for len(out) < n {
 		batch, err := cons.Fetch(n-len(out), jetstream.FetchContext(ctx))
 		if err != nil {
-			return nil, unavailable("read the event log", err)
+			return nil, readError(err)
 		}
 		for m := range batch.Messages() {
 			st, err := storedOf(m)
@@ -799,7 +801,7 @@ func (s *Store) read(ctx context.Context, filter string, after uint64, limit int
 			out = append(out, st)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, unavailable("read the event log", err)
+			return nil, readError(err)
 		}
 	}
 	return out, nil
@@ -819,7 +821,7 @@ func (s *Store) ReadSeq(ctx context.Context, seq uint64) (events.Stored, error) 
 		return events.Stored{}, events.Errorf(events.ENotFound, "no event at sequence %d", seq)
 	}
 	if err != nil {
-		return events.Stored{}, unavailable("read the event log", err)
+		return events.Stored{}, readError(err)
 	}
 	return events.Stored{Seq: m.Sequence, Subject: m.Subject, Stored: m.Time.UTC(), Data: m.Data}, nil
 }
@@ -830,6 +832,17 @@ func storedOf(m jetstream.Msg) (events.Stored, error) {
 		return events.Stored{}, fmt.Errorf("message metadata: %w", err)
 	}
 	return events.Stored{Seq: md.Sequence.Stream, Subject: m.Subject(), Stored: md.Timestamp.UTC(), Data: m.Data()}, nil
+}
+
+// readError turns a failed read into a kam error: JetStream refusing the
+// request (a 400: a request kam should not have made) is no reason to
+// retry, so it is internal; anything else is EUnavailable.
+func readError(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.Code == 400 {
+		return &events.Error{Code: events.EInternal, Err: err, Message: "the event log refused the read: " + apiErr.Description}
+	}
+	return unavailable("read the event log", err)
 }
 
 func unavailable(what string, err error) error {

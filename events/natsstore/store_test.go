@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"sync"
@@ -1095,5 +1096,21 @@ func TestAppendIDUsedByOtherEvent(t *testing.T) {
 	}
 	if got := mustStatus(t, st).Messages; got != 2 {
 		t.Errorf("messages: got %d, want 2", got)
+	}
+}
+
+// No event comes after the greatest sequence: reading after it is an empty
+// page, not a request JetStream refuses (after+1 wraps to 0).
+func TestReadAfterLastPossibleSequence(t *testing.T) {
+	st, _ := newStore(t)
+	mustAppend(t, st, events.AppendOptions{}, order("o-1", "acme"))
+	ctx := context.Background()
+	got, err := st.Read(ctx, math.MaxUint64, 10)
+	if err != nil || len(got) != 0 {
+		t.Errorf("Read: got %v, %v; want nothing", got, err)
+	}
+	got, err = st.ReadAccount(ctx, "acme", math.MaxUint64, 10)
+	if err != nil || len(got) != 0 {
+		t.Errorf("ReadAccount: got %v, %v; want nothing", got, err)
 	}
 }
