@@ -35,10 +35,12 @@ type AppendOptions struct {
 type Store interface {
 	// Append stores events in order, all or nothing (an *Error with code
 	// EUnavailable when the log does not acknowledge, EConflict when
-	// ExpectedSeq does not hold). The events must be valid.
+	// ExpectedSeq does not hold or an event's id is stored with other
+	// content, ETooLarge for an event the log cannot take, its Details
+	// naming the event's index). The events must be valid.
 	Append(ctx context.Context, evs []*Event, opts AppendOptions) ([]AppendResult, error)
 	// AppendEach stores each event on its own and reports each: the results
-	// and errors have one entry per event.
+	// and errors (those of Append, for one event) have one entry per event.
 	AppendEach(ctx context.Context, evs []*Event) ([]AppendResult, []error)
 	// ReadAccount returns up to limit events of one account with a sequence
 	// greater than after, in stream order.

@@ -2,11 +2,14 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 
 	"kam/events"
@@ -38,7 +41,22 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 	// import and demo read them from a 413).
 	w.Header().Set(HeaderMaxBody, strconv.FormatInt(s.MaxBody, 10))
 	w.Header().Set(HeaderMaxBatch, strconv.Itoa(s.MaxBatch))
-	partial := r.URL.Query().Get("partial") == "true"
+	q := r.URL.Query()
+	partial, err := flagParam(q, "partial")
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	atomic, err := flagParam(q, "atomic")
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	if atomic && partial {
+		// All or nothing, and each on its own: the two cannot hold at once.
+		writeError(w, r, s.Logger, events.Errorf(events.EInvalid, "atomic=true cannot be combined with partial=true"))
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -66,6 +84,12 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 	}
 	for i, raw := range raws {
 		e, err := s.decodeEvent(raw, actor)
+		if err == nil {
+			// An event the log cannot take is refused before anything
+			// is sent, as an invalid one is: sending it would fail
+			// however often it were retried.
+			err = s.Log.CheckSize(e)
+		}
 		if err != nil {
 			refused[i] = withIndex(err, i)
 			details = append(details, detailsOf(refused[i])...)
@@ -73,6 +97,8 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 		}
 		evs[i] = e
 	}
+
+	sameIDs(evs, refused, &details)
 
 	var expected *uint64
 	if h := r.Header.Get(HeaderExpectedSequence); h != "" {
@@ -91,11 +117,7 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 
 	if !partial {
 		if len(details) > 0 {
-			msg := "invalid event"
-			if len(raws) > 1 {
-				msg = fmt.Sprintf("%d of %d events are invalid; nothing was appended", countErrs(refused), len(raws))
-			}
-			writeError(w, r, s.Logger, &events.Error{Code: events.EInvalid, Message: msg, Details: details})
+			writeError(w, r, s.Logger, refusal(refused, details))
 			return
 		}
 		if expected != nil {
@@ -107,7 +129,7 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		res, err := s.appendAll(r, evs, expected)
+		res, err := s.appendAll(r, evs, expected, atomic)
 		if err != nil {
 			writeError(w, r, s.Logger, err)
 			return
@@ -132,7 +154,7 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 	res, errs := s.Log.AppendEach(r.Context(), valid)
 	for k, i := range at {
 		if errs[k] != nil {
-			refused[i] = errs[k]
+			refused[i] = withIndex(errs[k], i)
 		}
 	}
 	out := make([]appendResult, len(raws))
@@ -168,8 +190,8 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
 // client's retry with the same ids stores the rest and nothing twice. That
 // is about 1.7 times faster (an atomic batch is staged in a store of its own
 // on the server, then stored: BENCHMARKS.md).
-func (s *Server) appendAll(r *http.Request, evs []*events.Event, expected *uint64) ([]events.AppendResult, error) {
-	if expected != nil || r.URL.Query().Get("atomic") == "true" || len(evs) == 1 {
+func (s *Server) appendAll(r *http.Request, evs []*events.Event, expected *uint64, atomic bool) ([]events.AppendResult, error) {
+	if expected != nil || atomic || len(evs) == 1 {
 		return s.Log.Append(r.Context(), evs, events.AppendOptions{ExpectedSeq: expected})
 	}
 	res, errs := s.Log.AppendEach(r.Context(), evs)
@@ -233,6 +255,56 @@ func splitBody(body []byte, maxBatch int) ([]json.RawMessage, error) {
 		return arr, nil
 	}
 	return nil, events.Errorf(events.EUnsupported, "the body is not JSON: send an event object or an array of events")
+}
+
+// sameIDs refuses each event of a request whose id an earlier one has, with
+// other content: one of them would be lost (the log keeps the first event
+// of an id and answers the others as its duplicates). The later one is
+// refused, and details names both. The same event twice is a retry within
+// the request, and goes on.
+func sameIDs(evs []*events.Event, refused []error, details *[]events.FieldError) {
+	firstOf := make(map[string]int, len(evs))
+	for i, e := range evs {
+		if e == nil {
+			continue
+		}
+		j, ok := firstOf[e.ID]
+		if !ok {
+			firstOf[e.ID] = i
+			continue
+		}
+		a, errA := evs[j].MarshalJSON()
+		b, errB := e.MarshalJSON()
+		if errA == nil && errB == nil && bytes.Equal(a, b) {
+			continue
+		}
+		d := events.FieldError{Index: i, Field: "id", Problem: fmt.Sprintf("also the id of event %d, with different content", j)}
+		refused[i] = &events.Error{Code: events.EInvalid, Message: "invalid event", Details: []events.FieldError{d}}
+		evs[i] = nil
+		*details = append(*details,
+			events.FieldError{Index: j, Field: "id", Problem: fmt.Sprintf("also the id of event %d, with different content", i)}, d)
+	}
+}
+
+// refusal is the error of a request some of whose events are refused
+// before anything is appended: 413 when each of them is too large for the
+// log, else 400.
+func refusal(refused []error, details []events.FieldError) error {
+	code, what := events.ETooLarge, "too large for the event log"
+	for _, err := range refused {
+		if err != nil && events.ErrorCode(err) != events.ETooLarge {
+			code, what = events.EInvalid, "invalid"
+		}
+	}
+	msg := "invalid event"
+	switch {
+	case len(refused) > 1:
+		msg = fmt.Sprintf("%d of %d events are %s; nothing was appended", countErrs(refused), len(refused), what)
+	case code == events.ETooLarge:
+		msg = "the event is too large for the event log"
+	}
+	slices.SortStableFunc(details, func(a, b events.FieldError) int { return cmp.Compare(a.Index, b.Index) })
+	return &events.Error{Code: code, Message: msg, Details: details}
 }
 
 func withIndex(err error, i int) error {
@@ -340,6 +412,21 @@ func rangeParam(v, name string, def, lo, hi uint64) (uint64, error) {
 			Details: []events.FieldError{{Field: name, Problem: fmt.Sprintf("must be %d to %d", lo, hi)}}}
 	}
 	return n, err
+}
+
+// flagParam reads a switch of a write, "true" or "false" (false when
+// absent). Anything else is refused, "1" too: read as false, it would
+// silently drop what the client asked for, and POST /v1/events has always
+// documented the two words only.
+func flagParam(q url.Values, name string) (bool, error) {
+	switch q.Get(name) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, &events.Error{Code: events.EInvalid, Message: "invalid query parameter",
+		Details: []events.FieldError{{Field: name, Problem: "must be true or false"}}}
 }
 
 func uintParam(v, name string, def uint64) (uint64, error) {

@@ -80,6 +80,8 @@ func (f *fakeLog) ReadSeq(_ context.Context, seq uint64) (events.Stored, error) 
 	return f.stored[seq-1], nil
 }
 
+func (f *fakeLog) CheckSize(*events.Event) error { return nil }
+
 func (f *fakeLog) Read(context.Context, uint64, int) ([]events.Stored, error) { return nil, nil }
 
 func (f *fakeLog) Status(context.Context) (natsstore.Status, error) {

@@ -64,7 +64,9 @@ func errorBodyOf(err error) errorBody {
 	var e *events.Error
 	if errors.As(err, &e) {
 		body.Details = e.Details
-		if code == events.EConflict {
+		// A conflict with the account's sequence names no field; one
+		// that does (an id used by another event) has no sequence to give.
+		if code == events.EConflict && len(e.Details) == 0 {
 			cur := e.CurrentSequence
 			body.CurrentSequence = &cur
 		}

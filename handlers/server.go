@@ -27,6 +27,9 @@ type EventLog interface {
 	// Read pages through the whole log.
 	Read(ctx context.Context, after uint64, limit int) ([]events.Stored, error)
 	Status(ctx context.Context) (natsstore.Status, error)
+	// CheckSize returns an ETooLarge error when the log could not store e
+	// however often it were sent (a message over NATS's max_payload).
+	CheckSize(e *events.Event) error
 }
 
 // Limits of one request.

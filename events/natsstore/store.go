@@ -5,11 +5,13 @@
 package natsstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -29,9 +31,13 @@ const (
 	hdrBatchID          = "Nats-Batch-Id"
 	hdrBatchSeq         = "Nats-Batch-Sequence"
 	hdrBatchCommit      = "Nats-Batch-Commit"
+	hdrExpectedStream   = "Nats-Expected-Stream"
 
 	// JetStream error codes kam reacts to.
+	errMsgTooLarge          = 10054
+	errStreamNotMatch       = 10060
 	errWrongLastSeq         = 10071
+	errDuplicateInProcess   = 10158
 	errWrongLastSeqConstant = 10164
 	errBatchHasDuplicate    = 10201
 	errBatchTooManyInflight = 10210
@@ -182,6 +188,88 @@ func Message(e *events.Event) (*nats.Msg, error) {
 	return m, nil
 }
 
+// MaxMsgBytes is the most bytes, data and headers, one message of the log
+// may have: the NATS server's max_payload (1 MiB by default) as the
+// connection knows it, or the stream's max_msg_size when lower. A message
+// over it is refused by the connection, or by the stream, however often it
+// is sent.
+func (s *Store) MaxMsgBytes() int64 {
+	limit := s.nc.MaxPayload()
+	if m := int64(s.stream.CachedInfo().Config.MaxMsgSize); m > 0 && (limit <= 0 || m < limit) {
+		limit = m
+	}
+	return limit
+}
+
+// CheckSize returns an ETooLarge error when e's message would be over
+// MaxMsgBytes with the headers an append may add to it (the message id, an
+// atomic batch's and an expected sequence's), so that one event is refused
+// or taken alike however it is appended. The error's detail names no field:
+// it is the event as a whole; callers set its index.
+func (s *Store) CheckSize(e *events.Event) error {
+	m, err := Message(e)
+	if err != nil {
+		return err
+	}
+	return s.checkSize(m, e.Subject)
+}
+
+func (s *Store) checkSize(m *nats.Msg, account string) error {
+	if d, ok := s.overLimit(m, account); ok {
+		return &events.Error{Code: events.ETooLarge, Message: "the event is too large for the event log", Details: []events.FieldError{d}}
+	}
+	return nil
+}
+
+// overLimit reports whether m is over MaxMsgBytes, and if so the detail
+// that says so.
+func (s *Store) overLimit(m *nats.Msg, account string) (events.FieldError, bool) {
+	limit := s.MaxMsgBytes()
+	n := maxSize(m, account)
+	if limit <= 0 || n <= limit {
+		return events.FieldError{}, false
+	}
+	return events.FieldError{Problem: fmt.Sprintf(
+		"the event is %d bytes as a message of the event log (with its headers), over the log's limit of %d bytes (NATS max_payload)",
+		n, limit)}, true
+}
+
+// maxSize is the size of m as NATS counts it against max_payload (its data
+// and its headers as encoded: "NATS/1.0\r\n", "Key: value\r\n" each, and
+// "\r\n"), with the largest headers an append adds to a message of account.
+func maxSize(m *nats.Msg, account string) int64 {
+	n := len(m.Data) + len("NATS/1.0\r\n") + len("\r\n")
+	hdr := func(k, v string) { n += len(k) + len(": ") + len(v) + len("\r\n") }
+	for k, vs := range m.Header {
+		for _, v := range vs {
+			hdr(k, v)
+		}
+	}
+	hdr(hdrBatchID, nuid.Next())
+	hdr(hdrBatchSeq, strconv.Itoa(MaxBatch))
+	hdr(hdrBatchCommit, "1")
+	hdr(hdrExpectedSubjSeq, strconv.FormatUint(math.MaxUint64, 10))
+	hdr(hdrExpectedSubjFilt, AccountFilter(account))
+	return int64(n)
+}
+
+// tooLarge checks every message against the log's limit, so that nothing
+// of a batch is sent when one of its events cannot be stored.
+func (s *Store) tooLarge(evs []*events.Event, msgs []*nats.Msg) error {
+	var details []events.FieldError
+	for i, m := range msgs {
+		if d, over := s.overLimit(m, evs[i].Subject); over {
+			d.Index = i
+			details = append(details, d)
+		}
+	}
+	if len(details) == 0 {
+		return nil
+	}
+	return &events.Error{Code: events.ETooLarge, Details: details,
+		Message: fmt.Sprintf("%d of %d events are over the event log's limit of %d bytes a message; nothing was appended", len(details), len(evs), s.MaxMsgBytes())}
+}
+
 // ctx bounds a call by the store's timeout, or by ctx's deadline when that
 // comes sooner.
 func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -190,13 +278,13 @@ func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // Append stores evs in order, all or nothing. One event is one publish; more
 // are one JetStream atomic batch, so that the log holds all of them or none.
-// If the batch holds an event stored before (a client retrying), JetStream
-// refuses the batch; Append then stores the events one by one, reporting the
-// earlier ones as duplicates, which completes the retry without storing any
-// event twice.
+// If the batch holds events stored before (a client retrying), JetStream
+// refuses the batch; Append then reports those as duplicates and stores the
+// others as one atomic batch again (see appendAtomic), which completes the
+// retry without storing any event twice, or a part of the batch alone.
 func (s *Store) Append(ctx context.Context, evs []*events.Event, opts events.AppendOptions) ([]events.AppendResult, error) {
 	res, err := s.append(ctx, evs, opts)
-	if opts.ExpectedSeq != nil && events.ErrorCode(err) == events.EConflict {
+	if opts.ExpectedSeq != nil && seqConflict(err) {
 		// JetStream checks the expected sequence before the message id,
 		// so a client retrying an append that was stored (its ack lost)
 		// meets its own events as a conflict; they are duplicates.
@@ -216,13 +304,64 @@ func (s *Store) storedAfter(ctx context.Context, evs []*events.Event, after uint
 	}
 	res := make([]events.AppendResult, len(evs))
 	for i, st := range stored {
-		e, err := events.Decode(st.Data, false)
-		if err != nil || e.ID != evs[i].ID {
+		m, err := Message(evs[i])
+		if err != nil || !sameEvent(evs[i], m.Data, st.Data) {
 			return nil, false
 		}
-		res[i] = events.AppendResult{ID: e.ID, Seq: st.Seq, Duplicate: true}
+		res[i] = events.AppendResult{ID: evs[i].ID, Seq: st.Seq, Duplicate: true}
 	}
 	return res, true
+}
+
+// seqConflict reports whether err is JetStream refusing an expected
+// sequence (not an id used by another event, also a conflict).
+func seqConflict(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == errWrongLastSeq || apiErr.ErrorCode == errWrongLastSeqConstant)
+}
+
+// sameEvent reports whether stored, the data of a message stored under e's
+// id, is e, whose message data is data: a retry, a duplicate to answer with
+// the stored sequence, rather than another event sent under a used id,
+// which would be lost. kam's encoding of an event depends only on what the
+// client sent (MarshalJSON: fixed order, no time of receipt), except the
+// actor, which kam sets from the request's principal: a retry with other
+// credentials is the same event, so the actor is left out.
+func sameEvent(e *events.Event, data, stored []byte) bool {
+	if bytes.Equal(data, stored) {
+		return true
+	}
+	st, err := events.Decode(stored, true)
+	if err != nil {
+		return false
+	}
+	st.Actor = e.Actor
+	b, err := st.MarshalJSON()
+	return err == nil && bytes.Equal(b, data)
+}
+
+// idUsed is the error for event i of an append, e, whose id is that of
+// another event, stored at seq.
+func idUsed(i int, e *events.Event, seq uint64) error {
+	return &events.Error{Code: events.EConflict,
+		Message: fmt.Sprintf("the id %q is already used by a different event", e.ID),
+		Details: []events.FieldError{{Index: i, Field: "id", Problem: fmt.Sprintf("already used by a different event at sequence %d", seq)}}}
+}
+
+// checkDuplicate returns nil when the message stored at seq, of which the
+// log said e (event i of an append, sent as data) is a duplicate, is e, and
+// idUsed when it is another event.
+func (s *Store) checkDuplicate(ctx context.Context, i int, e *events.Event, data []byte, seq uint64) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	m, err := s.stream.GetMsg(ctx, seq)
+	if err != nil {
+		return unavailable("read the event stored under the id", err)
+	}
+	if !sameEvent(e, data, m.Data) {
+		return idUsed(i, e, seq)
+	}
+	return nil
 }
 
 func (s *Store) append(ctx context.Context, evs []*events.Event, opts events.AppendOptions) ([]events.AppendResult, error) {
@@ -239,6 +378,9 @@ func (s *Store) append(ctx context.Context, evs []*events.Event, opts events.App
 			return nil, err
 		}
 		msgs[i] = m
+	}
+	if err := s.tooLarge(evs, msgs); err != nil {
+		return nil, err
 	}
 	if opts.ExpectedSeq != nil {
 		account := evs[0].Subject
@@ -258,34 +400,207 @@ func (s *Store) append(ctx context.Context, evs []*events.Event, opts events.App
 		if err != nil {
 			return nil, s.publishError(ctx, err, evs[0])
 		}
+		if ack.Duplicate {
+			if err := s.checkDuplicate(ctx, 0, evs[0], msgs[0].Data, ack.Sequence); err != nil {
+				return nil, err
+			}
+		}
 		return []events.AppendResult{{ID: evs[0].ID, Seq: ack.Sequence, Duplicate: ack.Duplicate}}, nil
 	}
-	last, err := s.publishAtomic(ctx, msgs)
-	if err == nil {
-		res := make([]events.AppendResult, len(evs))
-		first := last - uint64(len(evs)) + 1
-		for i, e := range evs {
-			res[i] = events.AppendResult{ID: e.ID, Seq: first + uint64(i)}
-		}
-		return res, nil
-	}
-	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) || apiErr.ErrorCode != errBatchHasDuplicate {
-		return nil, s.publishError(ctx, err, evs[0])
-	}
-	// A retry: store one by one, the duplicates answer with their first sequence.
+	// An id twice in one batch is one event sent twice: JetStream would
+	// refuse the batch for it, so it goes once and the later ones are its
+	// duplicates. Two events under one id are refused.
 	res := make([]events.AppendResult, len(evs))
-	for i, m := range msgs {
-		m.Header.Del(hdrBatchID)
-		m.Header.Del(hdrBatchSeq)
-		m.Header.Del(hdrBatchCommit)
-		ack, err := s.js.PublishMsg(ctx, m)
+	firstOf := make(map[string]int, len(evs))
+	todo := make([]int, 0, len(evs))
+	for i, e := range evs {
+		j, ok := firstOf[e.ID]
+		if !ok {
+			firstOf[e.ID] = i
+			todo = append(todo, i)
+			continue
+		}
+		if !bytes.Equal(msgs[i].Data, msgs[j].Data) {
+			return nil, &events.Error{Code: events.EInvalid, Message: fmt.Sprintf("events %d and %d have the same id and different content", j, i),
+				Details: []events.FieldError{
+					{Index: j, Field: "id", Problem: fmt.Sprintf("also the id of event %d, with different content", i)},
+					{Index: i, Field: "id", Problem: fmt.Sprintf("also the id of event %d, with different content", j)}}}
+		}
+	}
+	if err := s.appendAtomic(ctx, evs, msgs, todo, opts.ExpectedSeq, res); err != nil {
+		return nil, err
+	}
+	for i, e := range evs {
+		if j := firstOf[e.ID]; j != i {
+			res[i] = res[j]
+			res[i].Duplicate = true
+		}
+	}
+	return res, nil
+}
+
+// maxRetryRounds bounds how often appendAtomic sends a batch again after
+// finding some of its events stored: only writers storing the same events
+// at the same time make it take another round.
+const maxRetryRounds = 3
+
+// appendAtomic stores the events todo (indexes into evs and msgs) as one
+// atomic batch, the expected sequence (if any) on its first message, and
+// fills their results. If some are stored already (a client retrying an
+// append whose acknowledgement it lost, or sending an event stored by
+// another append), JetStream refuses the batch; appendAtomic then finds
+// which are stored without storing anything (see stored), answers those
+// as duplicates, and sends the others again as one atomic batch, with the
+// expected sequence: they are stored whole or not at all, right after the
+// expected sequence, as if the stored ones had not been sent.
+func (s *Store) appendAtomic(ctx context.Context, evs []*events.Event, msgs []*nats.Msg, todo []int, expected *uint64, res []events.AppendResult) error {
+	for round := 1; ; round++ {
+		batch := make([]*nats.Msg, len(todo))
+		for k, i := range todo {
+			batch[k] = fresh(msgs[i])
+		}
+		if expected != nil {
+			batch[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(*expected, 10))
+			batch[0].Header.Set(hdrExpectedSubjFilt, AccountFilter(evs[todo[0]].Subject))
+		}
+		last, err := s.publishAtomic(ctx, batch)
+		if err == nil {
+			first := last - uint64(len(todo)) + 1
+			for k, i := range todo {
+				res[i] = events.AppendResult{ID: evs[i].ID, Seq: first + uint64(k)}
+			}
+			return nil
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errBatchHasDuplicate {
+			return s.publishError(ctx, err, evs[todo[0]])
+		}
+		if round > maxRetryRounds {
+			return &events.Error{Code: events.EUnavailable, RetryAfter: 1, Err: err,
+				Message: "the batch kept meeting its own events stored by other appends at the same time; nothing of it was stored; retry"}
+		}
+		rest, err := s.duplicates(ctx, evs, msgs, todo, res)
+		if err != nil {
+			return err
+		}
+		if len(rest) == 0 {
+			return nil
+		}
+		todo = rest
+	}
+}
+
+// duplicates finds which events of todo are stored and fills their results
+// as duplicates (their first sequence), storing nothing new, and returns
+// the others, in order.
+func (s *Store) duplicates(ctx context.Context, evs []*events.Event, msgs []*nats.Msg, todo []int, res []events.AppendResult) ([]int, error) {
+	var rest []int
+	for k := 0; k < len(todo); {
+		j, err := s.firstStored(ctx, msgs, todo, k, len(todo))
+		if err != nil {
+			return nil, s.publishError(ctx, err, evs[todo[k]])
+		}
+		rest = append(rest, todo[k:j]...)
+		if j == len(todo) {
+			break
+		}
+		// Sent on its own, a stored event is a duplicate: nothing is
+		// stored, and the acknowledgement gives its sequence. (Not a
+		// duplicate only if its first copy left the duplicate window in
+		// between: it is then stored again, as any event sent after the
+		// window is.)
+		i := todo[j]
+		ack, err := s.js.PublishMsg(ctx, fresh(msgs[i]))
 		if err != nil {
 			return nil, s.publishError(ctx, err, evs[i])
 		}
 		res[i] = events.AppendResult{ID: evs[i].ID, Seq: ack.Sequence, Duplicate: ack.Duplicate}
+		k = j + 1
+		if !ack.Duplicate {
+			continue
+		}
+		if err := s.checkDuplicate(ctx, i, evs[i], msgs[i].Data, ack.Sequence); err != nil {
+			return nil, err
+		}
+		// One append stores its events in a row (an atomic batch always),
+		// so the messages after it are likely the next events of todo:
+		// a direct get each tells, where a probe would take a batch.
+		for seq := ack.Sequence + 1; k < len(todo); seq++ {
+			m, err := s.stream.GetMsg(ctx, seq)
+			i := todo[k]
+			if err != nil || m.Header.Get(hdrMsgID) != evs[i].ID {
+				break
+			}
+			if !sameEvent(evs[i], msgs[i].Data, m.Data) {
+				return nil, idUsed(i, evs[i], seq)
+			}
+			res[i] = events.AppendResult{ID: evs[i].ID, Seq: seq, Duplicate: true}
+			k++
+		}
 	}
-	return res, nil
+	return rest, nil
+}
+
+// firstStored returns the index of the first event of todo[lo:hi] that is
+// stored, hi if none is, halving the range while a probe finds one in it.
+func (s *Store) firstStored(ctx context.Context, msgs []*nats.Msg, todo []int, lo, hi int) (int, error) {
+	if hi-lo < MaxBatch { // a probe is the events and one more message
+		batch := make([]*nats.Msg, 0, hi-lo)
+		for _, i := range todo[lo:hi] {
+			batch = append(batch, msgs[i])
+		}
+		some, err := s.stored(ctx, batch)
+		if err != nil || !some {
+			return hi, err
+		}
+		if hi-lo == 1 {
+			return lo, nil
+		}
+	}
+	mid := lo + (hi-lo)/2
+	j, err := s.firstStored(ctx, msgs, todo, lo, mid)
+	if err != nil || j < mid {
+		return j, err
+	}
+	return s.firstStored(ctx, msgs, todo, mid, hi)
+}
+
+// stored reports whether any event of msgs is stored (within the duplicate
+// window) without storing anything: it sends them in an atomic batch whose
+// last message names another stream, so the batch always fails. The stream
+// checks a batch's messages in order, each one's id before what it
+// expects, so the batch fails as holding a duplicate if one of msgs is
+// stored, and for the stream it names if none is.
+func (s *Store) stored(ctx context.Context, msgs []*nats.Msg) (bool, error) {
+	batch := make([]*nats.Msg, 0, len(msgs)+1)
+	for _, m := range msgs {
+		batch = append(batch, fresh(m))
+	}
+	probe := nats.NewMsg(msgs[0].Subject)
+	probe.Header.Set(hdrExpectedStream, s.cfg.Stream+".not") // no stream's name holds a '.'
+	_, err := s.publishAtomic(ctx, append(batch, probe))
+	var apiErr *jetstream.APIError
+	switch {
+	case err == nil:
+		return false, fmt.Errorf("a probe for duplicates of event %q was stored", msgs[0].Header.Get(hdrMsgID))
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == errBatchHasDuplicate:
+		return true, nil
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == errStreamNotMatch:
+		return false, nil
+	default:
+		// Refused for another reason before its last message: the
+		// events cannot be stored as they are.
+		return false, err
+	}
+}
+
+// fresh is a copy of an event's message: its subject, data and id,
+// without the headers an earlier send added.
+func fresh(m *nats.Msg) *nats.Msg {
+	c := nats.NewMsg(m.Subject)
+	c.Data = m.Data
+	c.Header.Set(hdrMsgID, m.Header.Get(hdrMsgID))
+	return c
 }
 
 // publishAtomic sends msgs as one atomic batch and returns the sequence of
@@ -325,13 +640,32 @@ func (s *Store) publishAtomic(ctx context.Context, msgs []*nats.Msg) (uint64, er
 	return ack.Sequence, nil
 }
 
+// permanent are nats.go's errors for a message it refuses to send at all:
+// sending it again fails the same way, so they are no reason to retry.
+var permanent = []error{nats.ErrBadSubject, nats.ErrHeadersNotSupported, nats.ErrBadHeaderMsg, nats.ErrInvalidMsg,
+	jetstream.ErrInvalidSubject}
+
 // publishError turns a failed publish into a kam error: a conflict with the
-// account's current sequence, or EUnavailable for anything that means the log
+// account's current sequence, ETooLarge for a message over the log's limit,
+// EInvalid for anything else the log refused, EInternal for a message the
+// connection will not send, or EUnavailable for anything that means the log
 // did not acknowledge (the client may retry: ids make retries safe).
 func (s *Store) publishError(ctx context.Context, err error, first *events.Event) error {
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return &events.Error{Code: events.ETooLarge, Err: err,
+			Message: fmt.Sprintf("the event is over the event log's limit of %d bytes a message (NATS max_payload)", s.MaxMsgBytes())}
+	}
+	for _, p := range permanent {
+		if errors.Is(err, p) {
+			return &events.Error{Code: events.EInternal, Err: err, Message: "the event log's connection refused to send the events"}
+		}
+	}
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
 		switch apiErr.ErrorCode {
+		case errMsgTooLarge:
+			return &events.Error{Code: events.ETooLarge, Err: err,
+				Message: "the event is over the stream's limit of bytes a message (" + apiErr.Description + ")"}
 		case errWrongLastSeq, errWrongLastSeqConstant:
 			cur, lerr := s.LastSeq(context.WithoutCancel(ctx), first.Subject)
 			if lerr != nil {
@@ -339,7 +673,7 @@ func (s *Store) publishError(ctx context.Context, err error, first *events.Event
 			}
 			return &events.Error{Code: events.EConflict, CurrentSequence: cur, Err: err,
 				Message: fmt.Sprintf("account %q has changed: its last sequence is %d", first.Subject, cur)}
-		case errBatchTooManyInflight, errBatchIncomplete:
+		case errBatchTooManyInflight, errBatchIncomplete, errDuplicateInProcess:
 			// A batch the server could not take whole now: nothing of it is
 			// stored, and sending it again may succeed.
 			return &events.Error{Code: events.EUnavailable, RetryAfter: 1, Err: err,
@@ -369,6 +703,10 @@ func (s *Store) AppendEach(ctx context.Context, evs []*events.Event) ([]events.A
 			errs[i] = err
 			continue
 		}
+		if err := s.checkSize(m, e.Subject); err != nil {
+			errs[i] = err
+			continue
+		}
 		f, err := s.js.PublishMsgAsync(m, jetstream.WithStallWait(s.cfg.Timeout))
 		if err != nil {
 			errs[i] = s.publishError(ctx, err, e)
@@ -383,6 +721,9 @@ func (s *Store) AppendEach(ctx context.Context, evs []*events.Event) ([]events.A
 		select {
 		case ack := <-f.Ok():
 			res[i].Seq, res[i].Duplicate = ack.Sequence, ack.Duplicate
+			if ack.Duplicate {
+				errs[i] = s.checkDuplicate(ctx, i, evs[i], f.Msg().Data, ack.Sequence)
+			}
 		case err := <-f.Err():
 			errs[i] = s.publishError(ctx, err, evs[i])
 		case <-ctx.Done():
@@ -422,7 +763,9 @@ func (s *Store) ReadTicks(ctx context.Context, after uint64, limit int) ([]event
 }
 
 func (s *Store) read(ctx context.Context, filter string, after uint64, limit int) ([]events.Stored, error) {
-	if limit <= 0 {
+	if limit <= 0 || after == math.MaxUint64 {
+		// No sequence is greater than the greatest (and after+1 would
+		// wrap to 0, which JetStream refuses as a start).
 		return nil, nil
 	}
 	ctx, cancel := s.ctx(ctx)
@@ -438,7 +781,7 @@ func (s *Store) read(ctx context.Context, filter string, after uint64, limit int
 	}
 	cons, err := s.stream.CreateConsumer(ctx, cfg)
 	if err != nil {
-		return nil, unavailable("read the event log", err)
+		return nil, readError(err)
 	}
 	defer func() {
 		_ = s.stream.DeleteConsumer(context.WithoutCancel(ctx), cons.CachedInfo().Name)
@@ -448,7 +791,7 @@ func (s *Store) read(ctx context.Context, filter string, after uint64, limit int
 	for len(out) < n {
 		batch, err := cons.Fetch(n-len(out), jetstream.FetchContext(ctx))
 		if err != nil {
-			return nil, unavailable("read the event log", err)
+			return nil, readError(err)
 		}
 		for m := range batch.Messages() {
 			st, err := storedOf(m)
@@ -458,7 +801,7 @@ func (s *Store) read(ctx context.Context, filter string, after uint64, limit int
 			out = append(out, st)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, unavailable("read the event log", err)
+			return nil, readError(err)
 		}
 	}
 	return out, nil
@@ -478,7 +821,7 @@ func (s *Store) ReadSeq(ctx context.Context, seq uint64) (events.Stored, error) 
 		return events.Stored{}, events.Errorf(events.ENotFound, "no event at sequence %d", seq)
 	}
 	if err != nil {
-		return events.Stored{}, unavailable("read the event log", err)
+		return events.Stored{}, readError(err)
 	}
 	return events.Stored{Seq: m.Sequence, Subject: m.Subject, Stored: m.Time.UTC(), Data: m.Data}, nil
 }
@@ -489,6 +832,17 @@ func storedOf(m jetstream.Msg) (events.Stored, error) {
 		return events.Stored{}, fmt.Errorf("message metadata: %w", err)
 	}
 	return events.Stored{Seq: md.Sequence.Stream, Subject: m.Subject(), Stored: md.Timestamp.UTC(), Data: m.Data()}, nil
+}
+
+// readError turns a failed read into a kam error: JetStream refusing the
+// request (a 400: a request kam should not have made) is no reason to
+// retry, so it is internal; anything else is EUnavailable.
+func readError(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.Code == 400 {
+		return &events.Error{Code: events.EInternal, Err: err, Message: "the event log refused the read: " + apiErr.Description}
+	}
+	return unavailable("read the event log", err)
 }
 
 func unavailable(what string, err error) error {

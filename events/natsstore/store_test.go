@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"sync"
@@ -362,9 +363,13 @@ func TestAppendConcurrentWriters(t *testing.T) {
 	tests := []struct {
 		name  string
 		batch int
+		// seed: each batch begins with the stored event, as a retry
+		// of an append that stored it would; it adds nothing.
+		seed bool
 	}{
-		{"single events", 1},
-		{"batches", 3},
+		{"single events", 1, false},
+		{"batches", 3, false},
+		{"batches holding a stored event", 3, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -374,6 +379,10 @@ func TestAppendConcurrentWriters(t *testing.T) {
 				mustOpen(t, mustConnect(t, s), natsstore.Config{}),
 			}
 			mustAppend(t, writers[0], events.AppendOptions{}, order("seed", "acme"))
+			added := tt.batch
+			if tt.seed {
+				added--
+			}
 
 			var (
 				wg    sync.WaitGroup
@@ -385,6 +394,9 @@ func TestAppendConcurrentWriters(t *testing.T) {
 				evs := make([]*events.Event, tt.batch)
 				for i := range evs {
 					evs[i] = order(fmt.Sprintf("w%d-%d", w, i), "acme")
+				}
+				if tt.seed {
+					evs[0] = order("seed", "acme")
 				}
 				wg.Add(1)
 				go func() {
@@ -411,8 +423,14 @@ func TestAppendConcurrentWriters(t *testing.T) {
 			if ke.CurrentSequence != last {
 				t.Errorf("current sequence: got %d, want the winner's %d", ke.CurrentSequence, last)
 			}
-			if got, want := mustStatus(t, writers[0]).Messages, uint64(1+tt.batch); got != want {
+			if got, want := mustStatus(t, writers[0]).Messages, uint64(1+added); got != want {
 				t.Errorf("messages: got %d, want %d", got, want)
+			}
+			// The winner's new events follow the expected sequence.
+			for i, r := range res[win][tt.batch-added:] {
+				if r.Duplicate || r.Seq != uint64(2+i) {
+					t.Errorf("winner's new event %d: got %+v, want sequence %d", i, r, 2+i)
+				}
 			}
 		})
 	}
@@ -922,5 +940,177 @@ func expectReplaced(t *testing.T, done <-chan error) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("Next: nothing within 60s of the stream's replacement")
+	}
+}
+
+// big is an order of account whose data holds a note of n bytes.
+func big(id, account string, n int) *events.Event {
+	e := order(id, account)
+	e.Data = []byte(fmt.Sprintf(`{"order_id":%q,"amount":"1.00","note":%q}`, id, strings.Repeat("x", n)))
+	return e
+}
+
+// An event over NATS's max_payload can never be stored: it is refused as
+// too large, not as a log that did not answer, and nothing of an atomic
+// batch holding it is stored. AppendEach refuses it alone.
+func TestAppendOverMaxPayload(t *testing.T) {
+	st, _ := newStore(t)
+	ctx := context.Background()
+	limit := st.MaxMsgBytes()
+	if limit != 1<<20 {
+		t.Fatalf("MaxMsgBytes: got %d, want %d (the server's default max_payload)", limit, 1<<20)
+	}
+	// Under the limit as data, over it with its headers.
+	over := big("o-big", "acme", int(limit)-100)
+	if err := st.CheckSize(order("o-1", "acme")); err != nil {
+		t.Errorf("CheckSize of a small event: %v", err)
+	}
+	ke := mustKamError(t, st.CheckSize(over), events.ETooLarge)
+	if len(ke.Details) != 1 || !strings.Contains(ke.Details[0].Problem, fmt.Sprint(limit)) {
+		t.Errorf("CheckSize details: got %+v, want one naming the limit %d", ke.Details, limit)
+	}
+
+	_, err := st.Append(ctx, []*events.Event{over}, events.AppendOptions{})
+	mustKamError(t, err, events.ETooLarge)
+	for _, opts := range []events.AppendOptions{{}, {ExpectedSeq: seqPtr(0)}} {
+		_, err = st.Append(ctx, []*events.Event{order("o-1", "acme"), over, order("o-2", "acme")}, opts)
+		ke = mustKamError(t, err, events.ETooLarge)
+		if len(ke.Details) != 1 || ke.Details[0].Index != 1 {
+			t.Errorf("batch details: got %+v, want one of index 1", ke.Details)
+		}
+	}
+	if got := mustStatus(t, st).Messages; got != 0 {
+		t.Errorf("messages after the refused appends: got %d, want 0", got)
+	}
+
+	res, errs := st.AppendEach(ctx, []*events.Event{order("o-1", "acme"), over, order("o-2", "acme")})
+	if errs[0] != nil || errs[2] != nil || res[0].Seq != 1 || res[2].Seq != 2 {
+		t.Errorf("AppendEach: the small events: got %+v, %v; want seqs 1 and 2", res, errs)
+	}
+	mustKamError(t, errs[1], events.ETooLarge)
+	if got := mustStatus(t, st).Messages; got != 2 {
+		t.Errorf("messages: got %d, want 2", got)
+	}
+}
+
+// An atomic batch that holds an event stored before is still stored whole
+// or not at all: the stored event is a duplicate, and when the stream
+// refuses one of the others (here: it takes no more than 2 messages), none
+// of them is stored.
+func TestAppendBatchWithStoredEventIsAtomic(t *testing.T) {
+	for _, opts := range []events.AppendOptions{{}, {ExpectedSeq: seqPtr(1)}} {
+		t.Run(fmt.Sprint("expected sequence ", opts.ExpectedSeq != nil), func(t *testing.T) {
+			st, _ := newStore(t)
+			ctx := context.Background()
+			mustAppend(t, st, events.AppendOptions{}, order("o-1", "acme"))
+			stream, err := st.JetStream().Stream(ctx, "KAM")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := stream.CachedInfo().Config
+			cfg.MaxMsgs, cfg.Discard = 2, jetstream.DiscardNew
+			if _, err := st.JetStream().UpdateStream(ctx, cfg); err != nil {
+				t.Fatalf("UpdateStream: %v", err)
+			}
+			_, err = st.Append(ctx, []*events.Event{order("o-1", "acme"), order("o-2", "acme"), order("o-3", "acme")}, opts)
+			if err == nil {
+				t.Fatal("Append over the stream's limit: got no error")
+			}
+			if got := mustStatus(t, st).Messages; got != 1 {
+				t.Errorf("messages: got %d, want 1 (nothing of the refused batch)", got)
+			}
+			// Within the limit, the stored event is a duplicate and the
+			// new one is stored after it.
+			res := mustAppend(t, st, opts, order("o-1", "acme"), order("o-2", "acme"))
+			if want := []events.AppendResult{{ID: "o-1", Seq: 1, Duplicate: true}, {ID: "o-2", Seq: 2}}; !reflect.DeepEqual(res, want) {
+				t.Errorf("results: got %+v, want %+v", res, want)
+			}
+		})
+	}
+}
+
+// An id twice in one batch, the same event, is stored once; the second is
+// its duplicate.
+func TestAppendBatchWithRepeatedEvent(t *testing.T) {
+	st, _ := newStore(t)
+	res := mustAppend(t, st, events.AppendOptions{}, order("o-1", "acme"), order("o-2", "acme"), order("o-1", "acme"))
+	want := []events.AppendResult{{ID: "o-1", Seq: 1}, {ID: "o-2", Seq: 2}, {ID: "o-1", Seq: 1, Duplicate: true}}
+	if !reflect.DeepEqual(res, want) {
+		t.Errorf("results: got %+v, want %+v", res, want)
+	}
+	if got := mustStatus(t, st).Messages; got != 2 {
+		t.Errorf("messages: got %d, want 2", got)
+	}
+}
+
+// A second event under a stored id, with other content, is not a retry: it
+// is refused naming the id and where the first one is, and nothing of its
+// append is stored. A retry whose only difference is the actor (kam sets it
+// from the request's credentials) stays a duplicate.
+func TestAppendIDUsedByOtherEvent(t *testing.T) {
+	st, _ := newStore(t)
+	ctx := context.Background()
+	mustAppend(t, st, events.AppendOptions{}, order("o-1", "acme"))
+	other := order("o-1", "acme")
+	other.Data = []byte(`{"order_id":"o-1","amount":"999.00"}`)
+	wantUsed := func(t *testing.T, err error, index int) {
+		t.Helper()
+		ke := mustKamError(t, err, events.EConflict)
+		want := []events.FieldError{{Index: index, Field: "id", Problem: "already used by a different event at sequence 1"}}
+		if !reflect.DeepEqual(ke.Details, want) {
+			t.Errorf("details: got %+v, want %+v", ke.Details, want)
+		}
+	}
+	_, err := st.Append(ctx, []*events.Event{other}, events.AppendOptions{})
+	wantUsed(t, err, 0)
+	_, err = st.Append(ctx, []*events.Event{order("o-2", "acme"), other}, events.AppendOptions{})
+	wantUsed(t, err, 1)
+	_, err = st.Append(ctx, []*events.Event{order("o-2", "acme"), other}, events.AppendOptions{ExpectedSeq: seqPtr(1)})
+	wantUsed(t, err, 1)
+	if got := mustStatus(t, st).Messages; got != 1 {
+		t.Errorf("messages: got %d, want 1", got)
+	}
+	res, errs := st.AppendEach(ctx, []*events.Event{order("o-2", "acme"), other})
+	if errs[0] != nil || res[0].Seq != 2 {
+		t.Errorf("AppendEach: o-2: got %+v, %v; want sequence 2", res[0], errs[0])
+	}
+	wantUsed(t, errs[1], 1)
+
+	// The same event under another actor is a retry.
+	again := order("o-1", "acme")
+	again.Actor = "someone-else"
+	res = mustAppend(t, st, events.AppendOptions{}, again)
+	if want := []events.AppendResult{{ID: "o-1", Seq: 1, Duplicate: true}}; !reflect.DeepEqual(res, want) {
+		t.Errorf("retry under another actor: got %+v, want %+v", res, want)
+	}
+
+	// Two events under one id in one batch.
+	_, err = st.Append(ctx, []*events.Event{order("o-3", "acme"), order("o-4", "acme"), func() *events.Event {
+		e := order("o-3", "acme")
+		e.Data = []byte(`{"order_id":"o-3","amount":"2.00"}`)
+		return e
+	}()}, events.AppendOptions{})
+	ke := mustKamError(t, err, events.EInvalid)
+	if len(ke.Details) != 2 || ke.Details[0].Index != 0 || ke.Details[1].Index != 2 {
+		t.Errorf("details: got %+v, want indexes 0 and 2", ke.Details)
+	}
+	if got := mustStatus(t, st).Messages; got != 2 {
+		t.Errorf("messages: got %d, want 2", got)
+	}
+}
+
+// No event comes after the greatest sequence: reading after it is an empty
+// page, not a request JetStream refuses (after+1 wraps to 0).
+func TestReadAfterLastPossibleSequence(t *testing.T) {
+	st, _ := newStore(t)
+	mustAppend(t, st, events.AppendOptions{}, order("o-1", "acme"))
+	ctx := context.Background()
+	got, err := st.Read(ctx, math.MaxUint64, 10)
+	if err != nil || len(got) != 0 {
+		t.Errorf("Read: got %v, %v; want nothing", got, err)
+	}
+	got, err = st.ReadAccount(ctx, "acme", math.MaxUint64, 10)
+	if err != nil || len(got) != 0 {
+		t.Errorf("ReadAccount: got %v, %v; want nothing", got, err)
 	}
 }
