@@ -87,7 +87,7 @@ func TestTickIDTaken(t *testing.T) {
 	for _, ev := range []*events.Event{
 		{SpecVersion: events.SpecVersion, ID: TickID(taken), Source: "t", Type: events.TypeVisitLogged, Subject: "ACME",
 			Time: taken.Add(-15 * time.Hour), Data: []byte(`{"visit_id":"v1","rep":"r"}`)},
-		{SpecVersion: events.SpecVersion, ID: TickID(today), Source: "other kam", Type: events.TypeClockTick, Time: today},
+		{SpecVersion: events.SpecVersion, ID: TickID(today), Source: "kam/serve", Type: events.TypeClockTick, Time: today},
 	} {
 		if _, err := store.Append(ctx, []*events.Event{ev}, events.AppendOptions{}); err != nil {
 			t.Fatal(err)
