@@ -1,7 +1,10 @@
 package natsstore
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,5 +31,31 @@ func TestReadError(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.code)
 			}
 		})
+	}
+}
+
+// TestSizeBound: the quick bound that spares the HTTP door an encoding is
+// never below the message's real size, for data that JSON escapes the most.
+func TestSizeBound(t *testing.T) {
+	worst := []string{
+		strings.Repeat(`\u0001`, 1000),      // control characters, escaped as given
+		strings.Repeat("<>&", 1000),         // what an HTML-escaping encoder would grow
+		strings.Repeat("\xff", 1000),        // invalid UTF-8, U+FFFD when re-encoded
+		strings.Repeat(`\"\\`, 1000),        // escaped quotes and backslashes
+		strings.Repeat("é漢😀", 300),          // multibyte characters
+		strings.Repeat(`\ud83d\ude00`, 300), // escaped surrogate pairs
+	}
+	for i, text := range worst {
+		e := &events.Event{SpecVersion: events.SpecVersion, ID: strings.Repeat("\u00e9", 60), Source: "s\x01<", Type: events.TypeVisitLogged,
+			Subject: "ACME ~ é/" + strings.Repeat(">", 40), Time: time.Unix(0, 0).UTC(), Actor: "<a>",
+			Data:       json.RawMessage(`{"visit_id":"` + text + `","rep":"r","notes":"` + text + `"}`),
+			Extensions: map[string]json.RawMessage{"x" + text[:6]: json.RawMessage(`"` + text + `"`)}}
+		m, err := Message(e)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if got, bound := maxSize(m, e.Subject), sizeBound(e); bound < got {
+			t.Errorf("case %d: bound %d below the message's size %d", i, bound, got)
+		}
 	}
 }
