@@ -289,7 +289,11 @@ var batchIDShape = strings.Repeat("x", len(nuid.Next()))
 // of a batch is sent when one of its events cannot be stored.
 func (s *Store) tooLarge(evs []*events.Event, msgs []*nats.Msg) error {
 	var details []events.FieldError
+	limit := s.MaxMsgBytes()
 	for i, m := range msgs {
+		if sizeBound(evs[i]) <= limit {
+			continue
+		}
 		if d, over := s.overLimit(m, evs[i].Subject); over {
 			d.Index = i
 			details = append(details, d)
@@ -735,9 +739,11 @@ func (s *Store) AppendEach(ctx context.Context, evs []*events.Event) ([]events.A
 			errs[i] = err
 			continue
 		}
-		if err := s.checkSize(m, e.Subject); err != nil {
-			errs[i] = err
-			continue
+		if sizeBound(e) > s.MaxMsgBytes() {
+			if err := s.checkSize(m, e.Subject); err != nil {
+				errs[i] = err
+				continue
+			}
 		}
 		f, err := s.js.PublishMsgAsync(m, jetstream.WithStallWait(s.cfg.Timeout))
 		if err != nil {
