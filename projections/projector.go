@@ -143,7 +143,9 @@ var ErrPolicyMismatch = errors.New("policy mismatch")
 //	3: account_days keeps the late events of a day in rows of their own
 //	   (known_from: the first review that counted them), so that figures
 //	   as of a past moment leave out what arrived after its reviews.
-const RulesVersion = 3
+//	4: a free order (amount 0) is not among the events that moved an
+//	   account's tier (it moves no revenue); key and loyalty still list it.
+const RulesVersion = 4
 
 // ErrRulesChanged is returned by Open when the read model was built by
 // another version of kam's rules.
