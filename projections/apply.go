@@ -2,8 +2,10 @@ package projections
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"kam/events"
 	"kam/events/natsstore"
@@ -16,6 +18,9 @@ type Incoming struct {
 	Payload any
 	// Reject, when not empty, is why the message is set aside.
 	Reject string
+	// RejectID and RejectType are the id and type of a message that is no
+	// event (Event nil), when they can be read, for rejected_events.
+	RejectID, RejectType string
 	// Digest is the SHA-256 of the message's bytes, for the hash chain.
 	Digest [32]byte
 }
@@ -33,6 +38,7 @@ func decodeStored(st events.Stored, pol *Policy) Incoming {
 	e, err := events.Decode(st.Data, false)
 	if err != nil {
 		in.Reject = err.Error()
+		in.RejectID, in.RejectType = peekIDType(st.Data)
 		return in
 	}
 	in.Event = e
@@ -383,8 +389,30 @@ func (p *Projector) reject(in Incoming, reason string) {
 	r := rejectedRow{seq: in.Stored.Seq, subject: in.Stored.Subject, storedAt: in.Stored.Stored, reason: reason}
 	if in.Event != nil {
 		r.eventID, r.eventType = in.Event.ID, in.Event.Type
+	} else {
+		r.eventID, r.eventType = in.RejectID, in.RejectType
 	}
 	p.out.rejected = append(p.out.rejected, r)
+}
+
+// peekIDType reads the id and type of a message that does not decode as an
+// event (one attribute of the wrong JSON type, say), where they are strings
+// an event could have: an auditor finds the event the producer meant.
+func peekIDType(b []byte) (id, typ string) {
+	var v struct {
+		ID   any `json:"id"`
+		Type any `json:"type"`
+	}
+	if json.Unmarshal(b, &v) != nil {
+		return "", ""
+	}
+	if s, ok := v.ID.(string); ok && len(s) <= events.MaxIDBytes && utf8.ValidString(s) {
+		id = s
+	}
+	if s, ok := v.Type.(string); ok && events.KnownType(s) {
+		typ = s
+	}
+	return id, typ
 }
 
 func (p *Projector) setProfile(a *account, pr events.Profile) {

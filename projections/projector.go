@@ -145,6 +145,8 @@ var ErrPolicyMismatch = errors.New("policy mismatch")
 //	   as of a past moment leave out what arrived after its reviews.
 //	4: a free order (amount 0) is not among the events that moved an
 //	   account's tier (it moves no revenue); key and loyalty still list it.
+//	   A message set aside because it does not decode keeps the id and
+//	   type it names in rejected_events.
 const RulesVersion = 4
 
 // ErrRulesChanged is returned by Open when the read model was built by

@@ -664,3 +664,24 @@ func TestFreeOrderMovesNoTier(t *testing.T) {
 	expectRows(t, db, "loyalty_history", `SELECT account, to_loyalty, orders_window, moved_count, moved_ids FROM loyalty_history`,
 		[]string{`F|new|2|2|["ev-000001","ev-000002"]`})
 }
+
+// TestRejectedKeepsIDAndType: a message that does not decode as an event
+// (an attribute of the wrong JSON type) is set aside with the id and type
+// it names, where they are strings an event could have, so that an auditor
+// finds the event its producer meant.
+func TestRejectedKeepsIDAndType(t *testing.T) {
+	var s stream
+	at := mustTime("2025-03-01T12:00:00Z")
+	s.raw("kam.acct.A.order.placed", `{"specversion":"1.0","id":"p-1","source":"t","type":"order.placed","subject":"A","time":"2025-03-01T10:00:00Z","dataversion":"1","data":{"order_id":"o","amount":"1.00"}}`, at)
+	s.raw("kam.acct.A.order.placed", `{"specversion":"1.0","id":7,"source":"t","type":"order.placed","subject":"A","time":"2025-03-01T10:00:00Z","data":{}}`, at)
+	s.raw("kam.acct.A.order.placed", `{"id":"p-3","type":"no.such.type","time":false}`, at)
+	s.raw("kam.acct.A.order.placed", `not json`, at)
+	p, db := newProjector(t, nil)
+	applyAll(t, p, s.msgs, 1)
+	expectRows(t, db, "rejected", `SELECT seq, event_id, type FROM rejected_events ORDER BY seq`, []string{
+		"1|p-1|order.placed",
+		"2|NULL|order.placed",
+		"3|p-3|NULL",
+		"4|NULL|NULL",
+	})
+}
