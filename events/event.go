@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -135,8 +136,12 @@ func Decode(b []byte, keepExtensions bool) (*Event, error) {
 			return nil, invalid(FieldError{Field: "time", Problem: "must be a string"})
 		}
 		tm, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
+		if err != nil || !strictRFC3339(s) {
 			return nil, invalid(FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`})
+		}
+		if tm.IsZero() {
+			// Validate would take the zero time for a missing one.
+			return nil, invalid(FieldError{Field: "time", Problem: fmt.Sprintf("must be %s or later, got %s", MinTime.Format(time.RFC3339), s)})
 		}
 		e.Time = tm.UTC()
 	}
@@ -155,6 +160,18 @@ func Decode(b []byte, keepExtensions bool) (*Event, error) {
 }
 
 func isNull(v []byte) bool { return string(v) == "null" }
+
+// strictRFC3339 refuses what Go's parser takes beyond RFC 3339: a comma
+// before the fraction of a second, and an offset of 24 hours or more.
+func strictRFC3339(s string) bool {
+	if strings.ContainsRune(s, ',') {
+		return false
+	}
+	if n := len(s); n >= 6 && (s[n-6] == '+' || s[n-6] == '-') {
+		return s[n-5:n-3] <= "23"
+	}
+	return true
+}
 
 // Normalize fills what the HTTP door may fill: a missing specversion becomes
 // "1.0" and a missing id a new UUIDv7 from newID.

@@ -165,7 +165,7 @@ func Validate(e *Event, r Rules) (any, error) {
 	if e.Time.IsZero() {
 		add("time", "is required")
 	} else if e.Time.Before(MinTime) {
-		add("time", fmt.Sprintf("must be %s or later, got %s", MinTime.Format(time.RFC3339), e.Time.UTC().Format(time.RFC3339)))
+		add("time", fmt.Sprintf("must be %s or later, got %s", MinTime.Format(time.RFC3339), e.Time.UTC().Format(time.RFC3339Nano)))
 	} else if y := e.Time.UTC().Year(); y > 9999 {
 		// An offset can carry a parsed time out of the years RFC 3339
 		// can write; stored in UTC, it could not be read back.

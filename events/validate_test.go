@@ -254,7 +254,7 @@ func TestValidateInvalid(t *testing.T) {
 			want: []events.FieldError{{Field: "time", Problem: "must be 1970-01-01T00:00:00Z or later, got -0001-12-31T00:01:00Z"}}},
 		// One event in year 1 made a projector review 740,000 days.
 		{name: "time before 1970", typ: events.TypeOrderReturned, data: `{"amount":"1"}`, edit: set("time", "1969-12-31T23:59:59.999Z"),
-			want: []events.FieldError{{Field: "time", Problem: "must be 1970-01-01T00:00:00Z or later, got 1969-12-31T23:59:59Z"}}},
+			want: []events.FieldError{{Field: "time", Problem: "must be 1970-01-01T00:00:00Z or later, got 1969-12-31T23:59:59.999Z"}}},
 		{name: "a negative zero amount", typ: events.TypeOrderPlaced, data: `{"order_id":"o1","amount":"-0.00"}`,
 			want: []events.FieldError{{Field: "data.amount", Problem: "must not be negative"}}},
 		{name: "invalid UTF-8 in the subject", typ: events.TypeOrderReturned, subject: "A\xff", data: `{"amount":"1"}`,
@@ -402,6 +402,10 @@ func TestDecode(t *testing.T) {
 		{"time a date", `{"time":"2026-01-31"}`, events.FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`}},
 		{"time empty", `{"time":""}`, events.FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`}},
 		{"time a number", `{"time":1769868000}`, events.FieldError{Field: "time", Problem: "must be a string"}},
+		{"time with a comma fraction", `{"time":"2026-01-31T14:00:00,5Z"}`, events.FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`}},
+		{"time with a 24-hour offset", `{"time":"2026-01-31T14:00:00+24:00"}`, events.FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`}},
+		// The zero time is no missing time: it is before 1970.
+		{"time in year 1", `{"time":"0001-01-01T00:00:00Z"}`, events.FieldError{Field: "time", Problem: "must be 1970-01-01T00:00:00Z or later, got 0001-01-01T00:00:00Z"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

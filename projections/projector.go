@@ -146,7 +146,9 @@ var ErrPolicyMismatch = errors.New("policy mismatch")
 //	4: a free order (amount 0) is not among the events that moved an
 //	   account's tier (it moves no revenue); key and loyalty still list it.
 //	   A message set aside because it does not decode keeps the id and
-//	   type it names in rejected_events.
+//	   type it names in rejected_events. Times with a comma before the
+//	   fraction or an offset of 24 hours or more (beyond RFC 3339, which
+//	   Go's parser took) are set aside, as is year 1 (taken for no time).
 const RulesVersion = 4
 
 // ErrRulesChanged is returned by Open when the read model was built by
