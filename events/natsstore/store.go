@@ -530,51 +530,87 @@ func (s *Store) appendAtomic(ctx context.Context, evs []*events.Event, msgs []*n
 // as duplicates (their first sequence), storing nothing new, and returns
 // the others, in order.
 func (s *Store) duplicates(ctx context.Context, evs []*events.Event, msgs []*nats.Msg, todo []int, res []events.AppendResult) ([]int, error) {
-	var rest []int
-	for k := 0; k < len(todo); {
-		j, err := s.firstStored(ctx, msgs, todo, k, len(todo))
+	left := make(map[string]int, len(todo)) // id → index, not found stored yet
+	for _, i := range todo {
+		left[evs[i].ID] = i
+	}
+	for {
+		rest := make([]int, 0, len(left))
+		for _, i := range todo {
+			if _, ok := left[evs[i].ID]; ok {
+				rest = append(rest, i)
+			}
+		}
+		if len(rest) == 0 {
+			return nil, nil
+		}
+		// The first stored event, by halving.
+		j, err := s.firstStored(ctx, msgs, rest, 0, len(rest))
 		if err != nil {
-			return nil, s.publishError(ctx, err, evs[todo[k]])
+			return nil, s.publishError(ctx, err, evs[rest[0]])
 		}
-		rest = append(rest, todo[k:j]...)
-		if j == len(todo) {
-			break
+		if j == len(rest) {
+			return rest, nil // none of them is stored
 		}
-		// Sent on its own, a stored event is a duplicate: nothing is
-		// stored, and the acknowledgement gives its sequence. (Not a
-		// duplicate only if its first copy left the duplicate window in
-		// between: it is then stored again, as any event sent after the
-		// window is.)
-		i := todo[j]
-		ack, err := s.js.PublishMsg(ctx, fresh(msgs[i]))
+		i := rest[j]
+		delete(left, evs[i].ID)
+		seq, err := s.duplicateSeq(ctx, evs, msgs, i, res)
 		if err != nil {
-			return nil, s.publishError(ctx, err, evs[i])
-		}
-		res[i] = events.AppendResult{ID: evs[i].ID, Seq: ack.Sequence, Duplicate: ack.Duplicate}
-		k = j + 1
-		if !ack.Duplicate {
-			continue
-		}
-		if err := s.checkDuplicate(ctx, i, evs[i], msgs[i].Data, ack.Sequence); err != nil {
 			return nil, err
 		}
-		// One append stores its events in a row (an atomic batch always),
-		// so the messages after it are likely the next events of todo:
-		// a direct get each tells, where a probe would take a batch.
-		for seq := ack.Sequence + 1; k < len(todo); seq++ {
-			m, err := s.stream.GetMsg(ctx, seq)
-			i := todo[k]
-			if err != nil || m.Header.Get(hdrMsgID) != evs[i].ID {
-				break
+		if seq == 0 {
+			continue
+		}
+		// The append that stored it stored others of the batch beside
+		// it, in the batch's order or another: the stream around it, by
+		// direct gets, finds them, where halving again for each took
+		// longer than an append may (every retry failed the same way).
+		for _, step := range []int64{1, -1} {
+			for q, misses := int64(seq)+step, 0; q >= 1 && misses < scanMisses && len(left) > 0; q += step {
+				m, err := s.stream.GetMsg(ctx, uint64(q))
+				if err != nil {
+					misses++
+					continue
+				}
+				i, ok := left[m.Header.Get(hdrMsgID)]
+				if !ok {
+					misses++
+					continue
+				}
+				misses = 0
+				if !sameEvent(evs[i], msgs[i].Data, m.Data) {
+					return nil, idUsed(i, evs[i], uint64(q))
+				}
+				res[i] = events.AppendResult{ID: evs[i].ID, Seq: uint64(q), Duplicate: true}
+				delete(left, evs[i].ID)
 			}
-			if !sameEvent(evs[i], msgs[i].Data, m.Data) {
-				return nil, idUsed(i, evs[i], seq)
-			}
-			res[i] = events.AppendResult{ID: evs[i].ID, Seq: seq, Duplicate: true}
-			k++
 		}
 	}
-	return rest, nil
+}
+
+// scanMisses is how many messages that are none of the batch's end the
+// search of the stream around a stored event: other writers' events may
+// lie between those of one append.
+const scanMisses = 64
+
+// duplicateSeq sends event i, found stored, on its own: a duplicate,
+// nothing is stored, and the acknowledgement gives its sequence, which it
+// returns (0 when the event was stored anew: its first copy left the
+// duplicate window in between, and it is stored again as any event sent
+// after the window is). It fills i's result.
+func (s *Store) duplicateSeq(ctx context.Context, evs []*events.Event, msgs []*nats.Msg, i int, res []events.AppendResult) (uint64, error) {
+	ack, err := s.js.PublishMsg(ctx, fresh(msgs[i]))
+	if err != nil {
+		return 0, s.publishError(ctx, err, evs[i])
+	}
+	res[i] = events.AppendResult{ID: evs[i].ID, Seq: ack.Sequence, Duplicate: ack.Duplicate}
+	if !ack.Duplicate {
+		return 0, nil
+	}
+	if err := s.checkDuplicate(ctx, i, evs[i], msgs[i].Data, ack.Sequence); err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
 }
 
 // firstStored returns the index of the first event of todo[lo:hi] that is

@@ -1114,3 +1114,60 @@ func TestReadAfterLastPossibleSequence(t *testing.T) {
 		t.Errorf("ReadAccount: got %v, %v; want nothing", got, err)
 	}
 }
+
+// TestAppendBatchRetryScattered: an atomic batch whose stored events lie
+// here and there (every other one, stored by an earlier append; or stored
+// one by one in reverse order) completes: each stored event is its
+// duplicate, with its sequence, and the others are stored after them. The
+// first version of the search halved the batch again for each stored event
+// and ran out of the append's time (503) at every retry.
+func TestAppendBatchRetryScattered(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		n       int
+		stored  func(i int) bool
+		reverse bool
+	}{
+		{"every other one", 1000, func(i int) bool { return i%2 == 1 }, false},
+		{"one by one in reverse order", 300, func(i int) bool { return true }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, _ := newStore(t)
+			var all, old []*events.Event
+			for i := 0; i < tc.n; i++ {
+				e := order(fmt.Sprintf("o-%d", i), "acme")
+				all = append(all, e)
+				if tc.stored(i) {
+					old = append(old, e)
+				}
+			}
+			seqOf := map[string]uint64{}
+			if tc.reverse {
+				for i := len(old) - 1; i >= 0; i-- {
+					for _, r := range mustAppend(t, st, events.AppendOptions{}, old[i]) {
+						seqOf[r.ID] = r.Seq
+					}
+				}
+			} else {
+				for _, r := range mustAppend(t, st, events.AppendOptions{}, old...) {
+					seqOf[r.ID] = r.Seq
+				}
+			}
+			res := mustAppend(t, st, events.AppendOptions{}, all...)
+			next := uint64(len(old)) + 1
+			for i, r := range res {
+				want := events.AppendResult{ID: all[i].ID, Seq: seqOf[all[i].ID], Duplicate: true}
+				if !tc.stored(i) {
+					want = events.AppendResult{ID: all[i].ID, Seq: next}
+					next++
+				}
+				if r != want {
+					t.Fatalf("result %d: got %+v, want %+v", i, r, want)
+				}
+			}
+			if got := mustStatus(t, st).Messages; got != uint64(tc.n) {
+				t.Errorf("messages: got %d, want %d", got, tc.n)
+			}
+		})
+	}
+}
