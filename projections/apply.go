@@ -2,6 +2,7 @@ package projections
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -34,7 +35,7 @@ func (p *Projector) Decode(st events.Stored) Incoming {
 }
 
 func decodeStored(st events.Stored, pol *Policy) Incoming {
-	in := Incoming{Stored: st, Digest: sha256.Sum256(st.Data)}
+	in := Incoming{Stored: st, Digest: MessageDigest(st)}
 	e, err := events.Decode(st.Data, false)
 	if err != nil {
 		in.Reject = err.Error()
@@ -309,8 +310,8 @@ func (p *Projector) apply(in Incoming) {
 }
 
 // ChainLink is the next link of a hash chain: SHA-256 of the previous link
-// and the SHA-256 of the message's bytes as stored (the message's own digest
-// can be computed ahead, beside the chain's order).
+// and the message's digest (MessageDigest, which can be computed ahead,
+// beside the chain's order).
 func ChainLink(prev, messageDigest [32]byte) [32]byte {
 	var buf [64]byte
 	copy(buf[:32], prev[:])
@@ -318,16 +319,53 @@ func ChainLink(prev, messageDigest [32]byte) [32]byte {
 	return sha256.Sum256(buf[:])
 }
 
+// MessageDigest is the SHA-256 of a message as stored, with its place:
+// its sequence (8 bytes, big-endian), its subject, a zero byte, its bytes.
+// With the sequence in it, two messages of different accounts cannot trade
+// places in the log, nor a message move to another subject, unseen by the
+// chains (rules 4; before, a link hashed the message's bytes alone).
+func MessageDigest(st events.Stored) [32]byte {
+	h := sha256.New()
+	var seq [8]byte
+	binary.BigEndian.PutUint64(seq[:], st.Seq)
+	h.Write(seq[:])
+	h.Write([]byte(st.Subject))
+	h.Write([]byte{0})
+	h.Write(st.Data)
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// TickChain is the token (and label) of the chain over the clock ticks:
+// the tick subject itself, which no account's token can be (an account's
+// token holds no dot).
+const TickChain = natsstore.TickSubject
+
+// ChainOf names the chain a message of subject extends: the account's whose
+// subject it is on, or the clock ticks'; the label is the account id (the
+// token itself, said so, when it names no account kam makes).
+func ChainOf(subject string) (token, label string, ok bool) {
+	if subject == natsstore.TickSubject {
+		return TickChain, TickChain, true
+	}
+	if token, ok := natsstore.TokenOf(subject); ok {
+		return token, natsstore.ChainLabel(token), true
+	}
+	return "", "", false
+}
+
 // link extends the hash chain of the account whose subject the message is
-// on, whatever the message holds: the chain covers the log as stored.
+// on (or the clock ticks'), whatever the message holds: the chains cover
+// the log as stored, every message of it.
 func (p *Projector) link(st events.Stored, digest [32]byte) *chain {
-	token, ok := natsstore.TokenOf(st.Subject)
+	token, label, ok := ChainOf(st.Subject)
 	if !ok {
 		return nil
 	}
 	c := p.chains[token]
 	if c == nil {
-		c = &chain{token: token, account: natsstore.ChainLabel(token)}
+		c = &chain{token: token, account: label}
 		p.chains[token] = c
 	}
 	c.head = ChainLink(c.head, digest)

@@ -149,6 +149,8 @@ var ErrPolicyMismatch = errors.New("policy mismatch")
 //	   type it names in rejected_events. Times with a comma before the
 //	   fraction or an offset of 24 hours or more (beyond RFC 3339, which
 //	   Go's parser took) are set aside, as is year 1 (taken for no time).
+//	   The hash chains hash each message with its sequence and subject,
+//	   and the clock ticks have a chain (kam.clock.tick) of their own.
 const RulesVersion = 4
 
 // ErrRulesChanged is returned by Open when the read model was built by

@@ -336,3 +336,112 @@ func TestFirstDifferenceModelMoved(t *testing.T) {
 		t.Errorf("got %q, %v; want the rows left uncompared, no error", got, err)
 	}
 }
+
+// TestVerifyChainSeesOrderAndTicks: the chains cover every message of the
+// log with its place. Two accounts' messages that trade places, or a clock
+// tick moved, change the decisions a rebuild makes; each is now seen by a
+// chain (before, each account's chain hashed its own messages' bytes
+// alone, and no chain covered the ticks).
+func TestVerifyChainSeesOrderAndTicks(t *testing.T) {
+	history := func(swap bool, tick string) string {
+		t.Helper()
+		dir := t.TempDir()
+		k := startKam(t, dir, "--no-ticks")
+		evs := []map[string]any{
+			order("e1", "ACME", "2026-01-05T10:00:00Z", "1000.00"),
+			order("e2", "BETA", "2026-01-05T11:00:00Z", "100.00"),
+			{"id": "e3", "source": "test", "type": "clock.tick", "time": tick},
+		}
+		if swap {
+			evs[0], evs[1] = evs[1], evs[0]
+		}
+		for _, ev := range evs {
+			if code, body := k.call("POST", "/v1/events", ev); code != 201 {
+				t.Fatalf("append %v: %d %v", ev["id"], code, body)
+			}
+		}
+		k.call("GET", "/v1/accounts?min_seq=3", nil)
+		k.stop()
+		return dir
+	}
+	filed := filepath.Join(t.TempDir(), "chains.txt")
+	code, out, _ := runKamSplit(t, "verify", "--chain", "--data-dir", history(false, "2026-01-06T00:00:00Z"))
+	if code != 0 || !strings.Contains(out, "kam.clock.tick 1 ") {
+		t.Fatalf("verify --chain: exit %d, want the ticks' chain too:\n%s", code, out)
+	}
+	if err := os.WriteFile(filed, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		dir  string
+		want string
+	}{
+		{"ACME's and BETA's orders traded places", history(true, "2026-01-06T00:00:00Z"), "[ACME BETA]"},
+		{"the tick an hour earlier", history(false, "2026-01-05T23:00:00Z"), "[kam.clock.tick]"},
+	} {
+		code, out := runKam(t, "verify", "--chain", "--data-dir", tc.dir, "--against", filed)
+		var differing []string
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, "DIFFERS") {
+				differing = append(differing, strings.Fields(line)[0])
+			}
+		}
+		if code != 1 || fmt.Sprint(differing) != tc.want {
+			t.Errorf("%s: exit %d with %v differing, want 1 with %s:\n%s", tc.name, code, differing, tc.want, out)
+		}
+	}
+}
+
+// TestVerifyChainGrown: a list filed earlier is of a shorter log; a chain
+// that has grown since is equal to it if its first links end in the filed
+// head (an auditor checks a live log), and differs if they do not.
+func TestVerifyChainGrown(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	auditScript(t, k, "1000.00")
+	k.call("GET", "/v1/accounts?min_seq=5", nil)
+	k.stop()
+	code, out, _ := runKamSplit(t, "verify", "--chain", "--data-dir", dir)
+	if code != 0 {
+		t.Fatalf("verify --chain: exit %d:\n%s", code, out)
+	}
+	filed := filepath.Join(t.TempDir(), "chains.txt")
+	if err := os.WriteFile(filed, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k = startKam(t, dir, "--no-ticks")
+	if code, body := k.call("POST", "/v1/events", order("e6", "ACME", "2026-01-08T10:00:00Z", "1.00")); code != 201 {
+		t.Fatalf("append: %d %v", code, body)
+	}
+	k.call("GET", "/v1/accounts?min_seq=6", nil)
+	k.stop()
+	code, out = runKam(t, "verify", "--chain", "--data-dir", dir, "--against", filed)
+	if code != 0 || !strings.Contains(out, "ACME 3 ") || !strings.Contains(out, "grew from 2") || strings.Contains(out, "DIFFERS") {
+		t.Errorf("a log grown since the list was filed: exit %d, want 0 with ACME grown from 2:\n%s", code, out)
+	}
+	// A filed head that the log's first links do not end in still differs.
+	forged := strings.Replace(string(mustRead(t, filed)), "ACME 2 ", "ACME 2 00", 1)
+	forged = strings.Replace(forged, "ACME 2 00", "ACME 2 ", 1)
+	lines := strings.Split(forged, "\n")
+	for i, l := range lines {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "ACME" {
+			lines[i] = "ACME 2 " + strings.Repeat("0", 64)
+		}
+	}
+	if err := os.WriteFile(filed, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runKam(t, "verify", "--chain", "--data-dir", dir, "--against", filed); code != 1 || !strings.Contains(out, "ACME 3 ") || !strings.Contains(out, "DIFFERS") {
+		t.Errorf("a grown chain whose first links do not end in the filed head: exit %d, want 1:\n%s", code, out)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
