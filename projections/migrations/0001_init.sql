@@ -222,7 +222,9 @@ CREATE TABLE rejected_events (
 
 -- Tamper evidence: a hash chain per account over every message on its
 -- subjects, in stream order: link 0 is 32 zero bytes, link n =
--- SHA-256(link n-1 || SHA-256(message n's bytes as stored)).
+-- SHA-256(link n-1 || SHA-256(message n's bytes as stored)). Since rules 4
+-- each message's digest also covers its sequence and subject, and the
+-- clock ticks have a chain: see docs/read-model.md.
 -- kam verify --chain recomputes it from the stream.
 CREATE TABLE chains (
   token     TEXT PRIMARY KEY,  -- the account's subject token
