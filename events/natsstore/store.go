@@ -6,12 +6,14 @@ package natsstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -360,9 +362,15 @@ func seqConflict(err error) bool {
 // id, is e, whose message data is data: a retry, a duplicate to answer with
 // the stored sequence, rather than another event sent under a used id,
 // which would be lost. kam's encoding of an event depends only on what the
-// client sent (MarshalJSON: fixed order, no time of receipt), except the
-// actor, which kam sets from the request's principal: a retry with other
-// credentials is the same event, so the actor is left out.
+// client sent (MarshalJSON: fixed order, no time of receipt), so what may
+// differ between a retry and its first send is compared for its meaning:
+//   - the actor, which kam sets from the request's principal (a retry with
+//     other credentials is the same event), is left out;
+//   - a dataversion left out is version 1;
+//   - data is compared as JSON values (its keys in another order, "\u00e9"
+//     for "é");
+//   - two clock ticks under one id at the same time are the same fact,
+//     whoever appended them (kam serve's own tick and kam demo's).
 func sameEvent(e *events.Event, data, stored []byte) bool {
 	if bytes.Equal(data, stored) {
 		return true
@@ -371,9 +379,36 @@ func sameEvent(e *events.Event, data, stored []byte) bool {
 	if err != nil {
 		return false
 	}
-	st.Actor = e.Actor
-	b, err := st.MarshalJSON()
-	return err == nil && bytes.Equal(b, data)
+	if e.Type == events.TypeClockTick && st.Type == events.TypeClockTick && e.ID == st.ID && e.Time.Equal(st.Time) {
+		return true
+	}
+	a, b := *e, *st
+	b.Actor = a.Actor
+	a.Data, b.Data = nil, nil
+	a.DataVersion, b.DataVersion = cmp.Or(a.DataVersion, 1), cmp.Or(b.DataVersion, 1)
+	ja, errA := a.MarshalJSON()
+	jb, errB := b.MarshalJSON()
+	return errA == nil && errB == nil && bytes.Equal(ja, jb) && sameJSON(e.Data, st.Data)
+}
+
+// sameJSON reports whether two JSON texts hold the same value (numbers
+// compared as written).
+func sameJSON(x, y []byte) bool {
+	if bytes.Equal(x, y) {
+		return true
+	}
+	var vx, vy any
+	for _, c := range []struct {
+		b []byte
+		v *any
+	}{{x, &vx}, {y, &vy}} {
+		d := json.NewDecoder(bytes.NewReader(c.b))
+		d.UseNumber()
+		if d.Decode(c.v) != nil {
+			return false
+		}
+	}
+	return reflect.DeepEqual(vx, vy)
 }
 
 // idUsed is the error for event i of an append, e, whose id is that of

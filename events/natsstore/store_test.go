@@ -1171,3 +1171,35 @@ func TestAppendBatchRetryScattered(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendRetrySameMeaning: a retry is told from another event under a
+// used id by what the event says, not by how it is written: data with its
+// keys in another order or escaped otherwise, a dataversion of 1 given on
+// one send only, and a clock tick of another source at the same time are
+// duplicates; another amount is not.
+func TestAppendRetrySameMeaning(t *testing.T) {
+	st, _ := newStore(t)
+	first := order("o-1", "acme")
+	first.Data = []byte(`{"order_id":"o-1","amount":"1.00","notes":"é"}`)
+	mustAppend(t, st, events.AppendOptions{}, first)
+	ticked := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	mustAppend(t, st, events.AppendOptions{}, &events.Event{SpecVersion: events.SpecVersion, ID: "clock.tick/2026-02-01",
+		Source: "kam/serve", Type: events.TypeClockTick, Time: ticked})
+
+	retry := order("o-1", "acme")
+	retry.Data = []byte(`{"notes":"\u00e9","amount":"1.00","order_id":"o-1"}`)
+	retry.DataVersion = 1
+	demoTick := &events.Event{SpecVersion: events.SpecVersion, ID: "clock.tick/2026-02-01", Source: "kam/demo",
+		Type: events.TypeClockTick, Time: ticked}
+	for _, e := range []*events.Event{retry, demoTick} {
+		res, err := st.Append(context.Background(), []*events.Event{e}, events.AppendOptions{})
+		if err != nil || !res[0].Duplicate {
+			t.Errorf("%s sent again, written otherwise: %+v, %v; want a duplicate", e.ID, res, err)
+		}
+	}
+	other := order("o-1", "acme")
+	other.Data = []byte(`{"order_id":"o-1","amount":"2.00","notes":"é"}`)
+	if _, err := st.Append(context.Background(), []*events.Event{other}, events.AppendOptions{}); events.ErrorCode(err) != events.EConflict {
+		t.Errorf("another amount under o-1: got %v, want a conflict", err)
+	}
+}
