@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"kam/handlers"
+	"unicode/utf8"
 )
 
 func init() {
@@ -170,8 +171,39 @@ func eventLine(raw json.RawMessage) string {
 	if e.CausationID != "" {
 		s += ", causation " + e.CausationID
 	}
-	if len(e.Data) > 0 && len(e.Data) < 200 {
+	switch {
+	case len(e.Data) == 0:
+	case len(e.Data) <= maxDataShown:
 		s += ", data " + string(e.Data)
+	default:
+		// A statement must not look whole when it is not: the data is cut
+		// visibly, after the amount when there is one.
+		s += fmt.Sprintf(", data (%d bytes, the first %d) %s…", len(e.Data), maxDataShown, cutUTF8(e.Data, maxDataShown))
+		if amount := amountOf(e.Data); amount != "" {
+			s += ", amount " + amount
+		}
 	}
 	return s
+}
+
+// maxDataShown bounds the data a statement's line shows of an event.
+const maxDataShown = 200
+
+// cutUTF8 is b cut to at most n bytes, not inside a character.
+func cutUTF8(b []byte, n int) string {
+	for n > 0 && n < len(b) && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return string(b[:n])
+}
+
+// amountOf is the amount of an order or return's data, "" without one.
+func amountOf(data []byte) string {
+	var d struct {
+		Amount string `json:"amount"`
+	}
+	if json.Unmarshal(data, &d) != nil {
+		return ""
+	}
+	return d.Amount
 }

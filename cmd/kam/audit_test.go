@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"kam/projections"
+	"unicode/utf8"
 )
 
 // auditScript appends the scripted history of ACME and BETA and returns the
@@ -444,4 +446,22 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestEventLineLongData: a statement's line shows an event's data whole, or
+// cut visibly with the amount after it; never silently without it (an
+// order's data of 200 bytes or more was left out, amount and all).
+func TestEventLineLongData(t *testing.T) {
+	short := `{"order_id":"o-1","amount":"316.17"}`
+	long := `{"order_id":"o-2","amount":"916.17","notes":"` + strings.Repeat("é", 150) + `"}`
+	for _, tc := range []struct{ data, want string }{
+		{short, ", data " + short},
+		{long, `, data (` + fmt.Sprint(len(long)) + ` bytes, the first 200) {"order_id":"o-2","amount":"916.17"`},
+		{long, "…, amount 916.17"},
+	} {
+		line := eventLine(json.RawMessage(`{"seq":7,"id":"o","type":"order.placed","data":` + tc.data + `}`))
+		if !strings.Contains(line, tc.want) || !utf8.ValidString(line) {
+			t.Errorf("line %q: want it to hold %q, in UTF-8", line, tc.want)
+		}
+	}
 }
