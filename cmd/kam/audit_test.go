@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -463,5 +464,20 @@ func TestEventLineLongData(t *testing.T) {
 		if !strings.Contains(line, tc.want) || !utf8.ValidString(line) {
 			t.Errorf("line %q: want it to hold %q, in UTF-8", line, tc.want)
 		}
+	}
+}
+
+// TestVerifyChainModelMoved: when a running kam applies more while kam
+// verify --chain reads its chains, nothing is compared, and the exit code
+// says so (3), not a difference (1), which a scripted audit must tell apart.
+func TestVerifyChainModelMoved(t *testing.T) {
+	serving := servingModel{applied: 7, rows: func(context.Context, string, int, int) ([][]any, error) {
+		return nil, errModelMoved
+	}}
+	var out syncBuffer
+	err := (&Main{Stdout: &out, Stderr: &out}).verifyChains(context.Background(), nil, nil, serving, "")
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 3 {
+		t.Errorf("chains read from a model that moved on: got %v, want exit 3", err)
 	}
 }

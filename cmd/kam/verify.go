@@ -304,7 +304,10 @@ func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream 
 			return err
 		}
 		source = against
-	} else if want, err = servingChains(ctx, serving); err != nil {
+	} else if want, err = servingChains(ctx, serving); errors.Is(err, errModelMoved) {
+		// Nothing was compared: not a difference, which exit 1 says.
+		return &exitError{code: 3, msg: "kam verify --chain: " + errModelMoved.Error() + " while its chains were read; nothing was compared: run kam verify again, or while ingest pauses"}
+	} else if err != nil {
 		return err
 	}
 	// A filed list is of the log as it stood then: each chain is compared
