@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -202,6 +203,21 @@ func (db *DB) Close() error {
 // Reader is the read-only pool, for queries.
 func (db *DB) Reader() *sql.DB { return db.reader }
 
+// OpenReadOnly opens a read model file for reading only: no migration runs
+// and nothing is written, for a verifier that must not change what it
+// checks (opened with OpenDB, a file whose record of migrations had lost
+// its latest ran that migration again, and the record looked whole).
+func OpenReadOnly(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	return sql.Open(readerDriver, dsn(path, true))
+}
+
+// ErrSchemaGap is returned when a read model's record of its migrations
+// lacks one below the latest it holds.
+var ErrSchemaGap = errors.New("read model's migrations incomplete")
+
 // migrate applies the embedded migrations not applied yet, each in its own
 // transaction, in the order of their numbers.
 func migrate(db *sql.DB) error {
@@ -226,6 +242,10 @@ func migrate(db *sql.DB) error {
 		migs = append(migs, mig{v, base})
 	}
 	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+	var latest int
+	if err := db.QueryRow(`SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&latest); err != nil {
+		return err
+	}
 	for _, m := range migs {
 		var n int
 		if err := db.QueryRow(`SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
@@ -233,6 +253,13 @@ func migrate(db *sql.DB) error {
 		}
 		if n > 0 {
 			continue
+		}
+		if m.version < latest {
+			// Migrations run in order, so a gap below the latest is a
+			// record deleted by hand; running the migration again would
+			// rewrite a model built past it.
+			return fmt.Errorf("%w: its schema_migrations holds version %d but not %d (%s): the file was changed by hand; rebuild it (kam serve --rebuild, or kam replay --into NEW.db)",
+				ErrSchemaGap, latest, m.version, m.name)
 		}
 		body, err := migrationFS.ReadFile("migrations/" + m.name)
 		if err != nil {

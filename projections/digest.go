@@ -17,7 +17,7 @@ import (
 // last SchemaTable.
 var Tables = []string{
 	"projector_state", "accounts", "account_movers", "account_days", "reviews", "tier_history", "key_history", "loyalty_history",
-	"sla_items", "contacts", "visits", "rejected_events", "applied_ids", "chains", SchemaTable,
+	"sla_items", "contacts", "visits", "rejected_events", "applied_ids", "chains", "schema_migrations", SchemaTable,
 }
 
 // SchemaTable stands for the file's schema in digests and row listings:

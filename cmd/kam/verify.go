@@ -155,18 +155,20 @@ func localModel(dataDir string) (servingModel, error) {
 	if err != nil || pol == nil {
 		return servingModel{}, fmt.Errorf("%s holds no policy: %v", path, err)
 	}
-	db, err := projections.OpenDB(path)
+	// Read only: verify must not change the file it checks (no migration
+	// runs, nothing is written).
+	db, err := projections.OpenReadOnly(path)
 	if err != nil {
 		return servingModel{}, err
 	}
-	applied, d, err := projections.SnapshotDigest(context.Background(), db.Reader())
+	applied, d, err := projections.SnapshotDigest(context.Background(), db)
 	if err != nil {
 		db.Close()
 		return servingModel{}, err
 	}
 	return servingModel{name: path, applied: applied, policy: pol, digests: d,
 		rows: func(ctx context.Context, table string, offset, limit int) ([][]any, error) {
-			return projections.TableRows(ctx, db.Reader(), table, offset, limit)
+			return projections.TableRows(ctx, db, table, offset, limit)
 		},
 		close: func() { db.Close() }}, nil
 }
