@@ -326,11 +326,10 @@ func ChainLink(prev, messageDigest [32]byte) [32]byte {
 // chains (rules 4; before, a link hashed the message's bytes alone).
 func MessageDigest(st events.Stored) [32]byte {
 	h := sha256.New()
-	var seq [8]byte
-	binary.BigEndian.PutUint64(seq[:], st.Seq)
-	h.Write(seq[:])
-	h.Write([]byte(st.Subject))
-	h.Write([]byte{0})
+	var buf [256]byte // the sequence and subject, most often without an allocation
+	head := binary.BigEndian.AppendUint64(buf[:0], st.Seq)
+	head = append(append(head, st.Subject...), 0)
+	h.Write(head)
 	h.Write(st.Data)
 	var d [32]byte
 	h.Sum(d[:0])
