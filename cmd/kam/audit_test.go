@@ -292,7 +292,7 @@ func TestChainOfAStrayToken(t *testing.T) {
 		t.Errorf("the account's chain: %v, want its own message only (sequence 1)", c)
 	}
 	if code, out := runKam(t, "verify", "--chain", "--url", "http://"+k.addrs.HTTP); code != 0 ||
-		!strings.Contains(out, "~Lh (a subject token that names no account) 1 ") {
+		!strings.Contains(out, "\n~Lh 1 ") || !strings.Contains(out, "  ~Lh (a subject token that names no account)\n") {
 		t.Errorf("verify --chain: exit %d:\n%s", code, out)
 	}
 }
@@ -506,5 +506,58 @@ func TestVerifySchemaMigrations(t *testing.T) {
 	code, out := runKam(t, "verify", "--data-dir", dir, "--quiet")
 	if code != 1 || !strings.Contains(out, "schema_migrations DIFFERS") || strings.Count(out, "DIFFERS") != 1 {
 		t.Errorf("verify after the latest migration's record was deleted: exit %d, want 1 naming schema_migrations only:\n%s", code, out)
+	}
+}
+
+// TestVerifyChainLists: chains are told apart by token (an account named
+// "kam.clock.tick" beside the ticks' chain); a list printed by an --against
+// run can be filed again; a chain begun after the list was filed is new,
+// not a difference; and a list without the header (links of a kam before
+// rules 4) is refused as such, not read as a changed log.
+func TestVerifyChainLists(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	for _, ev := range []map[string]any{
+		order("e1", "kam.clock.tick", "2026-01-05T10:00:00Z", "10.00"),
+		{"id": "e2", "source": "test", "type": "clock.tick", "time": "2026-01-06T00:00:00Z"},
+	} {
+		if code, body := k.call("POST", "/v1/events", ev); code != 201 {
+			t.Fatalf("append: %d %v", code, body)
+		}
+	}
+	k.call("GET", "/v1/accounts?min_seq=2", nil)
+	k.stop()
+	code, out, _ := runKamSplit(t, "verify", "--chain", "--data-dir", dir)
+	if code != 0 || strings.Count(out, " 1 ") != 2 || !strings.HasPrefix(out, chainsHeader) {
+		t.Fatalf("verify --chain with an account named kam.clock.tick: exit %d, want 0 with two chains of 1:\n%s", code, out)
+	}
+	filed := filepath.Join(t.TempDir(), "chains.txt")
+	if err := os.WriteFile(filed, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	k = startKam(t, dir, "--no-ticks")
+	if code, body := k.call("POST", "/v1/events", order("e3", "NEWCO", "2026-01-06T10:00:00Z", "1.00")); code != 201 {
+		t.Fatalf("append: %d %v", code, body)
+	}
+	k.call("GET", "/v1/accounts?min_seq=3", nil)
+	k.stop()
+	code, out, _ = runKamSplit(t, "verify", "--chain", "--data-dir", dir, "--against", filed)
+	if code != 0 || !strings.Contains(out, "NEWCO 1 ") || !strings.Contains(out, "new since") {
+		t.Fatalf("a chain begun after the list was filed: exit %d, want 0 with NEWCO new:\n%s", code, out)
+	}
+	// That output, remarks and all, is a list to file in turn.
+	if err := os.WriteFile(filed, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runKam(t, "verify", "--chain", "--data-dir", dir, "--against", filed); code != 0 {
+		t.Errorf("against the list an --against run printed: exit %d:\n%s", code, out)
+	}
+	// A list of the format before rules 4.
+	if err := os.WriteFile(filed, []byte("ACME 2 "+strings.Repeat("0", 64)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runKam(t, "verify", "--chain", "--data-dir", dir, "--against", filed); code == 0 || !strings.Contains(out, "before rules 4") {
+		t.Errorf("a list without the header: exit %d, want a refusal naming the older links:\n%s", code, out)
 	}
 }

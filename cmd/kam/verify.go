@@ -281,9 +281,11 @@ func rowString(r []any) string {
 	return strings.Join(parts, " | ")
 }
 
-// verifyChains recomputes every account's hash chain from the stream, up to
-// the read model's applied sequence, and compares it with the read model's
-// (or with a list filed earlier).
+// verifyChains recomputes every account's hash chain (and the clock
+// ticks') from the stream, up to the read model's applied sequence, and
+// compares it with the read model's (or with a list filed earlier). Chains
+// are told apart by their subject token: two chains can carry one label
+// (an account named "kam.clock.tick" and the ticks' chain).
 func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, serving servingModel, against string) error {
 	// Against the read model: up to what it has applied. Against a filed
 	// list: the whole log as it stands.
@@ -298,7 +300,7 @@ func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream 
 	if upTo == 0 {
 		return fmt.Errorf("nothing to chain: the log (or the read model) is empty")
 	}
-	var want map[string]projections.Chain
+	var want filedChains
 	source := "the read model"
 	var err error
 	if against != "" {
@@ -306,7 +308,7 @@ func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream 
 			return err
 		}
 		source = against
-	} else if want, err = servingChains(ctx, serving); errors.Is(err, errModelMoved) {
+	} else if want.chains, err = servingChains(ctx, serving); errors.Is(err, errModelMoved) {
 		// Nothing was compared: not a difference, which exit 1 says.
 		return &exitError{code: 3, msg: "kam verify --chain: " + errModelMoved.Error() + " while its chains were read; nothing was compared: run kam verify again, or while ingest pauses"}
 	} else if err != nil {
@@ -318,87 +320,102 @@ func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream 
 	var filedAt map[string]int64
 	if against != "" {
 		filedAt = map[string]int64{}
-		for a, c := range want {
-			filedAt[a] = c.Length
+		for token, c := range want.chains {
+			filedAt[token] = c.Length
 		}
 	}
-	got, headAt, err := recomputeChains(ctx, js, stream.CachedInfo().Config.Name, upTo, filedAt)
+	got, err := recomputeChains(ctx, js, stream.CachedInfo().Config.Name, upTo, filedAt)
 	if err != nil {
 		return err
 	}
-	accounts := make([]string, 0, len(got))
-	for a := range got {
-		accounts = append(accounts, a)
+	tokens := make([]string, 0, len(got))
+	for t := range got {
+		tokens = append(tokens, t)
 	}
-	for a := range want {
-		if _, ok := got[a]; !ok {
-			accounts = append(accounts, a)
+	for t := range want.chains {
+		if _, ok := got[t]; !ok {
+			tokens = append(tokens, t)
 		}
 	}
-	sort.Strings(accounts)
+	sort.Strings(tokens)
+	fmt.Fprintf(m.Stdout, "%s stream %s up to sequence %d\n", chainsHeader, stream.CachedInfo().Config.Name, upTo)
 	bad, grew := 0, 0
-	for _, a := range accounts {
-		g, w := got[a], want[a]
-		line := fmt.Sprintf("%s %d %s", a, g.Length, g.Head)
+	for _, t := range tokens {
+		g, w := got[t], want.chains[t]
+		line := fmt.Sprintf("%s %d %s", t, g.Length, g.Head)
+		if g.label != "" && g.label != t {
+			line += "  " + g.label
+		}
 		switch {
 		case g.Length == w.Length && g.Head == w.Head:
 			fmt.Fprintln(m.Stdout, line)
-		case against != "" && w.Length > 0 && g.Length > w.Length && headAt[a] == w.Head:
+		case against != "" && w.Length > 0 && g.Length > w.Length && g.headAt == w.Head:
 			grew++
 			fmt.Fprintf(m.Stdout, "%s  (grew from %d: its first %d links end in the head filed in %s)\n", line, w.Length, w.Length, source)
+		case against != "" && w.Length == 0 && g.firstSeq > want.upTo:
+			grew++
+			fmt.Fprintf(m.Stdout, "%s  (new since %s was filed, at sequence %d)\n", line, source, want.upTo)
 		default:
 			bad++
 			fmt.Fprintf(m.Stdout, "%s  DIFFERS from %s: %d %s\n", line, source, w.Length, orNone(w.Head))
 		}
 	}
 	if bad > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("kam verify --chain: %d of %d chains differ from %s", bad, len(accounts), source)}
+		return &exitError{code: 1, msg: fmt.Sprintf("kam verify --chain: %d of %d chains differ from %s", bad, len(tokens), source)}
 	}
 	if grew > 0 {
-		fmt.Fprintf(m.Stderr, "%d chains up to sequence %d equal %s, %d of them grown since\n", len(accounts), upTo, source, grew)
+		fmt.Fprintf(m.Stderr, "%d chains up to sequence %d equal %s, %d of them grown or new since\n", len(tokens), upTo, source, grew)
 		return nil
 	}
-	fmt.Fprintf(m.Stderr, "%d chains up to sequence %d equal %s\n", len(accounts), upTo, source)
+	fmt.Fprintf(m.Stderr, "%d chains up to sequence %d equal %s\n", len(tokens), upTo, source)
 	return nil
 }
 
-// recomputeChains reads every message up to seq and chains them by account
-// (and the clock ticks).
-//
-// headAt gives, for each chain named in at, its head after that many links
-// (when it has them).
-func recomputeChains(ctx context.Context, js jetstream.JetStream, stream string, upTo uint64, at map[string]int64) (chains map[string]projections.Chain, headAt map[string]string, err error) {
+// chainsHeader begins a list of chains: the version of its links (rules 4:
+// each message hashed with its sequence and subject), so that a list
+// filed by a kam that hashed messages alone is not read as a changed log.
+const chainsHeader = "# kam chains v2:"
+
+// recomputedChain is a chain recomputed from the stream.
+type recomputedChain struct {
+	projections.Chain
+	label    string // the account id, or what the token is
+	firstSeq uint64 // of its first message
+	headAt   string // its head after the length asked for, if it has it
+}
+
+// recomputeChains reads every message up to upTo and chains them by
+// subject token (the clock ticks under theirs), keeping each chain's head
+// after the length at gives for its token.
+func recomputeChains(ctx context.Context, js jetstream.JetStream, stream string, upTo uint64, at map[string]int64) (map[string]*recomputedChain, error) {
 	sub, err := natsstore.Subscribe(ctx, js, stream, 1)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer sub.Stop()
 	heads := map[string]*[32]byte{}
-	out := map[string]projections.Chain{}
-	headAt = map[string]string{}
+	out := map[string]*recomputedChain{}
 	for {
 		st, _, err := sub.Next()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		if _, acct, ok := projections.ChainOf(st.Subject); ok {
-			h := heads[acct]
+		if token, label, ok := projections.ChainOf(st.Subject); ok {
+			h, c := heads[token], out[token]
 			if h == nil {
-				h = new([32]byte)
-				heads[acct] = h
+				h, c = new([32]byte), &recomputedChain{label: label, firstSeq: st.Seq}
+				heads[token], out[token] = h, c
 			}
 			*h = projections.ChainLink(*h, projections.MessageDigest(st))
-			c := out[acct]
 			c.Length++
 			c.LastSeq = st.Seq
 			c.Head = hex.EncodeToString(h[:])
-			out[acct] = c
-			if n, ok := at[acct]; ok && n == c.Length {
-				headAt[acct] = c.Head
+			if n, ok := at[token]; ok && n == c.Length {
+				c.headAt = c.Head
 			}
 		}
 		if st.Seq >= upTo {
-			return out, headAt, nil
+			return out, nil
 		}
 	}
 }
@@ -415,7 +432,7 @@ func servingChains(ctx context.Context, serving servingModel) (map[string]projec
 			if len(r) != 5 {
 				return nil, fmt.Errorf("chains: a row of %d columns", len(r))
 			}
-			out[fmt.Sprint(r[1])] = projections.Chain{Length: toInt(r[2]), Head: fmt.Sprint(r[3]), LastSeq: uint64(toInt(r[4]))}
+			out[fmt.Sprint(r[0])] = projections.Chain{Length: toInt(r[2]), Head: fmt.Sprint(r[3]), LastSeq: uint64(toInt(r[4]))}
 		}
 		if len(rows) < 1000 {
 			return out, nil
@@ -433,38 +450,59 @@ func toInt(v any) int64 {
 	return 0
 }
 
-// readFiledChains reads a list kam verify --chain printed: ACCOUNT LENGTH HEAD.
-// An account id may hold spaces: the last two fields are length and head.
-func readFiledChains(path string) (map[string]projections.Chain, error) {
+// filedChains is a list kam verify --chain printed: its header, then a
+// line a chain, TOKEN LENGTH HEAD, the label and any remark after them.
+type filedChains struct {
+	upTo   uint64 // the sequence the list was made up to
+	chains map[string]projections.Chain
+}
+
+func readFiledChains(path string) (filedChains, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return filedChains{}, err
 	}
 	defer f.Close()
 	return parseChains(f)
 }
 
-func parseChains(r io.Reader) (map[string]projections.Chain, error) {
-	out := map[string]projections.Chain{}
+func parseChains(r io.Reader) (filedChains, error) {
+	out := filedChains{chains: map[string]projections.Chain{}}
 	sc := bufio.NewScanner(r)
-	n := 0
+	n, header := 0, false
 	for sc.Scan() {
 		n++
 		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.Contains(line, "DIFFERS") {
+		if rest, ok := strings.CutPrefix(line, chainsHeader); ok {
+			f := strings.Fields(rest)
+			if len(f) < 5 || f[len(f)-2] != "sequence" {
+				return filedChains{}, fmt.Errorf("line %d: a header without the sequence the list was made up to", n)
+			}
+			if _, err := fmt.Sscan(f[len(f)-1], &out.upTo); err != nil {
+				return filedChains{}, fmt.Errorf("line %d: sequence: %v", n, err)
+			}
+			header = true
 			continue
+		}
+		if line == "" || strings.HasPrefix(line, "#") || strings.Contains(line, "DIFFERS") {
+			continue // a differing chain's line holds no value to compare with
+		}
+		if !header {
+			return filedChains{}, fmt.Errorf("line %d: the list has no %q header: it was filed by a kam before rules 4, "+
+				"whose links hashed each message alone, and cannot be compared with these chains; file a new list", n, chainsHeader)
 		}
 		f := strings.Fields(line)
 		if len(f) < 3 {
-			return nil, fmt.Errorf("line %d: want ACCOUNT LENGTH HEAD", n)
+			return filedChains{}, fmt.Errorf("line %d: want TOKEN LENGTH HEAD", n)
 		}
 		var length int64
-		if _, err := fmt.Sscan(f[len(f)-2], &length); err != nil {
-			return nil, fmt.Errorf("line %d: length: %v", n, err)
+		if _, err := fmt.Sscan(f[1], &length); err != nil {
+			return filedChains{}, fmt.Errorf("line %d: length: %v", n, err)
 		}
-		rest := strings.TrimSpace(strings.TrimSuffix(line, f[len(f)-1]))
-		acct := strings.TrimSpace(strings.TrimSuffix(rest, f[len(f)-2]))
-		out[acct] = projections.Chain{Length: length, Head: f[len(f)-1]}
+		out.chains[f[0]] = projections.Chain{Length: length, Head: f[2]}
+	}
+	if !header && sc.Err() == nil {
+		return filedChains{}, fmt.Errorf("the list has no %q header line: file it again with kam verify --chain", chainsHeader)
 	}
 	return out, sc.Err()
 }
