@@ -561,3 +561,31 @@ func TestVerifyChainLists(t *testing.T) {
 		t.Errorf("a list without the header: exit %d, want a refusal naming the older links:\n%s", code, out)
 	}
 }
+
+// TestLocalModelMoved: kam verify --data-dir reads a file a running kam may
+// be writing; rows of a later state than the digests it read are refused as
+// a model that moved on (as --url does), not compared as a difference.
+func TestLocalModelMoved(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	defer k.stop()
+	if code, body := k.call("POST", "/v1/events", order("e1", "ACME", "2026-01-05T10:00:00Z", "1.00")); code != 201 {
+		t.Fatalf("append: %d %v", code, body)
+	}
+	k.call("GET", "/v1/accounts?min_seq=1", nil)
+	model, err := localModel(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.close()
+	if _, err := model.rows(context.Background(), "chains", 0, 10); err != nil {
+		t.Fatalf("rows at the digests' state: %v", err)
+	}
+	if code, body := k.call("POST", "/v1/events", order("e2", "ACME", "2026-01-05T11:00:00Z", "1.00")); code != 201 {
+		t.Fatalf("append: %d %v", code, body)
+	}
+	k.call("GET", "/v1/accounts?min_seq=2", nil)
+	if _, err := model.rows(context.Background(), "chains", 0, 10); !errors.Is(err, errModelMoved) {
+		t.Errorf("rows after the model applied more: got %v, want errModelMoved", err)
+	}
+}

@@ -168,7 +168,13 @@ func localModel(dataDir string) (servingModel, error) {
 	}
 	return servingModel{name: path, applied: applied, policy: pol, digests: d,
 		rows: func(ctx context.Context, table string, offset, limit int) ([][]any, error) {
-			return projections.TableRows(ctx, db, table, offset, limit)
+			// A running kam may be writing the file: rows of a later
+			// state than the digests are not compared, as with --url.
+			now, rows, err := projections.SnapshotRows(ctx, db, table, offset, limit)
+			if err == nil && now != applied {
+				return nil, errModelMoved
+			}
+			return rows, err
 		},
 		close: func() { db.Close() }}, nil
 }
