@@ -565,29 +565,37 @@ func (s *Store) appendAtomic(ctx context.Context, evs []*events.Event, msgs []*n
 // as duplicates (their first sequence), storing nothing new, and returns
 // the others, in order.
 func (s *Store) duplicates(ctx context.Context, evs []*events.Event, msgs []*nats.Msg, todo []int, res []events.AppendResult) ([]int, error) {
-	left := make(map[string]int, len(todo)) // id → index, not found stored yet
+	left := make(map[string]int, len(todo)) // id → index, not decided yet
 	for _, i := range todo {
 		left[evs[i].ID] = i
 	}
+	// A copy stored before the duplicate window began is no duplicate: the
+	// stream stores the event again, as it would sent alone.
+	window := s.stream.CachedInfo().Config.Duplicates
+	var rest []int // not stored, in order
 	for {
-		rest := make([]int, 0, len(left))
+		undecided := make([]int, 0, len(left))
 		for _, i := range todo {
 			if _, ok := left[evs[i].ID]; ok {
-				rest = append(rest, i)
+				undecided = append(undecided, i)
 			}
 		}
-		if len(rest) == 0 {
-			return nil, nil
+		if len(undecided) == 0 {
+			return rest, nil
 		}
-		// The first stored event, by halving.
-		j, err := s.firstStored(ctx, msgs, rest, 0, len(rest))
+		// The first stored event; those before it are not stored.
+		j, err := s.firstStored(ctx, msgs, undecided)
 		if err != nil {
-			return nil, s.publishError(ctx, err, evs[rest[0]])
+			return nil, s.publishError(ctx, err, evs[undecided[0]])
 		}
-		if j == len(rest) {
-			return rest, nil // none of them is stored
+		for _, i := range undecided[:j] {
+			rest = append(rest, i)
+			delete(left, evs[i].ID)
 		}
-		i := rest[j]
+		if j == len(undecided) {
+			return rest, nil
+		}
+		i := undecided[j]
 		delete(left, evs[i].ID)
 		seq, err := s.duplicateSeq(ctx, evs, msgs, i, res)
 		if err != nil {
@@ -598,21 +606,25 @@ func (s *Store) duplicates(ctx context.Context, evs []*events.Event, msgs []*nat
 		}
 		// The append that stored it stored others of the batch beside
 		// it, in the batch's order or another: the stream around it, by
-		// direct gets, finds them, where halving again for each took
-		// longer than an append may (every retry failed the same way).
+		// direct gets, finds them (halving again for each took longer
+		// than an append may, and every retry failed the same way). A
+		// few misses end the search, more once it has found some: other
+		// writers' events may lie between those of one append.
+		since := time.Now().Add(-window)
 		for _, step := range []int64{1, -1} {
-			for q, misses := int64(seq)+step, 0; q >= 1 && misses < scanMisses && len(left) > 0; q += step {
+			budget := scanFirstMisses
+			for q, misses := int64(seq)+step, 0; q >= 1 && misses < budget && len(left) > 0; q += step {
 				m, err := s.stream.GetMsg(ctx, uint64(q))
 				if err != nil {
 					misses++
 					continue
 				}
 				i, ok := left[m.Header.Get(hdrMsgID)]
-				if !ok {
+				if !ok || m.Time.Before(since) {
 					misses++
 					continue
 				}
-				misses = 0
+				misses, budget = 0, scanMisses
 				if !sameEvent(evs[i], msgs[i].Data, m.Data) {
 					return nil, idUsed(i, evs[i], uint64(q))
 				}
@@ -623,10 +635,13 @@ func (s *Store) duplicates(ctx context.Context, evs []*events.Event, msgs []*nat
 	}
 }
 
-// scanMisses is how many messages that are none of the batch's end the
-// search of the stream around a stored event: other writers' events may
-// lie between those of one append.
-const scanMisses = 64
+// scanFirstMisses and scanMisses are how many messages that are none of the
+// batch's end the search of the stream around a stored event: before it
+// has found another of them, and after.
+const (
+	scanFirstMisses = 4
+	scanMisses      = 64
+)
 
 // duplicateSeq sends event i, found stored, on its own: a duplicate,
 // nothing is stored, and the acknowledgement gives its sequence, which it
@@ -648,28 +663,47 @@ func (s *Store) duplicateSeq(ctx context.Context, evs []*events.Event, msgs []*n
 	return ack.Sequence, nil
 }
 
-// firstStored returns the index of the first event of todo[lo:hi] that is
-// stored, hi if none is, halving the range while a probe finds one in it.
-func (s *Store) firstStored(ctx context.Context, msgs []*nats.Msg, todo []int, lo, hi int) (int, error) {
-	if hi-lo < MaxBatch { // a probe is the events and one more message
-		batch := make([]*nats.Msg, 0, hi-lo)
-		for _, i := range todo[lo:hi] {
-			batch = append(batch, msgs[i])
+// firstStored returns the index of the first event of todo that is stored,
+// len(todo) if none is. It probes growing runs from the start (1, 2, 4, ...
+// events) and halves the first run found to hold one, so that finding an
+// event k places on takes about 2·log2(k) probes.
+func (s *Store) firstStored(ctx context.Context, msgs []*nats.Msg, todo []int) (int, error) {
+	from := 0
+	for step := 1; from < len(todo); step *= 2 {
+		to := min(from+step, len(todo), from+MaxBatch-1) // a probe is the events and one more message
+		some, err := s.stored(ctx, msgsOf(msgs, todo[from:to]))
+		if err != nil {
+			return 0, err
 		}
-		some, err := s.stored(ctx, batch)
-		if err != nil || !some {
-			return hi, err
+		if !some {
+			from = to
+			continue
 		}
-		if hi-lo == 1 {
-			return lo, nil
+		lo, hi := from, to // holds a stored event
+		for hi-lo > 1 {
+			mid := lo + (hi-lo)/2
+			some, err := s.stored(ctx, msgsOf(msgs, todo[lo:mid]))
+			if err != nil {
+				return 0, err
+			}
+			if some {
+				hi = mid
+			} else {
+				lo = mid
+			}
 		}
+		return lo, nil
 	}
-	mid := lo + (hi-lo)/2
-	j, err := s.firstStored(ctx, msgs, todo, lo, mid)
-	if err != nil || j < mid {
-		return j, err
+	return len(todo), nil
+}
+
+// msgsOf is the messages of the events at the indexes idx.
+func msgsOf(msgs []*nats.Msg, idx []int) []*nats.Msg {
+	out := make([]*nats.Msg, len(idx))
+	for k, i := range idx {
+		out[k] = msgs[i]
 	}
-	return s.firstStored(ctx, msgs, todo, mid, hi)
+	return out
 }
 
 // stored reports whether any event of msgs is stored (within the duplicate

@@ -1203,3 +1203,29 @@ func TestAppendRetrySameMeaning(t *testing.T) {
 		t.Errorf("another amount under o-1: got %v, want a conflict", err)
 	}
 }
+
+// TestAppendBatchRetryWindow: in an atomic retry, a copy stored before the
+// duplicate window began is no duplicate (sent alone, the event would be
+// stored anew): the event is stored again, another event under its id is
+// not refused, and an event stored again since is answered with that copy.
+func TestAppendBatchRetryWindow(t *testing.T) {
+	s := runServer(t, t.TempDir())
+	st := mustOpen(t, mustConnect(t, s), natsstore.Config{Duplicates: 2 * time.Second})
+	a, b := order("A", "acme"), order("B", "acme")
+	mustAppend(t, st, events.AppendOptions{}, b) // 1
+	time.Sleep(2500 * time.Millisecond)          // B's copy leaves the window
+	mustAppend(t, st, events.AppendOptions{}, a) // 2
+	b2 := order("B", "acme")
+	b2.Data = []byte(`{"order_id":"B","amount":"2.00"}`)
+	res := mustAppend(t, st, events.AppendOptions{}, a, b2)
+	if want := []events.AppendResult{{ID: "A", Seq: 2, Duplicate: true}, {ID: "B", Seq: 3}}; !reflect.DeepEqual(res, want) {
+		t.Errorf("[A again, other content under B's expired id]: got %+v, want %+v", res, want)
+	}
+	for i := 0; i < 70; i++ { // more than the search's misses
+		mustAppend(t, st, events.AppendOptions{}, order(fmt.Sprintf("x-%d", i), "other"))
+	}
+	res = mustAppend(t, st, events.AppendOptions{}, a, b2)
+	if want := []events.AppendResult{{ID: "A", Seq: 2, Duplicate: true}, {ID: "B", Seq: 3, Duplicate: true}}; !reflect.DeepEqual(res, want) {
+		t.Errorf("[A, B] again: got %+v, want %+v", res, want)
+	}
+}
