@@ -162,13 +162,14 @@ func Decode(b []byte, keepExtensions bool) (*Event, error) {
 func isNull(v []byte) bool { return string(v) == "null" }
 
 // strictRFC3339 refuses what Go's parser takes beyond RFC 3339: a comma
-// before the fraction of a second, and an offset of 24 hours or more.
+// before the fraction of a second, and an offset of 24 hours or more (or
+// of 60 minutes).
 func strictRFC3339(s string) bool {
 	if strings.ContainsRune(s, ',') {
 		return false
 	}
 	if n := len(s); n >= 6 && (s[n-6] == '+' || s[n-6] == '-') {
-		return s[n-5:n-3] <= "23"
+		return s[n-5:n-3] <= "23" && s[n-2:] <= "59"
 	}
 	return true
 }

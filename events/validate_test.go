@@ -404,6 +404,7 @@ func TestDecode(t *testing.T) {
 		{"time a number", `{"time":1769868000}`, events.FieldError{Field: "time", Problem: "must be a string"}},
 		{"time with a comma fraction", `{"time":"2026-01-31T14:00:00,5Z"}`, events.FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`}},
 		{"time with a 24-hour offset", `{"time":"2026-01-31T14:00:00+24:00"}`, events.FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`}},
+		{"time with a 60-minute offset", `{"time":"2026-01-31T14:00:00+23:60"}`, events.FieldError{Field: "time", Problem: `must be an RFC 3339 time such as "2026-01-31T14:00:00Z"`}},
 		// The zero time is no missing time: it is before 1970.
 		{"time in year 1", `{"time":"0001-01-01T00:00:00Z"}`, events.FieldError{Field: "time", Problem: "must be 1970-01-01T00:00:00Z or later, got 0001-01-01T00:00:00Z"}},
 	}

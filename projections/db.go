@@ -211,7 +211,11 @@ func OpenReadOnly(path string) (*sql.DB, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
-	return sql.Open(readerDriver, dsn(path, true))
+	q := url.Values{}
+	q.Set("mode", "ro") // and no journal mode set: a file in another is left in it
+	q.Set("_busy_timeout", "10000")
+	q.Set("_query_only", "1")
+	return sql.Open(readerDriver, FileURI(path)+"?"+q.Encode())
 }
 
 // ErrSchemaGap is returned when a read model's record of its migrations
@@ -258,7 +262,7 @@ func migrate(db *sql.DB) error {
 			// Migrations run in order, so a gap below the latest is a
 			// record deleted by hand; running the migration again would
 			// rewrite a model built past it.
-			return fmt.Errorf("%w: its schema_migrations holds version %d but not %d (%s): the file was changed by hand; rebuild it (kam serve --rebuild, or kam replay --into NEW.db)",
+			return fmt.Errorf("%w: its schema_migrations holds version %d but not %d (%s): the file was changed by hand; build a new one with kam replay --into NEW.db and serve it (README, kam replay), or move the file away to have kam serve build one",
 				ErrSchemaGap, latest, m.version, m.name)
 		}
 		body, err := migrationFS.ReadFile("migrations/" + m.name)

@@ -59,3 +59,22 @@ func TestSizeBound(t *testing.T) {
 		}
 	}
 }
+
+// TestSameJSON: data compared by value, except where decoding loses what
+// was written (every lone surrogate decodes to U+FFFD).
+func TestSameJSON(t *testing.T) {
+	for _, tc := range []struct {
+		x, y string
+		same bool
+	}{
+		{`{"a":1,"b":"é"}`, `{"b":"\u00e9", "a":1}`, true},
+		{`{"a":1}`, `{"a":2}`, false},
+		{`{"n":"\ud800"}`, `{"n":"\udbff"}`, false},
+		{`{"n":"\ud800"}`, `{"n":"\ud800"}`, true},
+		{`{"q":5}`, `{"q":5.0}`, false}, // numbers as written
+	} {
+		if got := sameJSON([]byte(tc.x), []byte(tc.y)); got != tc.same {
+			t.Errorf("sameJSON(%s, %s) = %v, want %v", tc.x, tc.y, got, tc.same)
+		}
+	}
+}
