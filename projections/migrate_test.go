@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
 	"math/rand/v2"
@@ -194,5 +195,40 @@ func TestMigrationGapRefused(t *testing.T) {
 			db.Close()
 		}
 		t.Fatalf("OpenDB with migration 5's record deleted: got %v, want ErrSchemaGap", err)
+	}
+}
+
+// TestOpenReadOnlyLeavesFile: a file opened to be checked is not changed,
+// not even its journal mode (a copy in rollback-journal mode was switched to
+// WAL).
+func TestOpenReadOnlyLeavesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "copy.db")
+	raw, err := sql.Open("sqlite3", path+"?_journal_mode=DELETE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x int
+	if err := db.QueryRow(`SELECT x FROM t`).Scan(&x); err != nil || x != 1 {
+		t.Fatalf("read: %d, %v", x, err)
+	}
+	db.Close()
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Errorf("the file changed when opened read-only (header bytes 18-19: %v before, %v after)", before[18:20], after[18:20])
 	}
 }
