@@ -341,3 +341,25 @@ func validText(s string, maxBytes int) string {
 	}
 	return ""
 }
+
+// Peek reads the id and type of a message that does not decode as an event
+// (an attribute of the wrong JSON type, say), as Decode reads attributes:
+// exact names, the last of a name; each only when it is a string an event
+// could have (an id of valid UTF-8 within MaxIDBytes, a known type).
+func Peek(b []byte) (id, typ string) {
+	obj, err := parseObject(bytes.TrimSpace(b))
+	if err != nil {
+		return "", ""
+	}
+	if v, ok := obj.get("id"); ok {
+		if s, err := unquote(v); err == nil && validText(s, MaxIDBytes) == "" {
+			id = s
+		}
+	}
+	if v, ok := obj.get("type"); ok {
+		if s, err := unquote(v); err == nil && KnownType(s) {
+			typ = s
+		}
+	}
+	return id, typ
+}

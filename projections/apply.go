@@ -3,10 +3,8 @@ package projections
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"kam/events"
 	"kam/events/natsstore"
@@ -39,7 +37,7 @@ func decodeStored(st events.Stored, pol *Policy) Incoming {
 	e, err := events.Decode(st.Data, false)
 	if err != nil {
 		in.Reject = err.Error()
-		in.RejectID, in.RejectType = peekIDType(st.Data)
+		in.RejectID, in.RejectType = events.Peek(st.Data)
 		return in
 	}
 	in.Event = e
@@ -430,26 +428,6 @@ func (p *Projector) reject(in Incoming, reason string) {
 		r.eventID, r.eventType = in.RejectID, in.RejectType
 	}
 	p.out.rejected = append(p.out.rejected, r)
-}
-
-// peekIDType reads the id and type of a message that does not decode as an
-// event (one attribute of the wrong JSON type, say), where they are strings
-// an event could have: an auditor finds the event the producer meant.
-func peekIDType(b []byte) (id, typ string) {
-	var v struct {
-		ID   any `json:"id"`
-		Type any `json:"type"`
-	}
-	if json.Unmarshal(b, &v) != nil {
-		return "", ""
-	}
-	if s, ok := v.ID.(string); ok && len(s) <= events.MaxIDBytes && utf8.ValidString(s) {
-		id = s
-	}
-	if s, ok := v.Type.(string); ok && events.KnownType(s) {
-		typ = s
-	}
-	return id, typ
 }
 
 func (p *Projector) setProfile(a *account, pr events.Profile) {

@@ -676,6 +676,9 @@ func TestRejectedKeepsIDAndType(t *testing.T) {
 	s.raw("kam.acct.A.order.placed", `{"specversion":"1.0","id":7,"source":"t","type":"order.placed","subject":"A","time":"2025-03-01T10:00:00Z","data":{}}`, at)
 	s.raw("kam.acct.A.order.placed", `{"id":"p-3","type":"no.such.type","time":false}`, at)
 	s.raw("kam.acct.A.order.placed", `not json`, at)
+	// Names as the decoder reads them: exact, the last of a name.
+	s.raw("kam.acct.A.order.placed", `{"ID":"p-5","id":"p-5a","Id":"p-5b","id":"p-5c","type":"order.placed","time":7}`, at)
+	s.raw("kam.acct.A.order.placed", "{\"id\":\"p-6\xff\",\"type\":\"order.placed\",\"time\":7}", at)
 	p, db := newProjector(t, nil)
 	applyAll(t, p, s.msgs, 1)
 	expectRows(t, db, "rejected", `SELECT seq, event_id, type FROM rejected_events ORDER BY seq`, []string{
@@ -683,5 +686,7 @@ func TestRejectedKeepsIDAndType(t *testing.T) {
 		"2|NULL|order.placed",
 		"3|p-3|NULL",
 		"4|NULL|NULL",
+		"5|p-5c|order.placed",
+		"6|NULL|order.placed",
 	})
 }
