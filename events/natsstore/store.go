@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -392,9 +391,39 @@ func sameEvent(e *events.Event, data, stored []byte) bool {
 	return errA == nil && errB == nil && bytes.Equal(ja, jb) && sameJSON(e.Data, st.Data)
 }
 
-// loneSurrogate finds an escaped UTF-16 surrogate, lone or in a pair (a
-// pair decodes faithfully, but telling the two apart takes a parser).
-var loneSurrogate = regexp.MustCompile(`\\[uU][dD][89a-fA-F]`)
+// hasLoneSurrogate reports whether a JSON text escapes a UTF-16 surrogate
+// that is not half of a pair ("\ud800" alone, or a low one first).
+func hasLoneSurrogate(b []byte) bool {
+	hex4 := func(i int) (rune, bool) { // the \uXXXX at b[i:]
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		r, ok := hex4(i)
+		if !ok {
+			i++ // an escaped character: "\\" is no start of an escape
+			continue
+		}
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true // a low surrogate first
+		case r >= 0xD800 && r <= 0xDBFF:
+			if lo, ok := hex4(i + 6); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+				i += 11 // the pair
+				continue
+			}
+			return true
+		}
+		i += 5
+	}
+	return false
+}
 
 // sameJSON reports whether two JSON texts hold the same value (numbers
 // compared as written).
@@ -402,7 +431,7 @@ func sameJSON(x, y []byte) bool {
 	if bytes.Equal(x, y) {
 		return true
 	}
-	if loneSurrogate.Match(x) || loneSurrogate.Match(y) {
+	if hasLoneSurrogate(x) || hasLoneSurrogate(y) {
 		// Decoding makes every lone surrogate U+FFFD: "\ud800" and
 		// "\udbff" would compare equal. Such data is the same only as
 		// written.
@@ -621,7 +650,13 @@ func (s *Store) duplicates(ctx context.Context, evs []*events.Event, msgs []*nat
 		// than an append may, and every retry failed the same way). A
 		// few misses end the search, more once it has found some: other
 		// writers' events may lie between those of one append.
-		since := time.Now().Add(-window)
+		// The window by the server's clock, not kam's: a copy the server
+		// has let go is no duplicate, however the clocks differ.
+		info, err := s.stream.Info(ctx)
+		if err != nil {
+			return nil, readError(err)
+		}
+		since := info.TimeStamp.Add(-window)
 		for _, step := range []int64{1, -1} {
 			budget := scanFirstMisses
 			for q, misses := int64(seq)+step, 0; q >= 1 && misses < budget && len(left) > 0; q += step {

@@ -71,7 +71,10 @@ func TestSameJSON(t *testing.T) {
 		{`{"a":1}`, `{"a":2}`, false},
 		{`{"n":"\ud800"}`, `{"n":"\udbff"}`, false},
 		{`{"n":"\ud800"}`, `{"n":"\ud800"}`, true},
-		{`{"q":5}`, `{"q":5.0}`, false}, // numbers as written
+		{`{"q":5}`, `{"q":5.0}`, false},                              // numbers as written
+		{`{"e":"\ud83d\ude00","k":1}`, `{"k":1,"e":"😀"}`, true},      // a pair, escaped or not
+		{`{"t":"a\\ud800b","k":1}`, `{"k":1,"t":"a\\ud800b"}`, true}, // an escaped backslash, then text
+		{`{"n":"\ude00\ud83d"}`, `{"n":"\udfff\ud800"}`, false},      // low first: lone
 	} {
 		if got := sameJSON([]byte(tc.x), []byte(tc.y)); got != tc.same {
 			t.Errorf("sameJSON(%s, %s) = %v, want %v", tc.x, tc.y, got, tc.same)
