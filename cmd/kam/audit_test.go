@@ -542,9 +542,9 @@ func TestVerifyChainLists(t *testing.T) {
 	}
 	k.call("GET", "/v1/accounts?min_seq=3", nil)
 	k.stop()
-	code, out, _ = runKamSplit(t, "verify", "--chain", "--data-dir", dir, "--against", filed)
-	if code != 0 || !strings.Contains(out, "NEWCO 1 ") || !strings.Contains(out, "new since") {
-		t.Fatalf("a chain begun after the list was filed: exit %d, want 0 with NEWCO new:\n%s", code, out)
+	code, out, remarks := runKamSplit(t, "verify", "--chain", "--data-dir", dir, "--against", filed)
+	if code != 0 || !strings.Contains(out, "NEWCO 1 ") || !strings.Contains(remarks, "NEWCO is new since") {
+		t.Fatalf("a chain begun after the list was filed: exit %d, want 0 with NEWCO new:\n%s%s", code, out, remarks)
 	}
 	// That output, remarks and all, is a list to file in turn.
 	if err := os.WriteFile(filed, []byte(out), 0o644); err != nil {
@@ -587,5 +587,63 @@ func TestLocalModelMoved(t *testing.T) {
 	k.call("GET", "/v1/accounts?min_seq=2", nil)
 	if _, err := model.rows(context.Background(), "chains", 0, 10); !errors.Is(err, errModelMoved) {
 		t.Errorf("rows after the model applied more: got %v, want errModelMoved", err)
+	}
+}
+
+// TestVerifyChainFiledChecks: a chain that grew by a link at or below the
+// filed sequence was changed, not grown; labels that read like remarks
+// ("DIFFERS") are labels; a list of another stream, of sequence 0, or past
+// the log's end is refused.
+func TestVerifyChainFiledChecks(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	post := func(evs ...map[string]any) {
+		t.Helper()
+		for _, ev := range evs {
+			if code, body := k.call("POST", "/v1/events", ev); code != 201 {
+				t.Fatalf("append: %d %v", code, body)
+			}
+		}
+	}
+	post(order("e1", "ACME", "2026-01-05T10:00:00Z", "1.00"), order("e2", "DIFFERS", "2026-01-05T10:00:00Z", "1.00"),
+		order("e3", "Not DIFFERS Ltd", "2026-01-05T10:00:00Z", "1.00"))
+	k.call("GET", "/v1/accounts?min_seq=3", nil)
+	k.stop()
+	code, list, _ := runKamSplit(t, "verify", "--chain", "--data-dir", dir)
+	if code != 0 {
+		t.Fatalf("verify --chain: exit %d:\n%s", code, list)
+	}
+	filed := filepath.Join(t.TempDir(), "chains.txt")
+	against := func(text string) (int, string) {
+		t.Helper()
+		if err := os.WriteFile(filed, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return runKam(t, "verify", "--chain", "--data-dir", dir, "--against", filed)
+	}
+	if code, out := against(list); code != 0 {
+		t.Errorf("accounts named DIFFERS, against their own list: exit %d:\n%s", code, out)
+	}
+
+	k = startKam(t, dir, "--no-ticks")
+	post(order("e4", "ACME", "2026-01-05T11:00:00Z", "1.00"), order("e5", "BETA", "2026-01-05T11:00:00Z", "1.00"))
+	k.call("GET", "/v1/accounts?min_seq=5", nil)
+	k.stop()
+	if code, out := against(list); code != 0 || !strings.Contains(out, "ACME grew from 1") {
+		t.Errorf("grown since sequence 3: exit %d, want 0:\n%s", code, out)
+	}
+	// The same list claimed as of sequence 4: ACME's second link (4) was
+	// then in the log, so the list says it had one link where it had two.
+	if code, out := against(strings.Replace(list, "up to sequence 3", "up to sequence 4", 1)); code != 1 || !strings.Contains(out, "ACME DIFFERS") {
+		t.Errorf("a link at or below the filed sequence: exit %d, want 1 with ACME differing:\n%s", code, out)
+	}
+	for _, tc := range []struct{ header, want string }{
+		{"stream OTHER up to sequence 3", "of stream OTHER"},
+		{"stream KAM up to sequence 0", "sequence 0"},
+		{"stream KAM up to sequence 99", "past the stream's last"},
+	} {
+		if code, out := against(strings.Replace(list, "stream KAM up to sequence 3", tc.header, 1)); code == 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("a list with the header %q: exit %d, want a refusal with %q:\n%s", tc.header, code, tc.want, out)
+		}
 	}
 }

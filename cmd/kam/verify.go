@@ -334,6 +334,11 @@ func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream 
 	if err != nil {
 		return err
 	}
+	if against != "" {
+		if err := want.check(stream.CachedInfo().Config.Name, upTo); err != nil {
+			return fmt.Errorf("%s: %w", against, err)
+		}
+	}
 	tokens := make([]string, 0, len(got))
 	for t := range got {
 		tokens = append(tokens, t)
@@ -344,26 +349,34 @@ func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream 
 		}
 	}
 	sort.Strings(tokens)
+	// Standard output is the list of the chains as the log holds them, to
+	// file as it is; what differs from the list compared goes to standard
+	// error, so that no label (an account may be named "DIFFERS") can make
+	// a line of the list read as a remark.
 	fmt.Fprintf(m.Stdout, "%s stream %s up to sequence %d\n", chainsHeader, stream.CachedInfo().Config.Name, upTo)
 	bad, grew := 0, 0
 	for _, t := range tokens {
 		g, w := got[t], want.chains[t]
-		line := fmt.Sprintf("%s %d %s", t, g.Length, g.Head)
-		if g.label != "" && g.label != t {
-			line += "  " + g.label
+		if g == nil {
+			g = &recomputedChain{}
+		} else {
+			line := fmt.Sprintf("%s %d %s", t, g.Length, g.Head)
+			if g.label != "" && g.label != t {
+				line += "  " + g.label
+			}
+			fmt.Fprintln(m.Stdout, line)
 		}
 		switch {
 		case g.Length == w.Length && g.Head == w.Head:
-			fmt.Fprintln(m.Stdout, line)
-		case against != "" && w.Length > 0 && g.Length > w.Length && g.headAt == w.Head:
+		case against != "" && w.Length > 0 && g.Length > w.Length && g.headAt == w.Head && g.nextSeq > want.upTo:
 			grew++
-			fmt.Fprintf(m.Stdout, "%s  (grew from %d: its first %d links end in the head filed in %s)\n", line, w.Length, w.Length, source)
+			fmt.Fprintf(m.Stderr, "%s grew from %d links: its first %d end in the head filed, the others are after sequence %d\n", t, w.Length, w.Length, want.upTo)
 		case against != "" && w.Length == 0 && g.firstSeq > want.upTo:
 			grew++
-			fmt.Fprintf(m.Stdout, "%s  (new since %s was filed, at sequence %d)\n", line, source, want.upTo)
+			fmt.Fprintf(m.Stderr, "%s is new since the list was filed (at sequence %d)\n", t, want.upTo)
 		default:
 			bad++
-			fmt.Fprintf(m.Stdout, "%s  DIFFERS from %s: %d %s\n", line, source, w.Length, orNone(w.Head))
+			fmt.Fprintf(m.Stderr, "%s DIFFERS from %s: %d links %s, the log's %d %s\n", t, source, w.Length, orNone(w.Head), g.Length, orNone(g.Head))
 		}
 	}
 	if bad > 0 {
@@ -388,6 +401,7 @@ type recomputedChain struct {
 	label    string // the account id, or what the token is
 	firstSeq uint64 // of its first message
 	headAt   string // its head after the length asked for, if it has it
+	nextSeq  uint64 // the sequence of the link after that length
 }
 
 // recomputeChains reads every message up to upTo and chains them by
@@ -418,6 +432,8 @@ func recomputeChains(ctx context.Context, js jetstream.JetStream, stream string,
 			c.Head = hex.EncodeToString(h[:])
 			if n, ok := at[token]; ok && n == c.Length {
 				c.headAt = c.Head
+			} else if ok && n+1 == c.Length {
+				c.nextSeq = st.Seq
 			}
 		}
 		if st.Seq >= upTo {
@@ -459,6 +475,7 @@ func toInt(v any) int64 {
 // filedChains is a list kam verify --chain printed: its header, then a
 // line a chain, TOKEN LENGTH HEAD, the label and any remark after them.
 type filedChains struct {
+	stream string
 	upTo   uint64 // the sequence the list was made up to
 	chains map[string]projections.Chain
 }
@@ -479,25 +496,41 @@ func parseChains(r io.Reader) (filedChains, error) {
 	for sc.Scan() {
 		n++
 		line := strings.TrimSpace(sc.Text())
-		if rest, ok := strings.CutPrefix(line, chainsHeader); ok {
-			f := strings.Fields(rest)
-			if len(f) < 5 || f[len(f)-2] != "sequence" {
-				return filedChains{}, fmt.Errorf("line %d: a header without the sequence the list was made up to", n)
-			}
-			if _, err := fmt.Sscan(f[len(f)-1], &out.upTo); err != nil {
-				return filedChains{}, fmt.Errorf("line %d: sequence: %v", n, err)
-			}
-			header = true
+		if line == "" {
 			continue
 		}
-		if line == "" || strings.HasPrefix(line, "#") || strings.Contains(line, "DIFFERS") {
-			continue // a differing chain's line holds no value to compare with
-		}
 		if !header {
-			return filedChains{}, fmt.Errorf("line %d: the list has no %q header: it was filed by a kam before rules 4, "+
-				"whose links hashed each message alone, and cannot be compared with these chains; file a new list", n, chainsHeader)
+			rest, ok := strings.CutPrefix(line, chainsHeader)
+			if !ok {
+				return filedChains{}, fmt.Errorf("line %d: the list does not begin with the %q header: it was filed by a kam before rules 4, "+
+					"whose links hashed each message alone, or is no list of kam verify --chain; file a new list", n, chainsHeader)
+			}
+			f := strings.Fields(rest)
+			if len(f) != 6 || f[0] != "stream" || f[2] != "up" || f[3] != "to" || f[4] != "sequence" {
+				return filedChains{}, fmt.Errorf("line %d: want the header %q", n, chainsHeader+" stream NAME up to sequence N")
+			}
+			return parseChainLines(sc, n, out, f[1], f[5])
 		}
-		f := strings.Fields(line)
+	}
+	if err := sc.Err(); err != nil {
+		return filedChains{}, err
+	}
+	return filedChains{}, fmt.Errorf("the list is empty: file it with kam verify --chain")
+}
+
+// parseChainLines reads the lines after a list's header: TOKEN LENGTH HEAD,
+// then the label, if any.
+func parseChainLines(sc *bufio.Scanner, n int, out filedChains, stream, seq string) (filedChains, error) {
+	out.stream = stream
+	if _, err := fmt.Sscan(seq, &out.upTo); err != nil {
+		return filedChains{}, fmt.Errorf("line %d: the header's sequence: %v", n, err)
+	}
+	for sc.Scan() {
+		n++
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
 		if len(f) < 3 {
 			return filedChains{}, fmt.Errorf("line %d: want TOKEN LENGTH HEAD", n)
 		}
@@ -505,10 +538,24 @@ func parseChains(r io.Reader) (filedChains, error) {
 		if _, err := fmt.Sscan(f[1], &length); err != nil {
 			return filedChains{}, fmt.Errorf("line %d: length: %v", n, err)
 		}
+		if _, dup := out.chains[f[0]]; dup {
+			return filedChains{}, fmt.Errorf("line %d: chain %s a second time", n, f[0])
+		}
 		out.chains[f[0]] = projections.Chain{Length: length, Head: f[2]}
 	}
-	if !header && sc.Err() == nil {
-		return filedChains{}, fmt.Errorf("the list has no %q header line: file it again with kam verify --chain", chainsHeader)
-	}
 	return out, sc.Err()
+}
+
+// check refuses a list that is not of stream, or of a sequence the stream
+// does not hold (last: its last sequence).
+func (l filedChains) check(stream string, last uint64) error {
+	switch {
+	case l.stream != stream:
+		return fmt.Errorf("the list is of stream %s, not %s", l.stream, stream)
+	case l.upTo == 0:
+		return fmt.Errorf("the list goes up to sequence 0: it holds no chain to compare")
+	case l.upTo > last:
+		return fmt.Errorf("the list goes up to sequence %d, past the stream's last (%d): the log lost messages, or the list is of another log", l.upTo, last)
+	}
+	return nil
 }
