@@ -200,7 +200,7 @@ func TestMigrationGapRefused(t *testing.T) {
 
 // TestOpenReadOnlyLeavesFile: a file opened to be checked is not changed,
 // not even its journal mode (a copy in rollback-journal mode was switched to
-// WAL).
+// WAL), neither by reading its policy nor by opening it to compare.
 func TestOpenReadOnlyLeavesFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "copy.db")
 	raw, err := sql.Open("sqlite3", path+"?_journal_mode=DELETE")
@@ -214,6 +214,9 @@ func TestOpenReadOnlyLeavesFile(t *testing.T) {
 	before, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if pol, err := StoredPolicy(path); err != nil || pol != nil { // no state row: nothing, and no change
+		t.Fatalf("StoredPolicy of a file without state: %v, %v", pol, err)
 	}
 	db, err := OpenReadOnly(path)
 	if err != nil {

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -225,7 +224,7 @@ func storedState(path, column string, dest any) (ok bool, err error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
-	db, err := sql.Open(readerDriver, dsn(path, true))
+	db, err := OpenReadOnly(path) // a look changes nothing, not the journal mode
 	if err != nil {
 		return false, err
 	}
