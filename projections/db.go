@@ -262,7 +262,7 @@ func migrate(db *sql.DB) error {
 			// Migrations run in order, so a gap below the latest is a
 			// record deleted by hand; running the migration again would
 			// rewrite a model built past it.
-			return fmt.Errorf("%w: its schema_migrations holds version %d but not %d (%s): the file was changed by hand; build a new one with kam replay --into NEW.db and serve it (README, kam replay), or move the file away to have kam serve build one",
+			return fmt.Errorf("%w: its schema_migrations holds version %d but not %d (%s): the file was changed by hand; build a new one with kam replay --into NEW.db and point the data dir's kam.db link at it (README, kam replay), or remove both the kam.db link and this file, and kam serve builds one from the log",
 				ErrSchemaGap, latest, m.version, m.name)
 		}
 		body, err := migrationFS.ReadFile("migrations/" + m.name)
