@@ -690,3 +690,17 @@ func TestRejectedKeepsIDAndType(t *testing.T) {
 		"6|NULL|order.placed",
 	})
 }
+
+// TestChainsCoverEveryMessage: every message the stream can hold is in one
+// chain, also one on an account's subject without a type (no event belongs
+// there: it is set aside, and chained all the same) and a clock tick.
+func TestChainsCoverEveryMessage(t *testing.T) {
+	var s stream
+	s.order("ACME", "2025-03-01T10:00:00Z", "1.00")
+	s.raw("kam.acct.ACME", `{"anything":1}`, mustTime("2025-03-01T11:00:00Z"))
+	s.tick("2025-03-02T00:00:00Z")
+	p, db := newProjector(t, nil)
+	applyAll(t, p, s.msgs, 1)
+	expectRows(t, db, "chains", `SELECT token, length, last_seq FROM chains ORDER BY token`,
+		[]string{"ACME|2|2", "kam.clock.tick|1|3"})
+}

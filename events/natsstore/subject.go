@@ -90,15 +90,17 @@ func SubjectFor(account, eventType string) string {
 	return AccountSubject(account, eventType)
 }
 
-// TokenOf returns the account token of an account subject
-// (kam.acct.<token>.<type>); ok is false for any other subject.
+// TokenOf returns the account token of a subject under kam.acct:
+// kam.acct.<token>.<type>, or kam.acct.<token> alone, where the stream
+// takes a message too (no event belongs there, but the hash chains must
+// cover it); ok is false for any other subject.
 func TokenOf(subject string) (string, bool) {
 	rest, ok := strings.CutPrefix(subject, accountPrefix)
 	if !ok {
 		return "", false
 	}
-	token, _, ok := strings.Cut(rest, ".")
-	if !ok || token == "" {
+	token, _, _ := strings.Cut(rest, ".")
+	if token == "" {
 		return "", false
 	}
 	return token, true
