@@ -18,21 +18,8 @@ import (
 // that midnight is appended (it compared with the midnight before the wait,
 // and the next chance came a day later).
 func TestTickAfterWaitingAcrossMidnight(t *testing.T) {
-	ns, err := natsstore.RunEmbedded(natsstore.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
 	ctx := context.Background()
-	store, err := natsstore.Open(ctx, nc, natsstore.Config{}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := tickStore(t)
 	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
 	ev := &events.Event{SpecVersion: events.SpecVersion, ID: "e1", Source: "t", Type: events.TypeOrderPlaced, Subject: "ACME",
 		Time: day.Add(10 * time.Hour), Data: []byte(`{"order_id":"o1","amount":"1.00"}`)}
@@ -67,21 +54,8 @@ func TestTickAfterWaitingAcrossMidnight(t *testing.T) {
 // ticker says so as an error instead of logging the tick as appended, and a
 // true duplicate (the tick itself, from another kam) is still taken calmly.
 func TestTickIDTaken(t *testing.T) {
-	ns, err := natsstore.RunEmbedded(natsstore.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
 	ctx := context.Background()
-	store, err := natsstore.Open(ctx, nc, natsstore.Config{}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := tickStore(t)
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	taken := today.AddDate(0, 0, -1) // its tick's id is taken
 	for _, ev := range []*events.Event{
@@ -108,4 +82,24 @@ func TestTickIDTaken(t *testing.T) {
 			t.Errorf("tick of %s: want a log line with %q, got:\n%s", c.midnight.Format(time.DateOnly), c.want, logs.String())
 		}
 	}
+}
+
+// tickStore is a store on an embedded server of its own, for the ticker.
+func tickStore(t *testing.T) *natsstore.Store {
+	t.Helper()
+	ns, err := natsstore.RunEmbedded(natsstore.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	store, err := natsstore.Open(context.Background(), nc, natsstore.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
