@@ -143,18 +143,7 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("verify --data-dir on a healthy model: exit %d:\n%s", code, out)
 	}
 
-	path, err := filepath.EvalSymlinks(filepath.Join(dir, "kam.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`UPDATE accounts SET tier = 'C' WHERE account = 'BETA'`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	editModel(t, dir, `UPDATE accounts SET tier = 'C' WHERE account = 'BETA'`)
 	code, out := runKam(t, "verify", "--data-dir", dir, "--quiet")
 	if code != 1 || !strings.Contains(out, "accounts         DIFFERS") || !strings.Contains(out, "serving: BETA") ||
 		!strings.Contains(out, "rebuilt: BETA") {
@@ -165,18 +154,9 @@ func TestVerify(t *testing.T) {
 	}
 
 	// A view redefined by hand: the data are intact, the file is not.
-	db, err = sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`UPDATE accounts SET tier = (SELECT to_tier FROM tier_history h WHERE h.account = 'BETA'
-		ORDER BY effective DESC LIMIT 1) WHERE account = 'BETA'`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`DROP VIEW v_tier_changes; CREATE VIEW v_tier_changes AS SELECT 'forged' AS account`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	editModel(t, dir, `UPDATE accounts SET tier = (SELECT to_tier FROM tier_history h WHERE h.account = 'BETA'
+		ORDER BY effective DESC LIMIT 1) WHERE account = 'BETA';
+		DROP VIEW v_tier_changes; CREATE VIEW v_tier_changes AS SELECT 'forged' AS account`)
 	code, out = runKam(t, "verify", "--data-dir", dir, "--quiet")
 	if code != 1 || !strings.Contains(out, "schema           DIFFERS") || !strings.Contains(out, "v_tier_changes") ||
 		strings.Count(out, "DIFFERS") != 1 {
@@ -451,18 +431,7 @@ func TestVerifySchemaMigrations(t *testing.T) {
 	auditScript(t, k, "1000.00")
 	k.call("GET", "/v1/accounts?min_seq=5", nil)
 	k.stop()
-	path, err := filepath.EvalSymlinks(filepath.Join(dir, "kam.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	editModel(t, dir, `DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`)
 	code, out := runKam(t, "verify", "--data-dir", dir, "--quiet")
 	if code != 1 || !strings.Contains(out, "schema_migrations DIFFERS") || strings.Count(out, "DIFFERS") != 1 {
 		t.Errorf("verify after the latest migration's record was deleted: exit %d, want 1 naming schema_migrations only:\n%s", code, out)
@@ -608,4 +577,21 @@ func differing(out string) string {
 		}
 	}
 	return fmt.Sprint(d)
+}
+
+// editModel changes the serving read model of dir by hand.
+func editModel(t *testing.T, dir, statements string) {
+	t.Helper()
+	path, err := filepath.EvalSymlinks(filepath.Join(dir, "kam.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(statements); err != nil {
+		t.Fatal(err)
+	}
 }
