@@ -151,7 +151,10 @@ var ErrPolicyMismatch = errors.New("policy mismatch")
 //	   Go's parser took) are set aside, as is year 1 (taken for no time).
 //	   The hash chains hash each message with its sequence and subject,
 //	   and the clock ticks have a chain (kam.clock.tick) of their own.
-const RulesVersion = 4
+//	5: a message on an account's subject without a type (kam.acct.<token>,
+//	   which no event is on, but which the stream takes) is a link of that
+//	   account's chain; under 4 it was in none.
+const RulesVersion = 5
 
 // ErrRulesChanged is returned by Open when the read model was built by
 // another version of kam's rules.

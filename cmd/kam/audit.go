@@ -9,9 +9,9 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"kam/handlers"
-	"unicode/utf8"
 )
 
 func init() {

@@ -8,15 +8,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"kam/events/natsstore"
 	"kam/projections"
-	"unicode/utf8"
 )
 
 // auditScript appends the scripted history of ACME and BETA and returns the
@@ -463,12 +465,17 @@ func TestVerifyChainLists(t *testing.T) {
 	if code, out := runKam(t, "verify", "--chain", "--data-dir", dir, "--against", filed); code != 0 {
 		t.Errorf("against the list an --against run printed: exit %d:\n%s", code, out)
 	}
-	// A list of the format before rules 4.
-	if err := os.WriteFile(filed, []byte("ACME 2 "+strings.Repeat("0", 64)+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if code, out := runKam(t, "verify", "--chain", "--data-dir", dir, "--against", filed); code == 0 || !strings.Contains(out, "before rules 4") {
-		t.Errorf("a list without the header: exit %d, want a refusal naming the older links:\n%s", code, out)
+	// Lists of the formats before rules 5.
+	for _, tc := range []struct{ list, want string }{
+		{"ACME 2 " + strings.Repeat("0", 64) + "\n", "before rules 4"},
+		{"# kam chains v2: stream KAM up to sequence 3\nNEWCO 1 " + strings.Repeat("0", 64) + "\n", "of rules 4"},
+	} {
+		if err := os.WriteFile(filed, []byte(tc.list), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, out := runKam(t, "verify", "--chain", "--data-dir", dir, "--against", filed); code == 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("a list of older chains: exit %d, want a refusal with %q:\n%s", code, tc.want, out)
+		}
 	}
 }
 
@@ -593,5 +600,29 @@ func editModel(t *testing.T, dir, statements string) {
 	defer db.Close()
 	if _, err := db.Exec(statements); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVerifyChainLabelQuoted: a label that is not printable (a token any
+// NATS client can publish under decodes to it) is quoted in the list, so
+// that it adds no line of its own.
+func TestVerifyChainLabelQuoted(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	evil := "Evil\nZZFORGED 7 00ff"
+	if _, err := kamJetStream(t, k).Publish(context.Background(), "kam.acct."+natsstore.Token(evil)+".order.placed", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := k.call("POST", "/v1/events", order("e2", "ACME", "2026-01-05T10:00:00Z", "1.00")); code != 201 {
+		t.Fatalf("append: %d %v", code, body)
+	}
+	k.call("GET", "/v1/accounts?min_seq=2", nil)
+	k.stop()
+	list, filed := fileChains(t, dir)
+	if strings.Contains(list, "\nZZFORGED") || !strings.Contains(list, strconv.Quote(evil)) {
+		t.Errorf("a label with a newline: want it quoted on its chain's line:\n%s", list)
+	}
+	if code, out := runKam(t, "verify", "--chain", "--data-dir", dir, "--against", filed); code != 0 {
+		t.Errorf("against its own list: exit %d:\n%s", code, out)
 	}
 }

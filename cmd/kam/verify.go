@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -35,7 +37,7 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 	url := fs.String("url", "", "a running kam's HTTP address (then the stream is read through --nats-url, or the NATS URL kam reports)")
 	token := fs.String("token", "", "API token with the audit and admin scopes (for --url)")
 	chainMode := fs.Bool("chain", false, "recompute every account's hash chain from the stream and compare it with the read model's")
-	against := fs.String("against", "", "with --chain: compare with a list filed earlier (lines: ACCOUNT LENGTH HEAD) instead")
+	against := fs.String("against", "", "with --chain: compare with a list filed earlier (what --chain printed: its header, then TOKEN LENGTH HEAD [label] a chain) instead")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	memLimit := fs.Int("memory-limit", 440, "MiB: the Go heap's soft limit for the rebuild (see kam replay)")
 	if err := m.parse(fs, args); err != nil {
@@ -362,7 +364,14 @@ func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream 
 		} else {
 			line := fmt.Sprintf("%s %d %s", t, g.Length, g.Head)
 			if g.label != "" && g.label != t {
-				line += "  " + g.label
+				// Quoted when it holds what is not printable (a token
+				// published by any NATS client can decode to a newline),
+				// so that a label adds no line to the list.
+				if strings.IndexFunc(g.label, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+					line += "  " + strconv.Quote(g.label)
+				} else {
+					line += "  " + g.label
+				}
 			}
 			fmt.Fprintln(m.Stdout, line)
 		}
@@ -390,10 +399,16 @@ func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream 
 	return nil
 }
 
-// chainsHeader begins a list of chains: the version of its links (rules 4:
-// each message hashed with its sequence and subject), so that a list
-// filed by a kam that hashed messages alone is not read as a changed log.
-const chainsHeader = "# kam chains v2:"
+// chainsHeader begins a list of chains: the version of its chains (v3,
+// rules 5: each message hashed with its sequence and subject, every message
+// in one chain), so that a list filed by a kam whose chains were made
+// otherwise is not read as a changed log.
+const chainsHeader = "# kam chains v3:"
+
+// olderHeaders are the headers of lists of chains made otherwise, with why.
+var olderHeaders = map[string]string{
+	"# kam chains v2:": "it was filed by a kam of rules 4, whose chains left out messages on an account's subject without a type",
+}
 
 // recomputedChain is a chain recomputed from the stream.
 type recomputedChain struct {
@@ -500,6 +515,11 @@ func parseChains(r io.Reader) (filedChains, error) {
 			continue
 		}
 		if !header {
+			for older, why := range olderHeaders {
+				if strings.HasPrefix(line, older) {
+					return filedChains{}, fmt.Errorf("line %d: %s, and cannot be compared with these chains; file a new list", n, why)
+				}
+			}
 			rest, ok := strings.CutPrefix(line, chainsHeader)
 			if !ok {
 				return filedChains{}, fmt.Errorf("line %d: the list does not begin with the %q header: it was filed by a kam before rules 4, "+
