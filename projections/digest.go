@@ -93,6 +93,28 @@ type querier interface {
 }
 
 // primaryKey returns the table's primary-key columns in key order.
+// KeyColumns are the places of a table's primary-key columns in its rows as
+// TableRows gives them (the schema's: type and name).
+func KeyColumns(ctx context.Context, db *sql.DB, table string) ([]int, error) {
+	if table == SchemaTable {
+		return []int{0, 1}, nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT cid FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var cid int
+		if err := rows.Scan(&cid); err != nil {
+			return nil, err
+		}
+		out = append(out, cid)
+	}
+	return out, rows.Err()
+}
+
 func primaryKey(ctx context.Context, db querier, table string) ([]string, error) {
 	rows, err := db.QueryContext(ctx, `SELECT name, pk FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, table)
 	if err != nil {

@@ -626,3 +626,22 @@ func TestVerifyChainLabelQuoted(t *testing.T) {
 		t.Errorf("against its own list: exit %d:\n%s", code, out)
 	}
 }
+
+// TestVerifyNamesTheRow: the first difference says which row, by its key:
+// a row with other values, or a row one side lacks (a deleted row shifted
+// every row after it, and the pair shown by place misled).
+func TestVerifyNamesTheRow(t *testing.T) {
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	auditScript(t, k, "1000.00")
+	k.call("GET", "/v1/accounts?min_seq=5", nil)
+	k.stop()
+	editModel(t, dir, `UPDATE accounts SET tier = 'C' WHERE account = 'BETA';
+		DELETE FROM tier_history WHERE (effective, account) = (SELECT effective, account FROM tier_history ORDER BY effective, account LIMIT 1)`)
+	code, out := runKam(t, "verify", "--data-dir", dir, "--quiet")
+	for _, want := range []string{"the row of key BETA holds other values", "the serving model lacks the rebuilt row of key 2026-01-06T00:00:00.000Z | ACME"} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("verify after a row changed and a row deleted: exit %d, want 1 with %q:\n%s", code, want, out)
+		}
+	}
+}

@@ -241,6 +241,10 @@ func firstDifference(ctx context.Context, serving servingModel, rebuilt *project
 		if err != nil {
 			return "", err
 		}
+		keys, err := projections.KeyColumns(ctx, rebuilt.Reader(), table)
+		if err != nil {
+			return "", err
+		}
 		for i := 0; i < max(len(a), len(b)); i++ {
 			var ra, rb string
 			if i < len(a) {
@@ -250,14 +254,44 @@ func firstDifference(ctx context.Context, serving servingModel, rebuilt *project
 				rb = rowString(b[i])
 			}
 			if ra != rb {
-				return fmt.Sprintf("    first difference at row %d (primary-key order):\n      serving: %s\n      rebuilt: %s\n",
-					offset+i+1, orNone(ra), orNone(rb)), nil
+				return fmt.Sprintf("    first difference at row %d (primary-key order)%s:\n      serving: %s\n      rebuilt: %s\n",
+					offset+i+1, whichRow(a, b, i, keys), orNone(ra), orNone(rb)), nil
 			}
 		}
 		if len(a) < page && len(b) < page {
 			return "    (rows equal as text: the values differ in type)\n", nil
 		}
 	}
+}
+
+// whichRow says how rows a[i] and b[i], the first that differ, differ when
+// their keys tell: one row changed, or one side lacking a row the other
+// has (rows line up by place, so a missing row shifts all after it).
+func whichRow(a, b [][]any, i int, keys []int) string {
+	key := func(rows [][]any, i int) string {
+		if i >= len(rows) || len(keys) == 0 {
+			return ""
+		}
+		parts := make([]any, len(keys))
+		for k, c := range keys {
+			if c < len(rows[i]) {
+				parts[k] = rows[i][c]
+			}
+		}
+		return rowString(parts)
+	}
+	ka, kb := key(a, i), key(b, i)
+	switch {
+	case ka == "" || kb == "":
+		return ""
+	case ka == kb:
+		return ", the row of key " + ka + " holds other values"
+	case ka == key(b, i+1):
+		return ", the serving model lacks the rebuilt row of key " + kb
+	case kb == key(a, i+1):
+		return ", the serving model has a row of key " + ka + " that the rebuilt one lacks"
+	}
+	return ""
 }
 
 func orNone(s string) string {
