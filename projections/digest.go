@@ -92,7 +92,6 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// primaryKey returns the table's primary-key columns in key order.
 // KeyColumns are the places of a table's primary-key columns in its rows as
 // TableRows gives them (the schema's: type and name).
 func KeyColumns(ctx context.Context, db *sql.DB, table string) ([]int, error) {
@@ -115,6 +114,7 @@ func KeyColumns(ctx context.Context, db *sql.DB, table string) ([]int, error) {
 	return out, rows.Err()
 }
 
+// primaryKey returns the table's primary-key columns in key order.
 func primaryKey(ctx context.Context, db querier, table string) ([]string, error) {
 	rows, err := db.QueryContext(ctx, `SELECT name, pk FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, table)
 	if err != nil {

@@ -289,8 +289,8 @@ func (p *Projector) load(ctx context.Context, oldRules bool) error {
 	p.rules = rules
 	if rules != RulesVersion {
 		if !oldRules {
-			return fmt.Errorf("%w: %s was built by version %d of kam's rules, this kam applies version %d, which decides some "+
-				"accounts otherwise; rebuild it from the stream (kam serve --rebuild, which serves this one meanwhile, "+
+			return fmt.Errorf("%w: %s was built by version %d of kam's rules, this kam applies version %d, under which the "+
+				"same stream gives another read model; rebuild it from the stream (kam serve --rebuild, which serves this one meanwhile, "+
 				"or kam replay --into NEW.db)", ErrRulesChanged, p.db.Path, rules, RulesVersion)
 		}
 		p.log.Warn("continuing a read model built by other rules until a rebuild replaces it", "path", p.db.Path,
