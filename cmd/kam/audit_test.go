@@ -469,6 +469,7 @@ func TestVerifyChainLists(t *testing.T) {
 	for _, tc := range []struct{ list, want string }{
 		{"ACME 2 " + strings.Repeat("0", 64) + "\n", "before rules 4"},
 		{"# kam chains v2: stream KAM up to sequence 3\nNEWCO 1 " + strings.Repeat("0", 64) + "\n", "of rules 4"},
+		{"# kam chains v4: stream KAM up to sequence 3\nNEWCO 1 " + strings.Repeat("0", 64) + "\n", "by a newer kam"},
 	} {
 		if err := os.WriteFile(filed, []byte(tc.list), 0o644); err != nil {
 			t.Fatal(err)
@@ -610,16 +611,19 @@ func TestVerifyChainLabelQuoted(t *testing.T) {
 	dir := t.TempDir()
 	k := startKam(t, dir, "--no-ticks")
 	evil := "Evil\nZZFORGED 7 00ff"
-	if _, err := kamJetStream(t, k).Publish(context.Background(), "kam.acct."+natsstore.Token(evil)+".order.placed", []byte("{}")); err != nil {
-		t.Fatal(err)
+	// Tokens NATS takes whole, though Go counts them as holding space.
+	for _, token := range []string{natsstore.Token(evil), "v\vw", "x\u00a0y"} {
+		if _, err := kamJetStream(t, k).Publish(context.Background(), "kam.acct."+token+".order.placed", []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if code, body := k.call("POST", "/v1/events", order("e2", "ACME", "2026-01-05T10:00:00Z", "1.00")); code != 201 {
 		t.Fatalf("append: %d %v", code, body)
 	}
-	k.call("GET", "/v1/accounts?min_seq=2", nil)
+	k.call("GET", "/v1/accounts?min_seq=4", nil)
 	k.stop()
 	list, filed := fileChains(t, dir)
-	if strings.Contains(list, "\nZZFORGED") || !strings.Contains(list, strconv.Quote(evil)) {
+	if strings.Contains(list, "\nZZFORGED") || !strings.Contains(list, strconv.Quote(evil)) || !strings.Contains(list, `"v\vw" 1 `) {
 		t.Errorf("a label with a newline: want it quoted on its chain's line:\n%s", list)
 	}
 	if code, out := runKam(t, "verify", "--chain", "--data-dir", dir, "--against", filed); code != 0 {

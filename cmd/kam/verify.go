@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -396,16 +397,9 @@ func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream 
 		if g == nil {
 			g = &recomputedChain{}
 		} else {
-			line := fmt.Sprintf("%s %d %s", t, g.Length, g.Head)
+			line := fmt.Sprintf("%s %d %s", listField(t), g.Length, g.Head)
 			if g.label != "" && g.label != t {
-				// Quoted when it holds what is not printable (a token
-				// published by any NATS client can decode to a newline),
-				// so that a label adds no line to the list.
-				if strings.IndexFunc(g.label, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
-					line += "  " + strconv.Quote(g.label)
-				} else {
-					line += "  " + g.label
-				}
+				line += "  " + listLabel(g.label)
 			}
 			fmt.Fprintln(m.Stdout, line)
 		}
@@ -441,7 +435,44 @@ const chainsHeader = "# kam chains v3:"
 
 // olderHeaders are the headers of lists of chains made otherwise, with why.
 var olderHeaders = map[string]string{
-	"# kam chains v2:": "it was filed by a kam of rules 4, whose chains left out messages on an account's subject without a type",
+	"# kam chains v2:": "it was filed by a kam of rules 4, whose chains left out messages on an account's subject without a type; " +
+		"check it with that kam, then file a new list with this one",
+}
+
+// listField is a token as a list writes it: as it is when it is printable
+// and holds no space, else quoted as a Go string (any NATS client can
+// publish under a token that holds a vertical tab or a no-break space), so
+// that it stays the line's first field.
+func listField(s string) string { return listText(s, false) }
+
+// listLabel is a label as a list writes it after the head: ASCII spaces
+// may stand in it (account ids hold them); anything else that is not
+// printable, a newline above all, has it quoted, so that it adds no line.
+func listLabel(s string) string { return listText(s, true) }
+
+func listText(s string, spaces bool) string {
+	odd := func(r rune) bool {
+		return !unicode.IsPrint(r) && !(spaces && r == ' ') || !spaces && unicode.IsSpace(r)
+	}
+	if !utf8.ValidString(s) || strings.IndexFunc(s, odd) >= 0 || strings.HasPrefix(s, `"`) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// listToken reads the token that begins a list's line (quoted or not) and
+// returns it with the rest of the line.
+func listToken(line string) (token, rest string, err error) {
+	if strings.HasPrefix(line, `"`) {
+		q, err := strconv.QuotedPrefix(line)
+		if err != nil {
+			return "", "", fmt.Errorf("token: %v", err)
+		}
+		token, err = strconv.Unquote(q)
+		return token, line[len(q):], err
+	}
+	token, rest, _ = strings.Cut(line, " ")
+	return token, rest, nil
 }
 
 // recomputedChain is a chain recomputed from the stream.
@@ -551,8 +582,12 @@ func parseChains(r io.Reader) (filedChains, error) {
 		if !header {
 			for older, why := range olderHeaders {
 				if strings.HasPrefix(line, older) {
-					return filedChains{}, fmt.Errorf("line %d: %s, and cannot be compared with these chains; file a new list", n, why)
+					return filedChains{}, fmt.Errorf("line %d: %s: its chains cannot be compared with these", n, why)
 				}
+			}
+			var v int
+			if _, err := fmt.Sscanf(line, "# kam chains v%d:", &v); err == nil && line[:len(chainsHeader)] != chainsHeader && v > 3 {
+				return filedChains{}, fmt.Errorf("line %d: the list was filed by a newer kam (chains v%d; this kam makes v3): check it with that kam", n, v)
 			}
 			rest, ok := strings.CutPrefix(line, chainsHeader)
 			if !ok {
@@ -581,21 +616,33 @@ func parseChainLines(sc *bufio.Scanner, n int, out filedChains, stream, seq stri
 	}
 	for sc.Scan() {
 		n++
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		if len(f) < 3 {
+		// Fields are split at ASCII spaces only: a token is quoted when
+		// it holds any other space (see listField).
+		token, rest, err := listToken(line)
+		if err != nil {
+			return filedChains{}, fmt.Errorf("line %d: %v", n, err)
+		}
+		var f []string
+		for _, p := range strings.Split(rest, " ") {
+			if p != "" {
+				f = append(f, p)
+			}
+		}
+		if token == "" || len(f) < 2 {
 			return filedChains{}, fmt.Errorf("line %d: want TOKEN LENGTH HEAD", n)
 		}
 		var length int64
-		if _, err := fmt.Sscan(f[1], &length); err != nil {
+		if _, err := fmt.Sscan(f[0], &length); err != nil {
 			return filedChains{}, fmt.Errorf("line %d: length: %v", n, err)
 		}
-		if _, dup := out.chains[f[0]]; dup {
-			return filedChains{}, fmt.Errorf("line %d: chain %s a second time", n, f[0])
+		if _, dup := out.chains[token]; dup {
+			return filedChains{}, fmt.Errorf("line %d: chain %s a second time", n, listField(token))
 		}
-		out.chains[f[0]] = projections.Chain{Length: length, Head: f[2]}
+		out.chains[token] = projections.Chain{Length: length, Head: f[1]}
 	}
 	return out, sc.Err()
 }
