@@ -649,3 +649,29 @@ func TestVerifyNamesTheRow(t *testing.T) {
 		}
 	}
 }
+
+// TestWhichRow: the first difference's rows are told apart by their keys as
+// typed values, also at a page's last row and when keys print alike.
+func TestWhichRow(t *testing.T) {
+	row := func(key ...any) []any { return append(key, "v") }
+	for _, tc := range []struct {
+		name string
+		a, b [][]any
+		want string
+	}{
+		{"other values", [][]any{{"X", "w"}}, [][]any{{"X", "v"}}, "the row of key X holds other values"},
+		{"a row lacking", [][]any{row("B")}, [][]any{row("A"), row("B")}, "the serving model lacks the rebuilt row of key A"},
+		{"a row too many", [][]any{row("A"), row("B")}, [][]any{row("B")}, "has a row of key A that the rebuilt one lacks"},
+		{"keys that print alike", [][]any{row("X | request", "complaint | Y")}, [][]any{row("X", "request | complaint | Y"), row("X | request", "complaint | Y")},
+			"lacks the rebuilt row of key X | request | complaint | Y"},
+		{"JSON numbers against integers", [][]any{{float64(7), "w"}}, [][]any{{int64(7), "v"}}, "the row of key 7 holds other values"},
+	} {
+		keys := []int{0}
+		if tc.name == "keys that print alike" {
+			keys = []int{0, 1}
+		}
+		if got := whichRow(tc.a, tc.b, 0, keys); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

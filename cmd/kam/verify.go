@@ -229,7 +229,9 @@ var errModelMoved = errors.New("the serving model has applied more since its dig
 func firstDifference(ctx context.Context, serving servingModel, rebuilt *projections.DB, table string) (string, error) {
 	const page = 1000
 	for offset := 0; ; offset += page {
-		a, err := serving.rows(ctx, table, offset, page)
+		// One row more than a page: the look past a differing row at the
+		// page's end (see whichRow).
+		a, err := serving.rows(ctx, table, offset, page+1)
 		if errors.Is(err, errModelMoved) {
 			// The digests differed all the same; the rows can only be
 			// compared while the model holds still.
@@ -238,7 +240,7 @@ func firstDifference(ctx context.Context, serving servingModel, rebuilt *project
 		if err != nil {
 			return "", err
 		}
-		b, err := projections.TableRows(ctx, rebuilt.Reader(), table, offset, page)
+		b, err := projections.TableRows(ctx, rebuilt.Reader(), table, offset, page+1)
 		if err != nil {
 			return "", err
 		}
@@ -246,7 +248,7 @@ func firstDifference(ctx context.Context, serving servingModel, rebuilt *project
 		if err != nil {
 			return "", err
 		}
-		for i := 0; i < max(len(a), len(b)); i++ {
+		for i := 0; i < min(max(len(a), len(b)), page); i++ {
 			var ra, rb string
 			if i < len(a) {
 				ra = rowString(a[i])
@@ -259,7 +261,7 @@ func firstDifference(ctx context.Context, serving servingModel, rebuilt *project
 					offset+i+1, whichRow(a, b, i, keys), orNone(ra), orNone(rb)), nil
 			}
 		}
-		if len(a) < page && len(b) < page {
+		if len(a) <= page && len(b) <= page {
 			return "    (rows equal as text: the values differ in type)\n", nil
 		}
 	}
@@ -269,28 +271,47 @@ func firstDifference(ctx context.Context, serving servingModel, rebuilt *project
 // their keys tell: one row changed, or one side lacking a row the other
 // has (rows line up by place, so a missing row shifts all after it).
 func whichRow(a, b [][]any, i int, keys []int) string {
-	key := func(rows [][]any, i int) string {
+	parts := func(rows [][]any, i int) []any {
 		if i >= len(rows) || len(keys) == 0 {
-			return ""
+			return nil
 		}
-		parts := make([]any, len(keys))
+		p := make([]any, len(keys))
 		for k, c := range keys {
-			if c < len(rows[i]) {
-				parts[k] = rows[i][c]
+			if c >= len(rows[i]) {
+				continue
 			}
+			switch v := rows[i][c].(type) {
+			case float64: // a running kam's rows come as JSON
+				if v == float64(int64(v)) {
+					p[k] = int64(v)
+					continue
+				}
+			case []byte:
+				p[k] = string(v)
+				continue
+			}
+			p[k] = rows[i][c]
 		}
-		return rowString(parts)
+		return p
+	}
+	// Keys compare as typed values, not as printed: two keys can print
+	// alike (text holding " | ", or "NULL").
+	key := func(rows [][]any, i int) string {
+		if p := parts(rows, i); p != nil {
+			return fmt.Sprintf("%#v", p)
+		}
+		return ""
 	}
 	ka, kb := key(a, i), key(b, i)
 	switch {
 	case ka == "" || kb == "":
 		return ""
 	case ka == kb:
-		return ", the row of key " + ka + " holds other values"
+		return ", the row of key " + rowString(parts(a, i)) + " holds other values"
 	case ka == key(b, i+1):
-		return ", the serving model lacks the rebuilt row of key " + kb
+		return ", the serving model lacks the rebuilt row of key " + rowString(parts(b, i))
 	case kb == key(a, i+1):
-		return ", the serving model has a row of key " + ka + " that the rebuilt one lacks"
+		return ", the serving model has a row of key " + rowString(parts(a, i)) + " that the rebuilt one lacks"
 	}
 	return ""
 }
