@@ -675,3 +675,15 @@ func TestWhichRow(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyOtherRules: a model built by other rules than kam's differs
+// from a rebuild for that alone, and verify says so, not only "differs".
+func TestVerifyOtherRules(t *testing.T) {
+	dir := t.TempDir()
+	appendThenStop(t, dir, 1, order("e1", "ACME", "2026-01-05T10:00:00Z", "1.00"))
+	editModel(t, dir, `UPDATE projector_state SET rules = 4`)
+	code, out := runKam(t, "verify", "--data-dir", dir, "--quiet")
+	if code != 1 || !strings.Contains(out, "built by version 4 of kam's rules") {
+		t.Errorf("verify of a model of rules 4: exit %d, want 1 naming the rules:\n%s", code, out)
+	}
+}

@@ -130,7 +130,7 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stdout, rows)
 	}
 	if differ > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("kam verify: %d tables differ from what the log implies", differ)}
+		return &exitError{code: 1, msg: fmt.Sprintf("kam verify: %d tables differ from what the log implies%s", differ, serving.otherRules())}
 	}
 	fmt.Fprintln(m.Stdout, "the read model is exactly what the log implies")
 	return nil
@@ -140,6 +140,7 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 // running kam's.
 type servingModel struct {
 	name    string
+	rules   int // the version of kam's rules that built it (0: not known)
 	applied uint64
 	policy  *projections.Policy
 	digests []projections.TableDigest
@@ -147,6 +148,16 @@ type servingModel struct {
 	// rows returns up to limit rows of a table in primary-key order from offset.
 	rows  func(ctx context.Context, table string, offset, limit int) ([][]any, error)
 	close func()
+}
+
+// otherRules says, for a model built by other rules than kam's, that this
+// alone can make it differ from a rebuild ("" for a model of kam's rules).
+func (s servingModel) otherRules() string {
+	if s.rules == 0 || s.rules == projections.RulesVersion {
+		return ""
+	}
+	return fmt.Sprintf(" (the model was built by version %d of kam's rules, this kam applies version %d: "+
+		"that alone makes it differ; rebuild it with kam serve --rebuild, then verify again)", s.rules, projections.RulesVersion)
 }
 
 func localModel(dataDir string) (servingModel, error) {
@@ -169,7 +180,9 @@ func localModel(dataDir string) (servingModel, error) {
 		db.Close()
 		return servingModel{}, err
 	}
-	return servingModel{name: path, applied: applied, policy: pol, digests: d,
+	var rules int
+	_ = db.QueryRow(`SELECT rules FROM projector_state WHERE id = 1`).Scan(&rules) // 0 when not kept
+	return servingModel{name: path, rules: rules, applied: applied, policy: pol, digests: d,
 		rows: func(ctx context.Context, table string, offset, limit int) ([][]any, error) {
 			// A running kam may be writing the file: rows of a later
 			// state than the digests are not compared, as with --url.
@@ -199,12 +212,15 @@ func remoteModel(ctx context.Context, c *apiClient) (servingModel, error) {
 		return servingModel{}, err
 	}
 	var st struct {
-		NATS struct{ URL string } `json:"nats"`
+		NATS      struct{ URL string } `json:"nats"`
+		Projector struct {
+			Rules int `json:"rules"`
+		} `json:"projector"`
 	}
 	if _, _, err := c.do(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil {
 		return servingModel{}, err
 	}
-	return servingModel{name: c.url, applied: dig.AppliedSeq, policy: p, digests: dig.Tables, natsURL: st.NATS.URL,
+	return servingModel{name: c.url, rules: st.Projector.Rules, applied: dig.AppliedSeq, policy: p, digests: dig.Tables, natsURL: st.NATS.URL,
 		rows: func(ctx context.Context, table string, offset, limit int) ([][]any, error) {
 			var out struct {
 				Rows [][]any `json:"rows"`
@@ -438,7 +454,11 @@ func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream 
 		}
 	}
 	if bad > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("kam verify --chain: %d of %d chains differ from %s", bad, len(tokens), source)}
+		why := ""
+		if against == "" {
+			why = serving.otherRules()
+		}
+		return &exitError{code: 1, msg: fmt.Sprintf("kam verify --chain: %d of %d chains differ from %s%s", bad, len(tokens), source, why)}
 	}
 	if grew > 0 {
 		fmt.Fprintf(m.Stderr, "%d chains up to sequence %d equal %s, %d of them grown or new since\n", len(tokens), upTo, source, grew)
