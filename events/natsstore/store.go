@@ -228,7 +228,7 @@ func (s *Store) CheckSize(e *events.Event) error {
 	if err != nil {
 		return err
 	}
-	return s.checkSize(m, e.Subject)
+	return s.checkSize(e, m)
 }
 
 // sizeBound is at least the size of e's message with every header an
@@ -245,19 +245,22 @@ func sizeBound(e *events.Event) int64 {
 	return int64(6*n+3*len(e.ID)+3*len(e.Subject)) + 4096
 }
 
-func (s *Store) checkSize(m *nats.Msg, account string) error {
-	if d, ok := s.overLimit(m, account); ok {
+func (s *Store) checkSize(e *events.Event, m *nats.Msg) error {
+	if d, ok := s.overLimit(e, m); ok {
 		return &events.Error{Code: events.ETooLarge, Message: "the event is too large for the event log", Details: []events.FieldError{d}}
 	}
 	return nil
 }
 
-// overLimit reports whether m is over MaxMsgBytes, and if so the detail
-// that says so.
-func (s *Store) overLimit(m *nats.Msg, account string) (events.FieldError, bool) {
+// overLimit reports whether m, e's message, is over MaxMsgBytes, and if so
+// the detail that says so. An event the bound clears is not measured.
+func (s *Store) overLimit(e *events.Event, m *nats.Msg) (events.FieldError, bool) {
 	limit := s.MaxMsgBytes()
-	n := maxSize(m, account)
-	if limit <= 0 || n <= limit {
+	if limit <= 0 || sizeBound(e) <= limit {
+		return events.FieldError{}, false
+	}
+	n := maxSize(m, e.Subject)
+	if n <= limit {
 		return events.FieldError{}, false
 	}
 	return events.FieldError{Problem: fmt.Sprintf(
@@ -291,12 +294,8 @@ var batchIDShape = strings.Repeat("x", len(nuid.Next()))
 // of a batch is sent when one of its events cannot be stored.
 func (s *Store) tooLarge(evs []*events.Event, msgs []*nats.Msg) error {
 	var details []events.FieldError
-	limit := s.MaxMsgBytes()
 	for i, m := range msgs {
-		if sizeBound(evs[i]) <= limit {
-			continue
-		}
-		if d, over := s.overLimit(m, evs[i].Subject); over {
+		if d, over := s.overLimit(evs[i], m); over {
 			d.Index = i
 			details = append(details, d)
 		}
@@ -500,13 +499,12 @@ func (s *Store) append(ctx context.Context, evs []*events.Event, opts events.App
 				return nil, events.Errorf(events.EInvalid, "an expected sequence needs all events to be of one account")
 			}
 		}
-		msgs[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(*opts.ExpectedSeq, 10))
-		msgs[0].Header.Set(hdrExpectedSubjFilt, AccountFilter(account))
 	}
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 
 	if len(msgs) == 1 {
+		expect(msgs[0], opts.ExpectedSeq, evs[0].Subject)
 		ack, err := s.js.PublishMsg(ctx, msgs[0])
 		if err != nil {
 			return nil, s.publishError(ctx, err, evs[0])
@@ -550,6 +548,14 @@ func (s *Store) append(ctx context.Context, evs []*events.Event, opts events.App
 	return res, nil
 }
 
+// expect puts the expected sequence of account, if any, on m.
+func expect(m *nats.Msg, expected *uint64, account string) {
+	if expected != nil {
+		m.Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(*expected, 10))
+		m.Header.Set(hdrExpectedSubjFilt, AccountFilter(account))
+	}
+}
+
 // maxRetryRounds bounds how often appendAtomic sends a batch again after
 // finding some of its events stored: only writers storing the same events
 // at the same time make it take another round.
@@ -570,10 +576,7 @@ func (s *Store) appendAtomic(ctx context.Context, evs []*events.Event, msgs []*n
 		for k, i := range todo {
 			batch[k] = fresh(msgs[i])
 		}
-		if expected != nil {
-			batch[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(*expected, 10))
-			batch[0].Header.Set(hdrExpectedSubjFilt, AccountFilter(evs[todo[0]].Subject))
-		}
+		expect(batch[0], expected, evs[todo[0]].Subject)
 		last, err := s.publishAtomic(ctx, batch)
 		if err == nil {
 			first := last - uint64(len(todo)) + 1
@@ -890,11 +893,9 @@ func (s *Store) AppendEach(ctx context.Context, evs []*events.Event) ([]events.A
 			errs[i] = err
 			continue
 		}
-		if sizeBound(e) > s.MaxMsgBytes() {
-			if err := s.checkSize(m, e.Subject); err != nil {
-				errs[i] = err
-				continue
-			}
+		if err := s.checkSize(e, m); err != nil {
+			errs[i] = err
+			continue
 		}
 		f, err := s.js.PublishMsgAsync(m, jetstream.WithStallWait(s.cfg.Timeout))
 		if err != nil {
