@@ -612,9 +612,6 @@ func (s *Store) duplicates(ctx context.Context, evs []*events.Event, msgs []*nat
 	for _, i := range todo {
 		left[evs[i].ID] = i
 	}
-	// A copy stored before the duplicate window began is no duplicate: the
-	// stream stores the event again, as it would sent alone.
-	window := s.stream.CachedInfo().Config.Duplicates
 	var rest []int // not stored, in order
 	for {
 		undecided := make([]int, 0, len(left))
@@ -653,13 +650,15 @@ func (s *Store) duplicates(ctx context.Context, evs []*events.Event, msgs []*nat
 		// than an append may, and every retry failed the same way). A
 		// few misses end the search, more once it has found some: other
 		// writers' events may lie between those of one append.
-		// The window by the server's clock, not kam's: a copy the server
-		// has let go is no duplicate, however the clocks differ.
+		// A copy stored before the duplicate window began is no
+		// duplicate (the stream stores the event again, as it would sent
+		// alone); the window by the server's clock, not kam's, however
+		// the clocks differ.
 		info, err := s.stream.Info(ctx)
 		if err != nil {
 			return nil, readError(err)
 		}
-		since := info.TimeStamp.Add(-window)
+		since := info.TimeStamp.Add(-info.Config.Duplicates)
 		for _, step := range []int64{1, -1} {
 			budget := scanFirstMisses
 			for q, misses := int64(seq)+step, 0; q >= 1 && misses < budget && len(left) > 0; q += step {
