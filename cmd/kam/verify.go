@@ -368,50 +368,45 @@ func rowString(r []any) string {
 // (an account named "kam.clock.tick" and the ticks' chain).
 func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, serving servingModel, against string) error {
 	// Against the read model: up to what it has applied. Against a filed
-	// list: the whole log as it stands.
-	upTo := serving.applied
+	// list: the whole log as it stands, each chain compared at the length
+	// filed, so that a log that has grown since is told from one that was
+	// changed.
+	upTo, source := serving.applied, "the read model"
+	var want filedChains
+	var filedAt map[string]int64
 	if against != "" {
 		info, err := stream.Info(ctx)
 		if err != nil {
 			return err
 		}
-		upTo = info.State.LastSeq
-	}
-	if upTo == 0 {
-		return fmt.Errorf("nothing to chain: the log (or the read model) is empty")
-	}
-	var want filedChains
-	source := "the read model"
-	var err error
-	if against != "" {
+		upTo, source = info.State.LastSeq, against
 		if want, err = readFiledChains(against); err != nil {
 			return err
 		}
-		source = against
-	} else if want.chains, err = servingChains(ctx, serving); errors.Is(err, errModelMoved) {
-		// Nothing was compared: not a difference, which exit 1 says.
-		return &exitError{code: 3, msg: "kam verify --chain: " + errModelMoved.Error() + " while its chains were read; nothing was compared: run kam verify again, or while ingest pauses"}
-	} else if err != nil {
-		return err
-	}
-	// A filed list is of the log as it stood then: each chain is compared
-	// at the length filed, so that a log that has grown since is told from
-	// one that was changed.
-	var filedAt map[string]int64
-	if against != "" {
+		if err := want.check(stream.CachedInfo().Config.Name, upTo); err != nil {
+			return fmt.Errorf("%s: %w", against, err)
+		}
 		filedAt = map[string]int64{}
 		for token, c := range want.chains {
 			filedAt[token] = c.Length
 		}
 	}
-	got, err := recomputeChains(ctx, js, stream.CachedInfo().Config.Name, upTo, filedAt)
+	if upTo == 0 {
+		return fmt.Errorf("nothing to chain: the log (or the read model) is empty")
+	}
+	if against == "" {
+		var err error
+		if want.chains, err = servingChains(ctx, serving); errors.Is(err, errModelMoved) {
+			// Nothing was compared: not a difference, which exit 1 says.
+			return &exitError{code: 3, msg: "kam verify --chain: " + errModelMoved.Error() + " while its chains were read; nothing was compared: run kam verify again, or while ingest pauses"}
+		} else if err != nil {
+			return err
+		}
+	}
+	name := stream.CachedInfo().Config.Name
+	got, err := recomputeChains(ctx, js, name, upTo, filedAt)
 	if err != nil {
 		return err
-	}
-	if against != "" {
-		if err := want.check(stream.CachedInfo().Config.Name, upTo); err != nil {
-			return fmt.Errorf("%s: %w", against, err)
-		}
 	}
 	tokens := make([]string, 0, len(got))
 	for t := range got {
@@ -427,7 +422,7 @@ func (m *Main) verifyChains(ctx context.Context, js jetstream.JetStream, stream 
 	// file as it is; what differs from the list compared goes to standard
 	// error, so that no label (an account may be named "DIFFERS") can make
 	// a line of the list read as a remark.
-	fmt.Fprintf(m.Stdout, "%s stream %s up to sequence %d\n", chainsHeader, stream.CachedInfo().Config.Name, upTo)
+	fmt.Fprintf(m.Stdout, "%s stream %s up to sequence %d\n", chainsHeader, name, upTo)
 	bad, grew := 0, 0
 	for _, t := range tokens {
 		g, w := got[t], want.chains[t]
