@@ -169,11 +169,7 @@ func TestVerify(t *testing.T) {
 // TestVerifyChain: the hash chains recomputed from a history that differs
 // by one byte from the filed one differ, for that account only.
 func TestVerifyChain(t *testing.T) {
-	dir := t.TempDir()
-	k := startKam(t, dir, "--no-ticks")
-	auditScript(t, k, "1000.00")
-	k.call("GET", "/v1/accounts?min_seq=5", nil)
-	k.stop()
+	dir := auditedDir(t)
 	code, filed, _ := runKamSplit(t, "verify", "--chain", "--data-dir", dir)
 	if code != 0 || !strings.Contains(filed, "ACME 2 ") || !strings.Contains(filed, "BETA 2 ") {
 		t.Fatalf("verify --chain: exit %d:\n%s", code, filed)
@@ -365,11 +361,7 @@ func TestVerifyChainSeesOrderAndTicks(t *testing.T) {
 // that has grown since is equal to it if its first links end in the filed
 // head (an auditor checks a live log), and differs if they do not.
 func TestVerifyChainGrown(t *testing.T) {
-	dir := t.TempDir()
-	k := startKam(t, dir, "--no-ticks")
-	auditScript(t, k, "1000.00")
-	k.call("GET", "/v1/accounts?min_seq=5", nil)
-	k.stop()
+	dir := auditedDir(t)
 	list, filed := fileChains(t, dir)
 	appendThenStop(t, dir, 6, order("e6", "ACME", "2026-01-08T10:00:00Z", "1.00"))
 	code, out := runKam(t, "verify", "--chain", "--data-dir", dir, "--against", filed)
@@ -428,11 +420,7 @@ func TestVerifyChainModelMoved(t *testing.T) {
 // the model, and kam verify reads the file without running any (it ran the
 // migration whose record was deleted again, and the file looked whole).
 func TestVerifySchemaMigrations(t *testing.T) {
-	dir := t.TempDir()
-	k := startKam(t, dir, "--no-ticks")
-	auditScript(t, k, "1000.00")
-	k.call("GET", "/v1/accounts?min_seq=5", nil)
-	k.stop()
+	dir := auditedDir(t)
 	editModel(t, dir, `DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`)
 	code, out := runKam(t, "verify", "--data-dir", dir, "--quiet")
 	if code != 1 || !strings.Contains(out, "schema_migrations DIFFERS") || strings.Count(out, "DIFFERS") != 1 {
@@ -635,11 +623,7 @@ func TestVerifyChainLabelQuoted(t *testing.T) {
 // a row with other values, or a row one side lacks (a deleted row shifted
 // every row after it, and the pair shown by place misled).
 func TestVerifyNamesTheRow(t *testing.T) {
-	dir := t.TempDir()
-	k := startKam(t, dir, "--no-ticks")
-	auditScript(t, k, "1000.00")
-	k.call("GET", "/v1/accounts?min_seq=5", nil)
-	k.stop()
+	dir := auditedDir(t)
 	editModel(t, dir, `UPDATE accounts SET tier = 'C' WHERE account = 'BETA';
 		DELETE FROM tier_history WHERE (effective, account) = (SELECT effective, account FROM tier_history ORDER BY effective, account LIMIT 1)`)
 	code, out := runKam(t, "verify", "--data-dir", dir, "--quiet")
@@ -686,4 +670,16 @@ func TestVerifyOtherRules(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "built by version 4 of kam's rules") {
 		t.Errorf("verify of a model of rules 4: exit %d, want 1 naming the rules:\n%s", code, out)
 	}
+}
+
+// auditedDir is a data dir holding auditScript's history, applied, with no
+// kam running on it.
+func auditedDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	k := startKam(t, dir, "--no-ticks")
+	defer k.stop()
+	auditScript(t, k, "1000.00")
+	k.call("GET", "/v1/accounts?min_seq=5", nil)
+	return dir
 }
